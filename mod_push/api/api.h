@@ -1,0 +1,11 @@
+/* The dialects: one handler per URL family. Each translates its own request and
+ * error formats to and from the core; none holds SQL or business rules. */
+#ifndef PUSH_API_H
+#define PUSH_API_H
+
+#include "httpd.h"
+
+int push_layer_handler(request_rec *r);
+int push_navixy_handler(request_rec *r);
+
+#endif

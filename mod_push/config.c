@@ -1,0 +1,267 @@
+#include "config.h"
+
+#include "apr_optional.h"
+#include "apr_strings.h"
+#include "http_core.h"
+#include "apr_dbd.h"
+#include "mod_dbd.h"
+
+#include "core/validate.h"
+
+extern module AP_MODULE_DECLARE_DATA push_module;
+
+void *push_create_srv_conf(apr_pool_t *p, server_rec *s)
+{
+    return apr_pcalloc(p, sizeof(push_srv_conf_t));
+}
+
+void *push_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const push_srv_conf_t *base = basev, *add = addv;
+    push_srv_conf_t *c = apr_palloc(p, sizeof(*c));
+    c->dbd_params = add->dbd_params ? add->dbd_params : base->dbd_params;
+    return c;
+}
+
+void *push_create_dir_conf(apr_pool_t *p, char *dir)
+{
+    push_dir_conf_t *c = apr_pcalloc(p, sizeof(*c));
+    if (dir && dir[0] == '/') {
+        apr_size_t n = strlen(dir);
+        while (n > 1 && dir[n - 1] == '/')
+            n--;
+        c->mount = apr_pstrmemdup(p, dir, n);
+    }
+    c->user_device_limit = PUSH_UNSET;
+    c->max_body = PUSH_UNSET;
+    return c;
+}
+
+void *push_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const push_dir_conf_t *base = basev, *add = addv;
+    push_dir_conf_t *c = apr_palloc(p, sizeof(*c));
+#define MERGE_PTR(f) c->f = add->f ? add->f : base->f
+#define MERGE_NUM(f) c->f = add->f != PUSH_UNSET ? add->f : base->f
+    MERGE_PTR(mount);
+    MERGE_PTR(app_id);
+    MERGE_NUM(user_device_limit);
+    MERGE_NUM(max_body);
+    if (add->session_source != PUSH_SESSION_UNSET) {
+        c->session_source = add->session_source;
+        c->session_label = add->session_label;
+    } else {
+        c->session_source = base->session_source;
+        c->session_label = base->session_label;
+    }
+    if (base->navixy_apps && add->navixy_apps)
+        c->navixy_apps = apr_table_overlay(p, add->navixy_apps, base->navixy_apps);
+    else
+        MERGE_PTR(navixy_apps);
+#undef MERGE_PTR
+#undef MERGE_NUM
+    return c;
+}
+
+const push_srv_conf_t *push_srv_conf(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &push_module);
+}
+
+const push_dir_conf_t *push_dir_conf(const request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &push_module);
+}
+
+const char *push_conf_subpath(const request_rec *r)
+{
+    const char *mount = push_dir_conf(r)->mount;
+    apr_size_t n = mount ? strlen(mount) : 0;
+    if (n == 1 && mount[0] == '/')
+        return r->uri;
+    if (n && strncmp(r->uri, mount, n) == 0 && (r->uri[n] == '\0' || r->uri[n] == '/'))
+        return r->uri + n;
+    return r->path_info ? r->path_info : "";
+}
+
+const char *push_conf_app_id(const request_rec *r)
+{
+    return push_dir_conf(r)->app_id;
+}
+
+push_session_source_t push_conf_session_source(const request_rec *r)
+{
+    push_session_source_t s = push_dir_conf(r)->session_source;
+    return s == PUSH_SESSION_UNSET ? PUSH_SESSION_BUILTIN : s;
+}
+
+const char *push_conf_session_label(const request_rec *r)
+{
+    return push_dir_conf(r)->session_label;
+}
+
+int push_conf_user_device_limit(const request_rec *r, int dialect_default)
+{
+    int n = push_dir_conf(r)->user_device_limit;
+    return n == PUSH_UNSET ? dialect_default : n;
+}
+
+apr_off_t push_conf_max_body(const request_rec *r)
+{
+    apr_off_t n = push_dir_conf(r)->max_body;
+    return n == PUSH_UNSET ? PUSH_DEFAULT_MAX_BODY : n;
+}
+
+/* The standard Navixy applications; PushNavixyApplication adds to them. */
+static const char *const navixy_builtin[][2] = {
+    {"navixy_iphone_viewer", "apns"},
+    {"navixy_android_viewer", "fcm"},
+    {"w3c_pushapi", "webpush"},
+};
+
+const char *push_conf_navixy_platform(const request_rec *r, const char *application)
+{
+    const apr_table_t *t = push_dir_conf(r)->navixy_apps;
+    const char *platform = t ? apr_table_get(t, application) : NULL;
+    if (platform)
+        return platform;
+    for (size_t i = 0; i < sizeof(navixy_builtin) / sizeof(navixy_builtin[0]); i++)
+        if (strcmp(navixy_builtin[i][0], application) == 0)
+            return navixy_builtin[i][1];
+    return NULL;
+}
+
+/* --- directive handlers --------------------------------------------------------- */
+
+static const char *set_application(cmd_parms *cmd, void *dv, const char *arg)
+{
+    push_dir_conf_t *c = dv;
+    if (!push_valid_app_id(arg, strlen(arg)))
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an application id "
+                            "(1 to %d of A-Z a-z 0-9 . _ -)", cmd->cmd->name, arg, PUSH_MAX_ID);
+    c->app_id = arg;
+    return NULL;
+}
+
+static int count_params(const char *q)
+{
+    int n = 0;
+    for (const char *p = q; (p = strchr(p, '%')) != NULL; p += 2) {
+        if (p[1] == 's')
+            n++;
+        else if (p[1] != '%')
+            return -1;
+    }
+    return n;
+}
+
+static const char *set_session_source(cmd_parms *cmd, void *dv, const char *kind,
+                                      const char *query)
+{
+    static unsigned int label_seq;
+    push_dir_conf_t *c = dv;
+    APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *prepare;
+
+    if (strcmp(kind, "builtin") == 0 || strcmp(kind, "remote-user") == 0) {
+        if (query)
+            return apr_psprintf(cmd->pool, "%s %s takes no query", cmd->cmd->name, kind);
+        c->session_source = kind[0] == 'b' ? PUSH_SESSION_BUILTIN : PUSH_SESSION_REMOTE_USER;
+        return NULL;
+    }
+    if (strcmp(kind, "sql") != 0)
+        return apr_psprintf(cmd->pool, "%s: unknown source '%s'; accepted: builtin, "
+                            "sql \"<query>\", remote-user", cmd->cmd->name, kind);
+    if (!query || !*query)
+        return apr_psprintf(cmd->pool, "%s sql needs a query, e.g. %s sql \"SELECT user_id "
+                            "FROM sessions WHERE token = %%s\"", cmd->cmd->name, cmd->cmd->name);
+    if (count_params(query) != 1)
+        return apr_psprintf(cmd->pool, "%s sql: the query must take the session token as its "
+                            "only parameter, written %%s (a literal percent sign is %%%%)",
+                            cmd->cmd->name);
+    prepare = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_prepare);
+    if (!prepare)
+        return apr_psprintf(cmd->pool, "%s sql needs mod_dbd: load it before mod_push",
+                            cmd->cmd->name);
+    /* mod_dbd labels must be lower-case identifiers */
+    c->session_label = apr_psprintf(cmd->pool, "push_session_sql_%u", ++label_seq);
+    c->session_source = PUSH_SESSION_SQL;
+    prepare(cmd->server, query, c->session_label);
+    return NULL;
+}
+
+static const char *set_nonneg_int(cmd_parms *cmd, const char *arg, long max, long *out)
+{
+    char *end;
+    long n;
+    errno = 0;
+    n = strtol(arg, &end, 10);
+    if (errno || end == arg || *end || n < 0 || n > max)
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a whole number from 0 to %ld",
+                            cmd->cmd->name, arg, max);
+    *out = n;
+    return NULL;
+}
+
+static const char *set_user_device_limit(cmd_parms *cmd, void *dv, const char *arg)
+{
+    long n;
+    const char *err = set_nonneg_int(cmd, arg, 100000, &n);
+    if (!err)
+        ((push_dir_conf_t *)dv)->user_device_limit = (int)n;
+    return err;
+}
+
+static const char *set_max_body(cmd_parms *cmd, void *dv, const char *arg)
+{
+    long n;
+    const char *err = set_nonneg_int(cmd, arg, 64L * 1024 * 1024, &n);
+    if (!err && n == 0)
+        err = apr_psprintf(cmd->pool, "%s: the limit must be at least 1 byte", cmd->cmd->name);
+    if (!err)
+        ((push_dir_conf_t *)dv)->max_body = n;
+    return err;
+}
+
+static const char *set_navixy_application(cmd_parms *cmd, void *dv, const char *id,
+                                          const char *platform)
+{
+    push_dir_conf_t *c = dv;
+    static const char *const platforms[] = {"apns", "fcm", "webpush", "wns", NULL};
+    int ok = 0;
+    for (int i = 0; platforms[i]; i++)
+        ok |= strcmp(platforms[i], platform) == 0;
+    if (!ok)
+        return apr_psprintf(cmd->pool, "%s %s: unknown platform '%s'; accepted: apns, fcm, "
+                            "webpush, wns", cmd->cmd->name, id, platform);
+    if (!push_valid_app_id(id, strlen(id)))
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an application id", cmd->cmd->name, id);
+    if (!c->navixy_apps)
+        c->navixy_apps = apr_table_make(cmd->pool, 4);
+    apr_table_setn(c->navixy_apps, id, platform);
+    return NULL;
+}
+
+/* mod_push reads the database's conninfo for its own diagnostics (and, later, the
+ * sender) from DBDParams, so that it is configured once. It looks and passes the
+ * directive on to mod_dbd; this works when mod_push is loaded after mod_dbd. */
+static const char *peek_dbd_params(cmd_parms *cmd, void *dv, const char *arg)
+{
+    push_srv_conf_t *c = ap_get_module_config(cmd->server->module_config, &push_module);
+    c->dbd_params = arg;
+    return DECLINE_CMD;
+}
+
+const command_rec push_cmds[] = {
+    AP_INIT_TAKE1("PushApplication", set_application, NULL, ACCESS_CONF,
+                  "the application whose devices this location registers"),
+    AP_INIT_TAKE12("PushSessionSource", set_session_source, NULL, ACCESS_CONF,
+                   "builtin | sql \"<query with one %s>\" | remote-user"),
+    AP_INIT_TAKE1("PushUserDeviceLimit", set_user_device_limit, NULL, ACCESS_CONF,
+                  "devices kept per user; the least recently used go first (0 = no limit)"),
+    AP_INIT_TAKE1("PushMaxBodySize", set_max_body, NULL, ACCESS_CONF,
+                  "largest request body accepted, in bytes (default 65536)"),
+    AP_INIT_TAKE2("PushNavixyApplication", set_navixy_application, NULL, ACCESS_CONF,
+                  "a Navixy application id and its platform (apns, fcm, webpush, wns)"),
+    AP_INIT_TAKE1("DBDParams", peek_dbd_params, NULL, RSRC_CONF, "seen by mod_push, set by mod_dbd"),
+    {NULL}
+};

@@ -1,0 +1,54 @@
+/* mod_push configuration: per-server and per-directory records, the directive
+ * table, and typed accessors. Handlers read settings only through the accessors. */
+#ifndef PUSH_CONFIG_H
+#define PUSH_CONFIG_H
+
+#include "httpd.h"
+#include "http_config.h"
+
+#define PUSH_UNSET (-1)
+
+typedef enum {
+    PUSH_SESSION_UNSET = 0,
+    PUSH_SESSION_BUILTIN,     /* the push_session table */
+    PUSH_SESSION_SQL,         /* an operator query through mod_dbd */
+    PUSH_SESSION_REMOTE_USER  /* r->user, set by another auth module */
+} push_session_source_t;
+
+typedef struct {
+    const char *dbd_params;   /* DBDParams of this server, seen on its way to mod_dbd */
+} push_srv_conf_t;
+
+typedef struct {
+    const char *mount;            /* the <Location> this record was made for */
+    const char *app_id;
+    push_session_source_t session_source;
+    const char *session_label;    /* prepared statement of PushSessionSource sql */
+    int user_device_limit;        /* PUSH_UNSET: the dialect's own default */
+    apr_off_t max_body;           /* PUSH_UNSET: PUSH_DEFAULT_MAX_BODY */
+    apr_table_t *navixy_apps;     /* application id -> platform */
+} push_dir_conf_t;
+
+#define PUSH_DEFAULT_MAX_BODY 65536
+
+extern const command_rec push_cmds[];
+void *push_create_srv_conf(apr_pool_t *p, server_rec *s);
+void *push_merge_srv_conf(apr_pool_t *p, void *base, void *add);
+void *push_create_dir_conf(apr_pool_t *p, char *dir);
+void *push_merge_dir_conf(apr_pool_t *p, void *base, void *add);
+
+const push_srv_conf_t *push_srv_conf(const server_rec *s);
+const push_dir_conf_t *push_dir_conf(const request_rec *r);
+
+/* Accessors with defaults applied. */
+const char *push_conf_app_id(const request_rec *r);
+push_session_source_t push_conf_session_source(const request_rec *r);
+const char *push_conf_session_label(const request_rec *r);
+int push_conf_user_device_limit(const request_rec *r, int dialect_default);
+apr_off_t push_conf_max_body(const request_rec *r);
+/* The part of r->uri below the handler's <Location> ("" or starting with '/'). */
+const char *push_conf_subpath(const request_rec *r);
+/* The platform of a Navixy application id, or NULL when it is not known. */
+const char *push_conf_navixy_platform(const request_rec *r, const char *application);
+
+#endif

@@ -1,0 +1,95 @@
+#include "core/registry.h"
+
+#include "apr_strings.h"
+
+#include "core/category.h"
+#include "core/validate.h"
+#include "dbd.h"
+
+static int invalid(push_invalid_t *why, const char *field, const char *reason)
+{
+    why->field = field;
+    why->reason = reason;
+    return 0;
+}
+
+static int check_text(push_invalid_t *why, const char *field, const char *s, size_t max,
+                      int required)
+{
+    if (!s)
+        return required ? invalid(why, field, "is required") : 1;
+    if (!*s)
+        return invalid(why, field, "must not be empty");
+    if (strlen(s) > max)
+        return invalid(why, field, "is too long");
+    if (!push_valid_utf8(s, strlen(s)))
+        return invalid(why, field, "is not valid UTF-8");
+    return 1;
+}
+
+static int validate(apr_pool_t *p, push_device_t *d, push_invalid_t *why)
+{
+    push_category_filter_t *filter;
+    const char *err;
+
+    if (!check_text(why, "device_id", d->device_id, PUSH_MAX_ID, 1) ||
+        !check_text(why, "token", d->token, PUSH_MAX_TOKEN, 1) ||
+        !check_text(why, "user_id", d->user_id, PUSH_MAX_ID, 0))
+        return 0;
+    if (!d->platform || (strcmp(d->platform, "apns") && strcmp(d->platform, "fcm") &&
+                         strcmp(d->platform, "wns") && strcmp(d->platform, "webpush") &&
+                         strcmp(d->platform, "sms")))
+        return invalid(why, "platform", "is not a known platform");
+    if (d->user_agent && (strlen(d->user_agent) > 1024 ||
+                          !push_valid_utf8(d->user_agent, strlen(d->user_agent))))
+        d->user_agent = NULL; /* informational only: drop rather than refuse */
+    if (!d->category_filter) {
+        d->categories = "{}";
+        d->categories_exclude = 0;
+        return 1;
+    }
+    err = push_category_parse(p, d->category_filter, strlen(d->category_filter), &filter);
+    if (err)
+        return invalid(why, "category_filter", err);
+    d->category_filter = push_category_canonical(p, filter);
+    d->categories = push_category_pg_array(p, filter);
+    d->categories_exclude = filter->exclude;
+    return 1;
+}
+
+typedef struct {
+    const push_device_t *d;
+    int limit, created;
+    const char *app_id, *device_id, *user_id;
+} op_t;
+
+static push_status_t do_register(push_db_t *db, void *ctx)
+{
+    op_t *op = ctx;
+    return push_store_device_register(db, op->d, op->limit, &op->created);
+}
+
+static push_status_t do_unregister(push_db_t *db, void *ctx)
+{
+    op_t *op = ctx;
+    return push_store_device_delete(db, op->app_id, op->device_id, op->user_id);
+}
+
+push_status_t push_registry_register(request_rec *r, push_device_t *d, int limit, int *created,
+                                     push_invalid_t *why)
+{
+    op_t op = {d, limit, 0, NULL, NULL, NULL};
+    push_status_t rv;
+    if (!validate(r->pool, d, why))
+        return PUSH_EINVAL;
+    rv = push_db_with(r, do_register, &op);
+    *created = op.created;
+    return rv;
+}
+
+push_status_t push_registry_unregister(request_rec *r, const char *app_id, const char *device_id,
+                                       const char *user_id)
+{
+    op_t op = {NULL, 0, 0, app_id, device_id, user_id};
+    return push_db_with(r, do_unregister, &op);
+}

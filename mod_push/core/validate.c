@@ -1,0 +1,124 @@
+#include "validate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int push_valid_utf8(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = p[i];
+        size_t n;
+        unsigned long cp;
+        if (c == 0)
+            return 0;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) { n = 1; cp = c & 0x1f; }
+        else if (c >= 0xe0 && c <= 0xef) { n = 2; cp = c & 0x0f; }
+        else if (c >= 0xf0 && c <= 0xf4) { n = 3; cp = c & 0x07; }
+        else return 0;
+        if (i + n >= len)
+            return 0;
+        for (size_t k = 1; k <= n; k++) {
+            if ((p[i + k] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (p[i + k] & 0x3f);
+        }
+        /* overlong forms, UTF-16 surrogates and values past U+10FFFF */
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += n + 1;
+    }
+    return 1;
+}
+
+int push_valid_text(const char *s, size_t len, size_t max)
+{
+    return s && len > 0 && len <= max && push_valid_utf8(s, len);
+}
+
+int push_valid_hex(const char *s, size_t len, size_t n)
+{
+    if (!s || len != n)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!strchr("0123456789abcdefABCDEF", s[i]) || s[i] == '\0')
+            return 0;
+    return 1;
+}
+
+int push_valid_version(const char *s, size_t len)
+{
+    int digits = 0;
+    if (!s || len == 0 || len > 32)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] >= '0' && s[i] <= '9')
+            digits++;
+        else if (s[i] == '.' && digits > 0)
+            digits = 0;
+        else
+            return 0;
+    }
+    return digits > 0;
+}
+
+long push_version_major(const char *s)
+{
+    return strtol(s, NULL, 10);
+}
+
+int push_valid_app_id(const char *s, size_t len)
+{
+    if (!s || len == 0 || len > PUSH_MAX_ID)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+int push_valid_b64url_len(const char *s, size_t len, size_t n)
+{
+    if (!s)
+        return 0;
+    while (len > 0 && s[len - 1] == '=')
+        len--;
+    if (len % 4 == 1)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return 0;
+    }
+    return len * 3 / 4 == n;
+}
+
+int push_valid_https_url(const char *s, size_t len)
+{
+    size_t skip;
+    if (!s || len > PUSH_MAX_TOKEN || !push_valid_utf8(s, len))
+        return 0;
+    if (len > 8 && strncmp(s, "https://", 8) == 0)
+        skip = 8;
+    else if (len > 7 && strncmp(s, "http://", 7) == 0)
+        skip = 7;
+    else
+        return 0;
+    /* a host must follow the scheme, and URLs carry no spaces or controls */
+    if (s[skip] == '/' || s[skip] == '\0')
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
+            return 0;
+    return 1;
+}

@@ -1,0 +1,186 @@
+#include "http_util.h"
+
+#include "apr_strings.h"
+#include "http_protocol.h"
+#include "util_filter.h"
+
+#include "core/validate.h"
+#include "log.h"
+
+push_body_t push_read_body(request_rec *r, apr_off_t limit, char **buf, apr_size_t *len)
+{
+    apr_bucket_brigade *bb;
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    apr_size_t cap, used = 0;
+    char *out;
+    int seen_eos = 0;
+
+    *buf = NULL;
+    *len = 0;
+    if (cl) {
+        apr_off_t n;
+        if (apr_strtoff(&n, cl, NULL, 10) != APR_SUCCESS || n < 0)
+            return PUSH_BODY_READ_ERROR;
+        if (n > limit) {
+            /* refuse without reading: the connection cannot be reused */
+            r->connection->keepalive = AP_CONN_CLOSE;
+            return PUSH_BODY_TOO_LARGE;
+        }
+        cap = (apr_size_t)n;
+    } else {
+        cap = 1024;
+    }
+    out = apr_palloc(r->pool, cap + 1);
+    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    while (!seen_eos) {
+        apr_status_t rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
+                                         APR_BLOCK_READ, HUGE_STRING_LEN);
+        if (rv != APR_SUCCESS) {
+            r->connection->keepalive = AP_CONN_CLOSE;
+            return ap_map_http_request_error(rv, HTTP_BAD_REQUEST) == HTTP_REQUEST_ENTITY_TOO_LARGE
+                       ? PUSH_BODY_TOO_LARGE : PUSH_BODY_READ_ERROR;
+        }
+        for (apr_bucket *b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
+             b = APR_BUCKET_NEXT(b)) {
+            const char *data;
+            apr_size_t n;
+            if (APR_BUCKET_IS_EOS(b)) {
+                seen_eos = 1;
+                break;
+            }
+            if (apr_bucket_read(b, &data, &n, APR_BLOCK_READ) != APR_SUCCESS)
+                return PUSH_BODY_READ_ERROR;
+            if ((apr_off_t)(used + n) > limit) {
+                r->connection->keepalive = AP_CONN_CLOSE;
+                return PUSH_BODY_TOO_LARGE;
+            }
+            if (used + n > cap) {
+                char *bigger;
+                while (used + n > cap)
+                    cap *= 2;
+                bigger = apr_palloc(r->pool, cap + 1);
+                memcpy(bigger, out, used);
+                out = bigger;
+            }
+            memcpy(out + used, data, n);
+            used += n;
+        }
+        apr_brigade_cleanup(bb);
+    }
+    out[used] = '\0';
+    *buf = out;
+    *len = used;
+    return PUSH_BODY_OK;
+}
+
+static apr_status_t json_release(void *obj)
+{
+    json_object_put(obj);
+    return APR_SUCCESS;
+}
+
+json_object *push_json_pool_own(apr_pool_t *p, json_object *obj)
+{
+    if (obj)
+        apr_pool_cleanup_register(p, obj, json_release, apr_pool_cleanup_null);
+    return obj;
+}
+
+push_body_t push_parse_json_object(request_rec *r, const char *buf, apr_size_t len,
+                                   json_object **out)
+{
+    json_tokener *tok;
+    json_object *obj;
+    enum json_tokener_error jerr;
+    apr_size_t parsed;
+
+    *out = NULL;
+    if (!push_valid_utf8(buf, len))
+        return memchr(buf, '\0', len) ? PUSH_BODY_NOT_JSON : PUSH_BODY_BAD_UTF8;
+    tok = json_tokener_new_ex(32);
+    if (!tok)
+        return PUSH_BODY_READ_ERROR;
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    obj = json_tokener_parse_ex(tok, buf, (int)len);
+    jerr = json_tokener_get_error(tok);
+    parsed = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    if (jerr != json_tokener_success || !obj) {
+        json_object_put(obj);
+        return PUSH_BODY_NOT_JSON;
+    }
+    push_json_pool_own(r->pool, obj);
+    for (; parsed < len; parsed++)
+        if (!strchr(" \t\r\n", buf[parsed]))
+            return PUSH_BODY_NOT_JSON;
+    if (!json_object_is_type(obj, json_type_object))
+        return PUSH_BODY_NOT_OBJECT;
+    *out = obj;
+    return PUSH_BODY_OK;
+}
+
+push_body_t push_parse_form(apr_pool_t *p, const char *s, apr_size_t len, apr_table_t *t)
+{
+    char *copy = apr_pstrmemdup(p, s, len), *state = NULL, *pair;
+    for (pair = apr_strtok(copy, "&", &state); pair; pair = apr_strtok(NULL, "&", &state)) {
+        char *eq = strchr(pair, '=');
+        char *val = "";
+        if (eq) {
+            *eq = '\0';
+            val = eq + 1;
+        }
+        if (ap_unescape_urlencoded(pair) != OK || ap_unescape_urlencoded(val) != OK)
+            return PUSH_BODY_NOT_JSON;
+        if (!push_valid_utf8(pair, strlen(pair)) || !push_valid_utf8(val, strlen(val)))
+            return PUSH_BODY_BAD_UTF8;
+        if (*pair)
+            apr_table_setn(t, pair, val);
+    }
+    return PUSH_BODY_OK;
+}
+
+const char *push_content_type(request_rec *r)
+{
+    const char *ct = apr_table_get(r->headers_in, "Content-Type");
+    char *type, *semi;
+    if (!ct)
+        return "";
+    type = apr_pstrdup(r->pool, ct);
+    if ((semi = strchr(type, ';')) != NULL)
+        *semi = '\0';
+    ap_str_tolower(type);
+    return apr_collapse_spaces(type, type);
+}
+
+int push_json_string(json_object *obj, const char *key, const char **s, apr_size_t *len)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(obj, key, &v) || v == NULL)
+        return 0;
+    if (!json_object_is_type(v, json_type_string))
+        return -1;
+    *s = json_object_get_string(v);
+    *len = (apr_size_t)json_object_get_string_len(v);
+    return 1;
+}
+
+int push_send_json(request_rec *r, int status, const char *content_type, json_object *obj)
+{
+    size_t n = 0;
+    const char *text = json_object_to_json_string_length(
+        obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+    r->status = status;
+    ap_set_content_type(r, content_type ? content_type : "application/json");
+    ap_set_content_length(r, (apr_off_t)n);
+    if (!r->header_only)
+        ap_rwrite(text, (int)n, r);
+    json_object_put(obj);
+    return OK;
+}
+
+int push_send_empty(request_rec *r, int status)
+{
+    r->status = status;
+    ap_set_content_length(r, 0);
+    return OK;
+}

@@ -1,0 +1,46 @@
+/* HTTP helpers shared by the dialects: body reading with a limit, JSON and form
+ * parsing, and JSON responses. Dialects decide what to answer; these only do I/O. */
+#ifndef PUSH_HTTP_UTIL_H
+#define PUSH_HTTP_UTIL_H
+
+#include "httpd.h"
+#include <json-c/json.h>
+
+typedef enum {
+    PUSH_BODY_OK = 0,
+    PUSH_BODY_TOO_LARGE,   /* over PushMaxBodySize or LimitRequestBody */
+    PUSH_BODY_READ_ERROR,  /* the client went away or sent broken chunking */
+    PUSH_BODY_NOT_JSON,    /* not parseable JSON, or trailing bytes */
+    PUSH_BODY_NOT_OBJECT,  /* valid JSON but not an object */
+    PUSH_BODY_BAD_UTF8     /* bytes that are not UTF-8 */
+} push_body_t;
+
+/* Reads the whole request body (at most limit bytes) into r->pool. */
+push_body_t push_read_body(request_rec *r, apr_off_t limit, char **buf, apr_size_t *len);
+
+/* Parses buf as one JSON object; the object is released with r->pool. */
+push_body_t push_parse_json_object(request_rec *r, const char *buf, apr_size_t len,
+                                   json_object **out);
+
+/* Parses application/x-www-form-urlencoded text (a body or r->args) into t.
+ * Returns PUSH_BODY_BAD_UTF8 or PUSH_BODY_NOT_JSON (malformed escapes) on failure. */
+push_body_t push_parse_form(apr_pool_t *p, const char *s, apr_size_t len, apr_table_t *t);
+
+/* The request's media type, lower-cased, without parameters ("" when absent). */
+const char *push_content_type(request_rec *r);
+
+/* A string member of obj: 1 and *s, *len when present and a string, 0 when absent or
+ * JSON null, -1 when present with another type. */
+int push_json_string(json_object *obj, const char *key, const char **s, apr_size_t *len);
+
+/* Gives obj to pool: json_object_put runs when the pool is cleared. */
+json_object *push_json_pool_own(apr_pool_t *p, json_object *obj);
+
+/* Answers status with obj serialized as the body (obj is released). Returns OK, the
+ * value a handler returns after writing its own response. */
+int push_send_json(request_rec *r, int status, const char *content_type, json_object *obj);
+
+/* Answers status with no body. */
+int push_send_empty(request_rec *r, int status);
+
+#endif

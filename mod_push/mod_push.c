@@ -1,0 +1,42 @@
+/* mod_push: the module record, hooks and handlers' registration. Glue only: the
+ * directives live in config.c, the dialects in api/, the rules in core/. */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "http_main.h"
+#include "http_core.h"
+
+#include "api/api.h"
+#include "config.h"
+#include "dbd.h"
+
+static int push_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                            server_rec *s)
+{
+    /* Statements must reach mod_dbd before its own post_config opens connections. */
+    push_db_prepare_all(s);
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG)
+        push_db_diagnose(s, ptemp, APLOG_NOTICE);
+    return OK;
+}
+
+static void push_register_hooks(apr_pool_t *p)
+{
+    static const char *const before_dbd[] = {"mod_dbd.c", NULL};
+    ap_hook_post_config(push_post_config, NULL, before_dbd, APR_HOOK_MIDDLE);
+    ap_hook_handler(push_layer_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(push_navixy_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(push) = {
+    STANDARD20_MODULE_STUFF,
+    push_create_dir_conf,
+    push_merge_dir_conf,
+    push_create_srv_conf,
+    push_merge_srv_conf,
+    push_cmds,
+    push_register_hooks,
+#if defined(AP_MODULE_FLAG_ALWAYS_MERGE)
+    AP_MODULE_FLAG_NONE
+#endif
+};

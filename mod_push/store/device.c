@@ -1,0 +1,33 @@
+#include "store/statements.h"
+#include "store/store.h"
+
+#include <apr_strings.h>
+
+push_status_t push_store_device_register(push_db_t *db, const push_device_t *d, int limit,
+                                         int *created)
+{
+    const char *args[] = {
+        d->app_id, d->device_id, d->platform, d->token, d->user_id, d->family, d->session_ref,
+        d->category_filter, d->categories ? d->categories : "{}",
+        d->categories_exclude ? "true" : "false", d->extra ? d->extra : "{}", d->user_agent,
+        apr_itoa(db->pool, limit)};
+    apr_dbd_results_t *res;
+    const char *v;
+    push_status_t rv = push_db_select(db, PUSH_ST_DEVICE_REGISTER, &res, 13, args);
+    if (rv != PUSH_OK)
+        return rv;
+    v = push_db_first_value(db, res);
+    *created = v && v[0] == 't';
+    return PUSH_OK;
+}
+
+push_status_t push_store_device_delete(push_db_t *db, const char *app_id, const char *device_id,
+                                       const char *user_id)
+{
+    const char *args[] = {app_id, device_id, user_id};
+    int n;
+    push_status_t rv = push_db_exec(db, PUSH_ST_DEVICE_DELETE, &n, 3, args);
+    if (rv != PUSH_OK)
+        return rv;
+    return n > 0 ? PUSH_OK : PUSH_NOTFOUND;
+}
