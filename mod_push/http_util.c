@@ -149,7 +149,8 @@ const char *push_content_type(request_rec *r)
     if ((semi = strchr(type, ';')) != NULL)
         *semi = '\0';
     ap_str_tolower(type);
-    return apr_collapse_spaces(type, type);
+    apr_collapse_spaces(type, type); /* returns the end, not the start */
+    return type;
 }
 
 int push_json_string(json_object *obj, const char *key, const char **s, apr_size_t *len)

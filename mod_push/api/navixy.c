@@ -55,6 +55,13 @@ static int nvx_success(request_rec *r)
     return push_send_json(r, HTTP_OK, NULL, body);
 }
 
+/* Answers e and returns 0, for the readers below that return 1 on success. */
+static int refuse(request_rec *r, const nvx_err_t *e)
+{
+    nvx_error(r, e, NULL, NULL);
+    return 0;
+}
+
 /* The request's parameters: a JSON body, or a form body, then the query string. */
 typedef struct {
     json_object *json;
@@ -76,7 +83,7 @@ static int param(const nvx_params_t *p, const char *name, const char **s)
     return 0;
 }
 
-/* Reads the parameters; returns 0 or the answer already sent. */
+/* Reads the parameters; returns 1, or 0 after answering with an error. */
 static int read_params(request_rec *r, nvx_params_t *p)
 {
     const char *ct;
@@ -86,29 +93,29 @@ static int read_params(request_rec *r, nvx_params_t *p)
     memset(p, 0, sizeof(*p));
     p->query = apr_table_make(r->pool, 4);
     if (r->args && push_parse_form(r->pool, r->args, strlen(r->args), p->query) != PUSH_BODY_OK)
-        return nvx_error(r, &E_FORMAT, NULL, NULL);
+        return refuse(r, &E_FORMAT);
     if (r->method_number != M_POST)
-        return 0;
+        return 1;
     switch (push_read_body(r, push_conf_max_body(r), &buf, &len)) {
     case PUSH_BODY_OK:
         break;
     case PUSH_BODY_TOO_LARGE:
-        return nvx_error(r, &E_TOO_LARGE, NULL, NULL);
+        return refuse(r, &E_TOO_LARGE);
     default:
-        return nvx_error(r, &E_FORMAT, NULL, NULL);
+        return refuse(r, &E_FORMAT);
     }
     ct = push_content_type(r);
     if (strcmp(ct, "application/json") == 0) {
         if (push_parse_json_object(r, buf, len, &p->json) != PUSH_BODY_OK)
-            return nvx_error(r, &E_FORMAT, NULL, NULL);
+            return refuse(r, &E_FORMAT);
     } else if (strcmp(ct, "application/x-www-form-urlencoded") == 0 || (!*ct && len == 0)) {
         p->form = apr_table_make(r->pool, 8);
         if (memchr(buf, '\0', len) || push_parse_form(r->pool, buf, len, p->form) != PUSH_BODY_OK)
-            return nvx_error(r, &E_FORMAT, NULL, NULL);
+            return refuse(r, &E_FORMAT);
     } else {
-        return nvx_error(r, &E_FORMAT, NULL, NULL);
+        return refuse(r, &E_FORMAT);
     }
-    return 0;
+    return 1;
 }
 
 /* hash: the body's, then the query's, then Authorization: NVX <hash>. */
@@ -247,7 +254,7 @@ int push_navixy_handler(request_rec *r)
     nvx_params_t p;
     push_principal_t who;
     push_status_t rv;
-    int is_bind, answered;
+    int is_bind;
 
     if (strcmp(r->handler, "push-navixy") != 0)
         return DECLINED;
@@ -257,8 +264,8 @@ int push_navixy_handler(request_rec *r)
     is_bind = strcmp(sub, "/bind") == 0;
     if (!is_bind && strcmp(sub, "/delete") != 0)
         return nvx_error(r, &E_FORMAT, NULL, NULL);
-    if ((answered = read_params(r, &p)) != 0)
-        return answered;
+    if (!read_params(r, &p))
+        return OK;
     if (!push_conf_app_id(r)) {
         PUSH_RLOG(APLOG_ERR, 0, r, "PUSH0102", "no PushApplication for %s", r->uri);
         return nvx_store_error(r, PUSH_EUNAVAIL);

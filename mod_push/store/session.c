@@ -29,7 +29,8 @@ push_status_t push_store_session_user(push_db_t *db, const char *token_hash,
 {
     const char *args[] = {token_hash, app_id};
     apr_dbd_results_t *res;
-    return user_from(db, push_db_select(db, PUSH_ST_SESSION_USER, &res, 2, args), res, user_id);
+    push_status_t rv = push_db_select(db, PUSH_ST_SESSION_USER, &res, 2, args);
+    return user_from(db, rv, res, user_id);
 }
 
 push_status_t push_store_session_sql(push_db_t *db, const char *label, const char *token,
@@ -37,5 +38,6 @@ push_status_t push_store_session_sql(push_db_t *db, const char *label, const cha
 {
     const char *args[] = {token};
     apr_dbd_results_t *res;
-    return user_from(db, push_db_select(db, label, &res, 1, args), res, user_id);
+    push_status_t rv = push_db_select(db, label, &res, 1, args);
+    return user_from(db, rv, res, user_id);
 }

@@ -1,0 +1,130 @@
+# Helpers shared by scripts/serve, scripts/check and bench/*: packages, build,
+# throwaway PostgreSQL clusters, ports and users. Sourced, never run.
+
+PUSH_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+push_say() { printf '%s\n' "$*" >&2; }
+push_die() { push_say "error: $*"; exit 1; }
+
+# Debian packages each task needs.
+PUSH_PKGS_BUILD="gcc make autoconf automake libtool pkg-config apache2-dev libjson-c-dev libcurl4-openssl-dev libpq-dev libssl-dev"
+PUSH_PKGS_RUN="apache2 libaprutil1-dbd-pgsql postgresql curl"
+PUSH_PKGS_TEST="libapache2-mod-perl2 libwww-perl apache2-utils"
+PUSH_PKGS_BENCH="wrk postgresql-contrib"
+
+# push_deps build run test ... : installs what is missing when root, else names it and stops.
+push_deps() {
+    local want="" missing="" p
+    for group in "$@"; do
+        case $group in
+            build) want="$want $PUSH_PKGS_BUILD" ;;
+            run) want="$want $PUSH_PKGS_RUN" ;;
+            test) want="$want $PUSH_PKGS_TEST" ;;
+            bench) want="$want $PUSH_PKGS_BENCH" ;;
+        esac
+    done
+    for p in $want; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+            missing="$missing $p"
+    done
+    [ -z "$missing" ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        push_die "missing Debian packages:$missing — install them (sudo apt-get install$missing) or run this as root"
+    fi
+    push_say "installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    # apt-get must not start the distribution's own apache2/postgresql services
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    if ! apt-get install -y -qq $missing >/dev/null; then
+        apt-get update -qq >/dev/null && apt-get install -y -qq $missing >/dev/null ||
+            { rm -f /usr/sbin/policy-rc.d; push_die "apt-get could not install:$missing"; }
+    fi
+    rm -f /usr/sbin/policy-rc.d
+}
+
+# Builds the module and pushctl in the source tree (configure once, make always).
+push_build() {
+    (
+        cd "$PUSH_TOP" || exit 1
+        [ -x configure ] || ./autogen.sh >/dev/null 2>&1 || push_die "autoreconf failed"
+        [ -f Makefile ] || ./configure -q || push_die "configure failed"
+        make -s -j2 >/dev/null || make -j1 || push_die "build failed"
+    ) || exit 1
+    PUSH_MODULE_SO="$PUSH_TOP/.libs/mod_push.so"
+    PUSHCTL="$PUSH_TOP/pushctl"
+    export PUSH_SQL_DIR="$PUSH_TOP/sql"
+}
+
+# A TCP port nobody listens on now.
+push_free_port() {
+    perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", LocalPort => 0, ReuseAddr => 1) or die; print $s->sockport, "\n"'
+}
+
+# PostgreSQL and Apache::Test refuse root: as root, they run as nobody.
+push_unpriv_user() {
+    if [ "$(id -u)" -eq 0 ]; then echo nobody; else id -un; fi
+}
+push_as_unpriv() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi
+}
+
+push_pg_bindir() {
+    local d
+    for d in "$(pg_config --bindir 2>/dev/null)" /usr/lib/postgresql/*/bin; do
+        [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && { echo "$d"; return 0; }
+    done
+    push_die "PostgreSQL server binaries (initdb, pg_ctl) not found: install postgresql"
+}
+
+# A directory the unprivileged user can own: wanted if it can reach it, else under /tmp.
+push_unpriv_dir() {
+    local wanted=$1 d
+    mkdir -p "$wanted"
+    if [ "$(id -u)" -ne 0 ] || runuser -u nobody -- test -w "$wanted" -a -x "$wanted" 2>/dev/null ||
+        { chown nobody "$wanted" 2>/dev/null && runuser -u nobody -- test -w "$wanted" 2>/dev/null; }; then
+        echo "$wanted"
+        return
+    fi
+    d=$(mktemp -d /tmp/mod_push.XXXXXX)
+    chmod 755 "$d"
+    chown nobody "$d"
+    echo "$d"
+}
+
+# push_pg_start DATADIR PORT [fast] — initdb (once) and start a cluster on 127.0.0.1:PORT
+# with the superuser "push" and a database "push". "fast" turns fsync off (tests only).
+push_pg_start() {
+    local data=$1 port=$2 mode=${3:-} bin opts
+    bin=$(push_pg_bindir)
+    if [ ! -f "$data/PG_VERSION" ]; then
+        mkdir -p "$data"
+        [ "$(id -u)" -eq 0 ] && chown nobody "$data"
+        chmod 700 "$data"
+        push_as_unpriv "$bin/initdb" -D "$data" -U push -A trust -E UTF8 --no-locale >"$data.initdb.log" 2>&1 ||
+            { cat "$data.initdb.log" >&2; push_die "initdb failed"; }
+    fi
+    if push_as_unpriv "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+        push_die "a PostgreSQL server already runs on $data (another scripts/serve?); stop it first"
+    fi
+    opts="-p $port -c listen_addresses=127.0.0.1 -k $data -c max_connections=200"
+    [ "$mode" = fast ] && opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    push_as_unpriv "$bin/pg_ctl" -D "$data" -o "$opts" -l "$data/server.log" -w -t 60 start >/dev/null ||
+        { tail -20 "$data/server.log" >&2; push_die "PostgreSQL did not start"; }
+    push_as_unpriv "$bin/psql" -h 127.0.0.1 -p "$port" -U push -d postgres -qAtc \
+        "SELECT 1 FROM pg_database WHERE datname = 'push'" | grep -q 1 ||
+        push_as_unpriv "$bin/createdb" -h 127.0.0.1 -p "$port" -U push push
+}
+
+push_pg_stop() {
+    local data=$1 bin
+    [ -f "$data/postmaster.pid" ] || return 0
+    bin=$(push_pg_bindir)
+    push_as_unpriv "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+# Writes FILE from TEMPLATE, replacing @NAME@ with the value of shell variable NAME.
+push_render() {
+    local template=$1 out=$2 line
+    perl -pe 's/\@([A-Z_]+)\@/exists $ENV{$1} ? $ENV{$1} : die "unknown template variable $1\n"/ge' \
+        "$template" >"$out"
+}
