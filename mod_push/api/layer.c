@@ -134,6 +134,9 @@ static const char *session_token(request_rec *r)
 static int unauthorized(request_rec *r)
 {
     const char *nonce = push_token_new(r->pool, 24);
+    /* RFC 9110 wants a challenge on every 401 */
+    apr_table_setn(r->err_headers_out, "WWW-Authenticate",
+                   apr_psprintf(r->pool, "Layer nonce=\"%s\"", nonce ? nonce : ""));
     return layer_error(r, &E_AUTH, "Authentication is required: send a valid session token in "
                        "the Authorization header", "nonce", nonce ? nonce : "", NULL);
 }
