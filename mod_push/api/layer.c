@@ -175,8 +175,8 @@ static int layer_register(request_rec *r, const push_principal_t *who)
     int created, answered;
 
     if (*ct && strcmp(ct, "application/json") != 0)
-        return layer_error(r, &E_INVALID_REQUEST, apr_psprintf(r->pool, "The request body must be "
-                           "application/json, not %s", ct), NULL);
+        return layer_error(r, &E_INVALID_REQUEST, "The request body must be sent as "
+                           "Content-Type: application/json", NULL);
     switch (push_read_body(r, push_conf_max_body(r), &buf, &len)) {
     case PUSH_BODY_OK:
         break;
@@ -264,8 +264,8 @@ int push_layer_handler(request_rec *r)
     if (sub[0] == '/' && sub[1]) {
         device_id = sub + 1;
         if (strchr(device_id, '/'))
-            return layer_error(r, &E_ENDPOINT, apr_psprintf(r->pool, "No endpoint at %s",
-                               r->uri), NULL);
+            return layer_error(r, &E_ENDPOINT, "No such endpoint: push tokens are at "
+                               "/push_tokens and /push_tokens/:device_id", NULL);
     }
     if (!accept_ok(r))
         return layer_error(r, &E_HEADER, "Invalid Accept header; must be of form "

@@ -74,8 +74,9 @@ const char *push_category_parse(apr_pool_t *p, const char *in, apr_size_t len,
         if (i == len)
             break;
         if (in[i] != ',')
-            return apr_psprintf(p, "category_filter: unexpected '%c' at position %" APR_SIZE_T_FMT
-                                "; separate names with commas", in[i], i + 1);
+            return apr_psprintf(p, "category_filter: unexpected character at position %"
+                                APR_SIZE_T_FMT "; names are letters, digits, '_' and '.', "
+                                "separated by commas", i + 1);
         i++;
     }
     *out = f;

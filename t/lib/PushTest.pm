@@ -13,10 +13,10 @@ use URI ();
 our @EXPORT = qw(psql psql_row pushctl new_session request layer nvx json_body
                  error_log_since error_log_size random_hex);
 
-my $JSON = JSON::PP->new->canonical;
+my $JSON = JSON::PP->new->utf8->canonical;
 
 sub _run {
-    my @cmd = @_;
+    my @cmd = map { my $a = $_; utf8::upgrade($a); utf8::encode($a); $a } @_;  # text, as UTF-8
     open(my $fh, '-|', @cmd) or die "cannot run $cmd[0]: $!";
     local $/;
     my $out = <$fh>;
@@ -102,7 +102,7 @@ sub nvx {
 # The decoded JSON body, or undef when the body is not JSON.
 sub json_body {
     my $res = shift;
-    my $v = eval { JSON::PP->new->decode($res->content) };
+    my $v = eval { JSON::PP->new->utf8->decode($res->content) };
     return $v;
 }
 
