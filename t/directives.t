@@ -1,0 +1,55 @@
+# Bad directive values fail `apachectl -t` with a message naming the directive and
+# what it accepts.
+use strict;
+use warnings;
+use Test::More;
+use File::Temp qw(tempdir);
+use Apache::Test ();
+
+my $httpd = Apache::Test::vars('httpd');
+my $dir = tempdir(CLEANUP => 1);
+
+sub config_test {
+    my $body = shift;
+    open my $fh, '>', "$dir/httpd.conf" or die $!;
+    print $fh <<"CONF";
+ServerRoot "$dir"
+PidFile "$dir/httpd.pid"
+ErrorLog "$dir/error_log"
+Listen 127.0.0.1:1
+LoadModule mpm_event_module "$ENV{PUSH_TEST_MODDIR}/mod_mpm_event.so"
+LoadModule authz_core_module "$ENV{PUSH_TEST_MODDIR}/mod_authz_core.so"
+LoadModule dbd_module "$ENV{PUSH_TEST_MODDIR}/mod_dbd.so"
+LoadModule push_module "$ENV{PUSH_TEST_MODULE}"
+DBDriver pgsql
+$body
+CONF
+    close $fh;
+    my $out = `"$httpd" -t -f "$dir/httpd.conf" 2>&1`;
+    return ($? >> 8, $out);
+}
+
+my ($rc, $out) = config_test("<Location /p>\nSetHandler push-layer\nPushApplication demo\n</Location>");
+is $rc, 0, 'a good configuration passes' or diag $out;
+
+my @bad = (
+    ['PushApplication "has space"', qr/PushApplication: 'has space' is not an application id/],
+    ['PushSessionSource cookie', qr/PushSessionSource: unknown source 'cookie'; accepted: builtin, sql "<query>", remote-user/],
+    ['PushSessionSource sql', qr/PushSessionSource sql needs a query/],
+    ['PushSessionSource sql "SELECT user_id FROM s"', qr/PushSessionSource sql: the query must take the session token as its only parameter/],
+    ['PushSessionSource sql "SELECT u FROM s WHERE a = %s AND b = %s"', qr/only parameter, written %s/],
+    ['PushSessionSource builtin "SELECT 1"', qr/PushSessionSource builtin takes no query/],
+    ['PushUserDeviceLimit -1', qr/PushUserDeviceLimit: '-1' is not a whole number from 0 to 100000/],
+    ['PushUserDeviceLimit many', qr/PushUserDeviceLimit: 'many' is not a whole number/],
+    ['PushMaxBodySize 0', qr/PushMaxBodySize: the limit must be at least 1 byte/],
+    ['PushMaxBodySize 1k', qr/PushMaxBodySize: '1k' is not a whole number/],
+    ['PushNavixyApplication acme_viewer blackberry', qr/PushNavixyApplication acme_viewer: unknown platform 'blackberry'; accepted: apns, fcm, webpush, wns/],
+    ['PushNavixyApplication acme_viewer', qr/PushNavixyApplication takes two arguments/],
+);
+for my $case (@bad) {
+    my ($line, $want) = @$case;
+    my ($rc, $out) = config_test("<Location /p>\nSetHandler push-layer\n$line\n</Location>");
+    isnt $rc, 0, "'$line' fails the configuration test";
+    like $out, $want, '... naming the directive and what it accepts';
+}
+done_testing;
