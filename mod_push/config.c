@@ -6,13 +6,16 @@
 #include "apr_dbd.h"
 #include "mod_dbd.h"
 
+#include "core/scope.h"
 #include "core/validate.h"
 
 extern module AP_MODULE_DECLARE_DATA push_module;
 
 void *push_create_srv_conf(apr_pool_t *p, server_rec *s)
 {
-    return apr_pcalloc(p, sizeof(push_srv_conf_t));
+    push_srv_conf_t *c = apr_pcalloc(p, sizeof(*c));
+    c->token_lifetime = PUSH_UNSET;
+    return c;
 }
 
 void *push_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
@@ -20,6 +23,12 @@ void *push_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     const push_srv_conf_t *base = basev, *add = addv;
     push_srv_conf_t *c = apr_palloc(p, sizeof(*c));
     c->dbd_params = add->dbd_params ? add->dbd_params : base->dbd_params;
+    if (base->oauth_clients && add->oauth_clients)
+        c->oauth_clients = apr_hash_overlay(p, add->oauth_clients, base->oauth_clients);
+    else
+        c->oauth_clients = add->oauth_clients ? add->oauth_clients : base->oauth_clients;
+    c->token_lifetime = add->token_lifetime != PUSH_UNSET ? add->token_lifetime
+                                                          : base->token_lifetime;
     return c;
 }
 
@@ -34,6 +43,8 @@ void *push_create_dir_conf(apr_pool_t *p, char *dir)
     }
     c->user_device_limit = PUSH_UNSET;
     c->max_body = PUSH_UNSET;
+    c->list_size_default = PUSH_UNSET;
+    c->list_size_max = PUSH_UNSET;
     return c;
 }
 
@@ -47,6 +58,8 @@ void *push_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(app_id);
     MERGE_NUM(user_device_limit);
     MERGE_NUM(max_body);
+    MERGE_NUM(list_size_default);
+    MERGE_NUM(list_size_max);
     if (add->session_source != PUSH_SESSION_UNSET) {
         c->session_source = add->session_source;
         c->session_label = add->session_label;
@@ -110,6 +123,30 @@ apr_off_t push_conf_max_body(const request_rec *r)
 {
     apr_off_t n = push_dir_conf(r)->max_body;
     return n == PUSH_UNSET ? PUSH_DEFAULT_MAX_BODY : n;
+}
+
+const push_oauth_client_t *push_conf_oauth_client(const server_rec *s, const char *id)
+{
+    apr_hash_t *h = push_srv_conf(s)->oauth_clients;
+    return h ? apr_hash_get(h, id, APR_HASH_KEY_STRING) : NULL;
+}
+
+int push_conf_token_lifetime(const server_rec *s)
+{
+    int n = push_srv_conf(s)->token_lifetime;
+    return n == PUSH_UNSET ? 3600 : n;
+}
+
+int push_conf_list_size_default(const request_rec *r)
+{
+    int n = push_dir_conf(r)->list_size_default;
+    return n == PUSH_UNSET ? 50 : n;
+}
+
+int push_conf_list_size_max(const request_rec *r)
+{
+    int n = push_dir_conf(r)->list_size_max;
+    return n == PUSH_UNSET ? 1000 : n;
 }
 
 /* The standard Navixy applications; PushNavixyApplication adds to them. */
@@ -241,6 +278,60 @@ static const char *set_navixy_application(cmd_parms *cmd, void *dv, const char *
     return NULL;
 }
 
+static const char *set_oauth_client(cmd_parms *cmd, void *dv, const char *id, const char *hash,
+                                    const char *scopes)
+{
+    push_srv_conf_t *c = ap_get_module_config(cmd->server->module_config, &push_module);
+    push_oauth_client_t *client = apr_palloc(cmd->pool, sizeof(*client));
+    char *lower;
+    if (!push_valid_app_id(id, strlen(id)))
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a client id (A-Z a-z 0-9 . _ -)",
+                            cmd->cmd->name, id);
+    if (!push_valid_hex(hash, strlen(hash), 64))
+        return apr_psprintf(cmd->pool, "%s %s: the secret must be given as its SHA-256 in 64 hex "
+                            "digits (printf %%s SECRET | sha256sum)", cmd->cmd->name, id);
+    if (!push_scope_list_valid(scopes))
+        return apr_psprintf(cmd->pool, "%s %s: the scopes must be a space-separated list such as "
+                            "\"apps.read devices.* push.application.*\"", cmd->cmd->name, id);
+    lower = apr_pstrdup(cmd->pool, hash);
+    ap_str_tolower(lower);
+    client->secret_hash = lower;
+    client->scopes = scopes;
+    if (!c->oauth_clients)
+        c->oauth_clients = apr_hash_make(cmd->pool);
+    apr_hash_set(c->oauth_clients, id, APR_HASH_KEY_STRING, client);
+    return NULL;
+}
+
+static const char *set_token_lifetime(cmd_parms *cmd, void *dv, const char *arg)
+{
+    long n;
+    const char *err = set_nonneg_int(cmd, arg, 86400 * 30, &n);
+    push_srv_conf_t *c = ap_get_module_config(cmd->server->module_config, &push_module);
+    if (!err && n < 60)
+        err = apr_psprintf(cmd->pool, "%s: tokens must live at least 60 seconds", cmd->cmd->name);
+    if (!err)
+        c->token_lifetime = (int)n;
+    return err;
+}
+
+static const char *set_list_size(cmd_parms *cmd, void *dv, const char *def, const char *max)
+{
+    push_dir_conf_t *c = dv;
+    long d, m = 1000;
+    const char *err = set_nonneg_int(cmd, def, 100000, &d);
+    if (!err && max)
+        err = set_nonneg_int(cmd, max, 100000, &m);
+    if (!err && (d < 1 || m < d))
+        err = apr_psprintf(cmd->pool, "%s: the default must be at least 1 and at most the maximum",
+                           cmd->cmd->name);
+    if (err)
+        return err;
+    c->list_size_default = (int)d;
+    c->list_size_max = (int)m;
+    return NULL;
+}
+
 /* mod_push reads the database's conninfo for its own diagnostics (and, later, the
  * sender) from DBDParams, so that it is configured once. It looks and passes the
  * directive on to mod_dbd; this works when mod_push is loaded after mod_dbd. */
@@ -262,6 +353,12 @@ const command_rec push_cmds[] = {
                   "largest request body accepted, in bytes (default 65536)"),
     AP_INIT_TAKE2("PushNavixyApplication", set_navixy_application, NULL, ACCESS_CONF,
                   "a Navixy application id and its platform (apns, fcm, webpush, wns)"),
+    AP_INIT_TAKE3("PushOAuthClient", set_oauth_client, NULL, RSRC_CONF,
+                  "an OAuth client: ID, the SHA-256 hex of its secret, \"allowed scopes\""),
+    AP_INIT_TAKE1("PushOAuthTokenLifetime", set_token_lifetime, NULL, RSRC_CONF,
+                  "seconds an issued access token lives (default 3600)"),
+    AP_INIT_TAKE12("PushListSize", set_list_size, NULL, ACCESS_CONF,
+                   "page size of lists: default [maximum] (default 50 1000)"),
     AP_INIT_TAKE1("DBDParams", peek_dbd_params, NULL, RSRC_CONF, "seen by mod_push, set by mod_dbd"),
     {NULL}
 };

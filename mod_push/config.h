@@ -5,6 +5,7 @@
 
 #include "httpd.h"
 #include "http_config.h"
+#include "apr_hash.h"
 
 #define PUSH_UNSET (-1)
 
@@ -16,7 +17,14 @@ typedef enum {
 } push_session_source_t;
 
 typedef struct {
+    const char *secret_hash;      /* SHA-256 hex of the client's secret */
+    const char *scopes;           /* allowed scope patterns, space-separated */
+} push_oauth_client_t;
+
+typedef struct {
     const char *dbd_params;   /* DBDParams of this server, seen on its way to mod_dbd */
+    apr_hash_t *oauth_clients;    /* PushOAuthClient: id -> push_oauth_client_t */
+    int token_lifetime;           /* PushOAuthTokenLifetime, seconds; PUSH_UNSET: 3600 */
 } push_srv_conf_t;
 
 typedef struct {
@@ -27,6 +35,8 @@ typedef struct {
     int user_device_limit;        /* PUSH_UNSET: the dialect's own default */
     apr_off_t max_body;           /* PUSH_UNSET: PUSH_DEFAULT_MAX_BODY */
     apr_table_t *navixy_apps;     /* application id -> platform */
+    int list_size_default;        /* PushListSize; PUSH_UNSET: 50 */
+    int list_size_max;            /* PUSH_UNSET: 1000 */
 } push_dir_conf_t;
 
 #define PUSH_DEFAULT_MAX_BODY 65536
@@ -48,6 +58,11 @@ int push_conf_user_device_limit(const request_rec *r, int dialect_default);
 apr_off_t push_conf_max_body(const request_rec *r);
 /* The part of r->uri below the handler's <Location> ("" or starting with '/'). */
 const char *push_conf_subpath(const request_rec *r);
+/* An OAuth client declared in httpd.conf, or NULL. */
+const push_oauth_client_t *push_conf_oauth_client(const server_rec *s, const char *id);
+int push_conf_token_lifetime(const server_rec *s);
+int push_conf_list_size_default(const request_rec *r);
+int push_conf_list_size_max(const request_rec *r);
 /* The platform of a Navixy application id, or NULL when it is not known. */
 const char *push_conf_navixy_platform(const request_rec *r, const char *application);
 

@@ -134,7 +134,7 @@ push_body_t push_parse_form(apr_pool_t *p, const char *s, apr_size_t len, apr_ta
         if (!push_valid_utf8(pair, strlen(pair)) || !push_valid_utf8(val, strlen(val)))
             return PUSH_BODY_BAD_UTF8;
         if (*pair)
-            apr_table_setn(t, pair, val);
+            apr_table_addn(t, pair, val); /* repeated names stay: MobileFirst's filter */
     }
     return PUSH_BODY_OK;
 }

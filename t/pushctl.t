@@ -38,7 +38,7 @@ for my $bad (['frobnicate'], [], ['app'], ['app', 'add'], ['app', 'add', 'bad id
 
 ($rc, $out) = run_ctl(@d, 'migrate');
 is $rc, 0, 'migrate on a migrated database succeeds';
-like $out, qr/schema version 1 \(0 migrations applied\)/, 'and applies nothing';
+like $out, qr/schema version \d+ \(0 migrations applied\)/, 'and applies nothing';
 
 my $app = 'ctl-' . random_hex(6);
 ($rc, $out) = run_ctl(@d, 'app', 'add', $app);

@@ -308,7 +308,9 @@ static int cmd_client(apr_pool_t *p, PGconn *db, int argc, char **argv)
     }
     if (argc == 3 && strcmp(argv[1], "rm") == 0) {
         const char *args[] = {argv[2]};
-        if (!(res = run_sql(db, "DELETE FROM push_oauth_client WHERE client_id = $1", 1, args,
+        /* tokens go with their client (they carry no foreign key: see 002_mobilefirst.sql) */
+        if (!(res = run_sql(db, "WITH gone AS (DELETE FROM push_access_token WHERE client_id = $1) "
+                            "DELETE FROM push_oauth_client WHERE client_id = $1", 1, args,
                             PGRES_COMMAND_OK)))
             return 1;
         if (!atoi(PQcmdTuples(res))) {

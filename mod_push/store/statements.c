@@ -14,5 +14,50 @@ const push_statement_t push_statements[] = {
      "%s::jsonb, %s, %s::integer)"},
     {PUSH_ST_DEVICE_DELETE,
      "DELETE FROM push_device WHERE app_id = %s AND device_id = %s AND user_id = %s"},
+    {PUSH_ST_OAUTH_CLIENT,
+     "SELECT secret_hash, scopes FROM push_oauth_client WHERE client_id = %s"},
+    /* issuing a token also sweeps a few long-expired ones, so the table stays small */
+    {PUSH_ST_TOKEN_INSERT,
+     "WITH swept AS (DELETE FROM push_access_token WHERE token_hash IN (SELECT token_hash "
+     "FROM push_access_token WHERE expires_at < now() - interval '1 hour' LIMIT 10)) "
+     "INSERT INTO push_access_token (token_hash, client_id, scopes, expires_at) "
+     "VALUES (%s, %s, %s, now() + make_interval(secs => %s::integer))"},
+    {PUSH_ST_TOKEN_GET,
+     "SELECT client_id, scopes FROM push_access_token WHERE token_hash = %s AND expires_at > now()"},
+    /* the bearer token and the application of the path, in one round trip */
+    {PUSH_ST_TOKEN_APP,
+     "SELECT t.scopes, a.enabled FROM push_access_token t LEFT JOIN push_application a "
+     "ON a.app_id = %s WHERE t.token_hash = %s AND t.expires_at > now()"},
+    {PUSH_ST_APP_CREATE,
+     "INSERT INTO push_application (app_id, enabled) VALUES (%s, %s::boolean) ON CONFLICT DO NOTHING"},
+    {PUSH_ST_APP_DELETE, "DELETE FROM push_application WHERE app_id = %s"},
+    {PUSH_ST_APP_STATUS,
+     "UPDATE push_application SET enabled = %s::boolean, updated_at = now() WHERE app_id = %s"},
+    {PUSH_ST_APP_GET, "SELECT app_id, enabled FROM push_application WHERE app_id = %s"},
+    {PUSH_ST_MF_REGISTER,
+     "SELECT created FROM push_device_register_mf(%s, %s, %s, %s, %s, %s, %s)"},
+    {PUSH_ST_MF_DEVICE_GET,
+     "SELECT " PUSH_DEVICE_COLS " FROM push_device d WHERE d.app_id = %s AND d.device_id = %s"},
+    {PUSH_ST_MF_UPDATE,
+     "SELECT " PUSH_DEVICE_COLS " FROM push_device_update_mf(%s, %s, %s, %s::boolean, %s, "
+     "%s::boolean, %s, %s) d"},
+    {PUSH_ST_DEVICE_REMOVE, "DELETE FROM push_device WHERE app_id = %s AND device_id = %s"},
+    {PUSH_ST_TAG_CREATE,
+     "INSERT INTO push_tag AS t (app_id, name, description) VALUES (%s, %s, %s) "
+     "ON CONFLICT DO NOTHING RETURNING " PUSH_TAG_COLS},
+    {PUSH_ST_TAG_GET, "SELECT " PUSH_TAG_COLS " FROM push_tag t WHERE t.app_id = %s AND t.name = %s"},
+    {PUSH_ST_TAG_UPDATE,
+     "UPDATE push_tag t SET description = %s, updated_at = now() WHERE t.app_id = %s AND t.name = %s "
+     "RETURNING " PUSH_TAG_COLS},
+    {PUSH_ST_TAG_DELETE, "DELETE FROM push_tag WHERE app_id = %s AND name = %s"},
+    {PUSH_ST_SUBSCRIBE,
+     "SELECT outcome, subscription_id, user_id, " PUSH_ISO("created_at")
+     " FROM push_subscribe(%s, %s, %s)"},
+    {PUSH_ST_SUB_GET,
+     "SELECT " PUSH_SUB_COLS " FROM push_subscription s JOIN push_device d USING (app_id, device_id) "
+     "WHERE s.app_id = %s AND s.subscription_id = %s"},
+    {PUSH_ST_SUB_DELETE, "DELETE FROM push_subscription WHERE app_id = %s AND subscription_id = %s"},
+    {PUSH_ST_SUB_DELETE_PAIR,
+     "DELETE FROM push_subscription WHERE app_id = %s AND device_id = %s AND tag_name = %s"},
     {NULL, NULL}
 };

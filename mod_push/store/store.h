@@ -39,4 +39,70 @@ push_status_t push_store_device_register(push_db_t *db, const push_device_t *d, 
 push_status_t push_store_device_delete(push_db_t *db, const char *app_id, const char *device_id,
                                        const char *user_id);
 
+/* An OAuth client stored by pushctl: its secret's hash and allowed scopes. */
+push_status_t push_store_oauth_client(push_db_t *db, const char *client_id,
+                                      const char **secret_hash, const char **scopes);
+
+/* Stores an issued token by hash, live for lifetime seconds. */
+push_status_t push_store_token_insert(push_db_t *db, const char *token_hash, const char *client_id,
+                                      const char *scopes, int lifetime);
+
+/* The client and granted scopes of a live token; PUSH_NOTFOUND when unknown or expired. */
+push_status_t push_store_token_get(push_db_t *db, const char *token_hash, const char **client_id,
+                                   const char **scopes);
+
+/* --- MobileFirst: rows come back as apr_dbd rows in the column order of statements.h --- */
+
+/* One row of a point query. */
+typedef struct {
+    apr_dbd_row_t *row;
+} push_row_t;
+
+/* Column i of a row, copied into db->pool; NULL for SQL NULL. */
+const char *push_db_col(push_db_t *db, apr_dbd_row_t *row, int i);
+
+/* The granted scopes of a live token, and whether the application exists and is enabled
+ * (*app_state: -1 no such application, 0 disabled, 1 enabled). */
+push_status_t push_store_token_app(push_db_t *db, const char *token_hash, const char *app_id,
+                                   const char **scopes, int *app_state);
+
+/* PUSH_EINVAL when the application exists already. */
+push_status_t push_store_app_create(push_db_t *db, const char *app_id, int enabled);
+push_status_t push_store_app_delete(push_db_t *db, const char *app_id);
+push_status_t push_store_app_set_enabled(push_db_t *db, const char *app_id, int enabled);
+/* *enabled: 1 or 0; PUSH_NOTFOUND when there is no such application. */
+push_status_t push_store_app_get(push_db_t *db, const char *app_id, int *enabled);
+
+/* MobileFirst registration; *created says whether the device was new. */
+push_status_t push_store_mf_register(push_db_t *db, const push_device_t *d, const char *phone,
+                                     int *created);
+push_status_t push_store_mf_device_get(push_db_t *db, const char *app_id, const char *device_id,
+                                       apr_dbd_row_t **row);
+/* token NULL: unchanged; set_user/set_phone say whether user/phone are to be set. */
+push_status_t push_store_mf_device_update(push_db_t *db, const char *app_id, const char *device_id,
+                                          const char *token, int set_user, const char *user,
+                                          int set_phone, const char *phone, const char *agent,
+                                          apr_dbd_row_t **row);
+/* Deletes a device whoever owns it; PUSH_NOTFOUND when there was none. */
+push_status_t push_store_device_remove(push_db_t *db, const char *app_id, const char *device_id);
+
+/* PUSH_EINVAL when the tag exists already. */
+push_status_t push_store_tag_create(push_db_t *db, const char *app_id, const char *name,
+                                    const char *description, apr_dbd_row_t **row);
+push_status_t push_store_tag_get(push_db_t *db, const char *app_id, const char *name,
+                                 apr_dbd_row_t **row);
+push_status_t push_store_tag_update(push_db_t *db, const char *app_id, const char *name,
+                                    const char *description, apr_dbd_row_t **row);
+push_status_t push_store_tag_delete(push_db_t *db, const char *app_id, const char *name);
+
+typedef enum { PUSH_SUB_CREATED, PUSH_SUB_EXISTS, PUSH_SUB_NO_DEVICE, PUSH_SUB_NO_TAG } push_sub_outcome_t;
+/* row: subscription_id, user_id, created time. */
+push_status_t push_store_subscribe(push_db_t *db, const char *app_id, const char *device_id,
+                                   const char *tag, push_sub_outcome_t *outcome, apr_dbd_row_t **row);
+push_status_t push_store_subscription_get(push_db_t *db, const char *app_id, const char *id,
+                                          apr_dbd_row_t **row);
+push_status_t push_store_subscription_delete(push_db_t *db, const char *app_id, const char *id);
+push_status_t push_store_subscription_delete_pair(push_db_t *db, const char *app_id,
+                                                  const char *device_id, const char *tag);
+
 #endif

@@ -1,0 +1,85 @@
+/* The MobileFirst dialect's shared pieces: the request as a route sees it, and the
+ * helpers every route uses for errors, bodies, links and lists. */
+#ifndef PUSH_MOBILEFIRST_H
+#define PUSH_MOBILEFIRST_H
+
+#include "httpd.h"
+#include <json-c/json.h>
+
+#include "core/filter.h"
+#include "core/i18n.h"
+#include "core/status.h"
+#include "store/list.h"
+
+typedef struct {
+    request_rec *r;
+    const char *lang;          /* from Accept-Language */
+    const char *mount;         /* absolute URL of the API root, e.g. http://h/imfpush/v1 */
+    const char *app_id;        /* {app} of the path, decoded */
+    const char *id;            /* the resource id after it, decoded */
+    int app_enabled;
+    apr_table_t *query;        /* query parameters, repeated ones kept */
+} mf_req_t;
+
+/* An error body {"code", "message"} in the caller's language. Returns OK. */
+int mf_error(mf_req_t *q, int status, push_msg_t m, const char *arg);
+/* 503 (or the schema's 503) for a store failure. */
+int mf_store_error(mf_req_t *q, push_status_t rv);
+/* Sends a JSON answer. */
+int mf_send(mf_req_t *q, int status, json_object *o);
+/* 204, no body. */
+int mf_no_content(mf_req_t *q);
+
+/* The request body as a JSON object, or NULL after answering with an error. */
+json_object *mf_body(mf_req_t *q);
+/* Checks that obj has only the named properties (NULL-terminated); answers 400 FPWSE0006E
+ * and returns 0 otherwise. */
+int mf_known_properties(mf_req_t *q, json_object *obj, const char *const *names);
+/* A string property: 1 present, 0 absent or null; -1 after answering 400 FPWSE0005E
+ * (wrong type, empty, over max, not UTF-8). */
+int mf_string(mf_req_t *q, json_object *obj, const char *name, apr_size_t max, const char **out);
+
+/* Checks that the query holds only the named parameters; answers 400 FPWSE0007E. */
+int mf_known_params(mf_req_t *q, const char *const *names);
+
+/* The absolute URL of mount + each segment (escaped), NULL-terminated. */
+const char *mf_href(mf_req_t *q, ...);
+
+/* Reads offset, size, filter, after/before; answers 400 and returns 0 on a bad one.
+ * extra: query parameters that are equality filters ("userId" -> the field "userId"). */
+int mf_list_query(mf_req_t *q, const push_filter_field_t *fields, const char *const *extra,
+                  push_list_query_t *lq);
+/* {"count", "next", "previous", "totalCount"} with working links. */
+json_object *mf_page_info(mf_req_t *q, const push_list_query_t *lq, int count, long total,
+                          const char *first_key, const char *last_key);
+/* Whether expand=true was asked. */
+int mf_expand(mf_req_t *q);
+
+/* JSON null or a string. */
+json_object *mf_str(const char *s);
+
+/* The routes. */
+int mf_apps_list(mf_req_t *q);
+int mf_app_create(mf_req_t *q);
+int mf_app_get(mf_req_t *q);
+int mf_app_delete(mf_req_t *q);
+int mf_app_status_get(mf_req_t *q);
+int mf_app_status_put(mf_req_t *q);
+int mf_devices_list(mf_req_t *q);
+int mf_device_register(mf_req_t *q);
+int mf_device_get(mf_req_t *q);
+int mf_device_update(mf_req_t *q);
+int mf_device_delete(mf_req_t *q);
+int mf_tags_list(mf_req_t *q);
+int mf_tag_create(mf_req_t *q);
+int mf_tag_get(mf_req_t *q);
+int mf_tag_update(mf_req_t *q);
+int mf_tag_delete(mf_req_t *q);
+int mf_subscriptions_list(mf_req_t *q);
+int mf_subscribe(mf_req_t *q);
+int mf_subscription_get(mf_req_t *q);
+int mf_subscription_delete(mf_req_t *q);
+int mf_subscriptions_delete(mf_req_t *q);
+int mf_health(mf_req_t *q);
+
+#endif

@@ -1,0 +1,85 @@
+#include "core/oauth.h"
+
+#include "apr_strings.h"
+#include <openssl/crypto.h>
+
+#include "config.h"
+#include "core/scope.h"
+#include "core/token.h"
+#include "dbd.h"
+#include "store/store.h"
+
+typedef struct {
+    const char *client_id, *hash, *scopes;
+    int lifetime;
+} oauth_op_t;
+
+static push_status_t load_client(push_db_t *db, void *ctx)
+{
+    oauth_op_t *op = ctx;
+    return push_store_oauth_client(db, op->client_id, &op->hash, &op->scopes);
+}
+
+static push_status_t store_token(push_db_t *db, void *ctx)
+{
+    oauth_op_t *op = ctx;
+    return push_store_token_insert(db, op->hash, op->client_id, op->scopes, op->lifetime);
+}
+
+static push_status_t load_token(push_db_t *db, void *ctx)
+{
+    oauth_op_t *op = ctx;
+    return push_store_token_get(db, op->hash, &op->client_id, &op->scopes);
+}
+
+/* Compares secret hashes without leaking where they differ. */
+static int same_hash(const char *a, const char *b)
+{
+    return a && b && strlen(a) == strlen(b) && CRYPTO_memcmp(a, b, strlen(a)) == 0;
+}
+
+push_oauth_result_t push_oauth_issue(request_rec *r, const char *client_id, const char *secret,
+                                     const char *scope, push_oauth_grant_t *out)
+{
+    const push_oauth_client_t *conf = push_conf_oauth_client(r->server, client_id);
+    oauth_op_t op = {client_id, NULL, NULL, push_conf_token_lifetime(r->server)};
+    const char *given = push_token_hash(r->pool, secret, strlen(secret));
+    const char *token;
+
+    memset(out, 0, sizeof(*out));
+    if (conf) {
+        op.hash = conf->secret_hash;
+        op.scopes = conf->scopes;
+    } else {
+        push_status_t rv = push_db_with(r, load_client, &op);
+        if (rv == PUSH_NOTFOUND)
+            return PUSH_OAUTH_INVALID_CLIENT;
+        if (rv != PUSH_OK)
+            return PUSH_OAUTH_UNAVAILABLE;
+    }
+    if (!same_hash(given, op.hash))
+        return PUSH_OAUTH_INVALID_CLIENT;
+    if (scope && *scope) {
+        if (!push_scope_list_all_covered(r->pool, op.scopes, scope, &out->bad_scope))
+            return PUSH_OAUTH_INVALID_SCOPE;
+        op.scopes = scope;
+    }
+    token = push_token_new(r->pool, 32);
+    if (!token)
+        return PUSH_OAUTH_UNAVAILABLE;
+    op.hash = push_token_hash(r->pool, token, strlen(token));
+    if (push_db_with(r, store_token, &op) != PUSH_OK)
+        return PUSH_OAUTH_UNAVAILABLE;
+    out->access_token = token;
+    out->scope = op.scopes;
+    out->expires_in = op.lifetime;
+    return PUSH_OAUTH_OK;
+}
+
+push_status_t push_oauth_token_scopes(request_rec *r, const char *token, const char **scopes)
+{
+    oauth_op_t op = {NULL, push_token_hash(r->pool, token, strlen(token)), NULL, 0};
+    push_status_t rv = push_db_with(r, load_token, &op);
+    *scopes = op.scopes;
+    return rv;
+}
