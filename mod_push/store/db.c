@@ -49,9 +49,10 @@ push_status_t push_db_exec(push_db_t *db, const char *label, int *nrows, int nar
 const char *push_db_first_value(push_db_t *db, apr_dbd_results_t *res)
 {
     apr_dbd_row_t *row = NULL;
-    const char *v;
+    char *v = NULL;
     if (!res || apr_dbd_get_row(db->driver, db->pool, res, &row, 1) != 0)
         return NULL;
-    v = apr_dbd_get_entry(db->driver, row, 0);
-    return v ? apr_pstrdup(db->pool, v) : NULL;
+    if (apr_dbd_datum_get(db->driver, row, 0, APR_DBD_TYPE_STRING, &v) != APR_SUCCESS || !v)
+        return NULL; /* SQL NULL: get_entry would say "" */
+    return apr_pstrdup(db->pool, v);
 }

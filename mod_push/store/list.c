@@ -93,7 +93,8 @@ push_status_t push_store_list(push_db_t *db, const push_list_spec_t *spec, const
         return rv;
     out->res = res;
     out->rows = apr_array_make(p, q->size, sizeof(apr_dbd_row_t *));
-    for (int n = 1;; n++) {
+    /* asking the pgsql driver for a row past the end frees the whole result: count first */
+    for (int n = 1, last = apr_dbd_num_tuples(db->driver, res); n <= last; n++) {
         row = NULL;
         if (apr_dbd_get_row(db->driver, p, res, &row, n) != 0)
             break;

@@ -7,8 +7,11 @@
 
 const char *push_db_col(push_db_t *db, apr_dbd_row_t *row, int i)
 {
-    const char *v = apr_dbd_get_entry(db->driver, row, i);
-    return v ? apr_pstrdup(db->pool, v) : NULL;
+    /* apr_dbd_get_entry gives "" for SQL NULL on pgsql; datum_get tells them apart */
+    char *v = NULL;
+    if (apr_dbd_datum_get(db->driver, row, i, APR_DBD_TYPE_STRING, &v) != APR_SUCCESS || !v)
+        return NULL;
+    return apr_pstrdup(db->pool, v);
 }
 
 /* The first row of a select, or PUSH_NOTFOUND. */
@@ -41,7 +44,7 @@ push_status_t push_store_token_app(push_db_t *db, const char *token_hash, const 
     if (rv != PUSH_OK)
         return rv;
     *scopes = push_db_col(db, row, 0);
-    enabled = apr_dbd_get_entry(db->driver, row, 1);
+    enabled = push_db_col(db, row, 1);
     *app_state = !enabled ? -1 : enabled[0] == 't';
     return PUSH_OK;
 }

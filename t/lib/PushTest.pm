@@ -11,7 +11,7 @@ use Apache::TestRequest ();
 use URI ();
 
 our @EXPORT = qw(psql psql_row pushctl new_session request layer nvx json_body
-                 error_log_since error_log_size random_hex);
+                 error_log_since error_log_size random_hex oauth_client oauth_token mf);
 
 my $JSON = JSON::PP->new->utf8->canonical;
 
@@ -97,6 +97,41 @@ sub nvx {
         $path .= '?' . $u->query if %$params;
     }
     return request($method, $path, %o, headers => \@h, content => $content);
+}
+
+# A stored OAuth client: oauth_client(scopes) -> (id, secret)
+sub oauth_client {
+    my $scopes = shift;
+    my $id = 'client-' . random_hex(10);
+    my $secret = pushctl('client', 'add', $id, '--scope', $scopes);
+    return ($id, $secret);
+}
+
+# A token from the token endpoint: oauth_token(scope[, id, secret]); a new client with
+# scope "*" when none is given. Returns the token (undef when refused) and the response.
+sub oauth_token {
+    my ($scope, $id, $secret) = @_;
+    ($id, $secret) = oauth_client('*') unless defined $id;
+    my $u = URI->new('http:');
+    $u->query_form(grant_type => 'client_credentials', (defined $scope ? (scope => $scope) : ()));
+    my $res = request(POST => '/mfp/api/az/v1/token', basic => [$id, $secret],
+                      headers => ['Content-Type' => 'application/x-www-form-urlencoded'],
+                      content => $u->query);
+    my $b = json_body($res);
+    return (($res->code == 200 && $b ? $b->{access_token} : undef), $res);
+}
+
+# mf(METHOD, path under /imfpush/v1, token, body, headers => [...]) -> HTTP::Response
+sub mf {
+    my ($method, $path, $token, $body, %o) = @_;
+    my @h = @{ $o{headers} || [] };
+    push @h, Authorization => "Bearer $token" if defined $token;
+    my $content;
+    if (defined $body) {
+        $content = ref $body ? $JSON->encode($body) : $body;
+        push @h, 'Content-Type' => 'application/json' unless grep { lc $_ eq 'content-type' } @h;
+    }
+    return request($method, "/imfpush/v1$path", %o, headers => \@h, content => $content);
 }
 
 # The decoded JSON body, or undef when the body is not JSON.

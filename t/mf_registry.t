@@ -1,0 +1,149 @@
+# MobileFirst's applications, devices, tags and subscriptions: each endpoint with its
+# success and its documented errors.
+use strict;
+use warnings;
+use Test::More;
+use lib 't/lib';
+use PushTest;
+
+my ($token) = oauth_token('*');
+my $app = 'mf-' . random_hex(8);
+
+sub ok_json {
+    my ($res, $status, $name) = @_;
+    is $res->code, $status, "$name: $status";
+    return json_body($res) || {};
+}
+sub mf_err {
+    my ($res, $status, $code, $name) = @_;
+    my $b = json_body($res);
+    subtest $name => sub {
+        is $res->code, $status, "status $status";
+        is $b && $b->{code}, $code, "code $code";
+        ok $b && length $b->{message}, 'a message';
+    };
+}
+
+# --- applications ------------------------------------------------------------------------------
+my $b = ok_json(mf(POST => '/apps', $token, {applicationId => $app, enabled => JSON::PP::true()}), 201, 'POST /apps');
+is $b->{applicationId}, $app, 'the application id';
+is $b->{enabled}, JSON::PP::true(), 'enabled';
+like $b->{href}, qr{^http://[^/]+/imfpush/v1/apps/\Q$app\E$}, 'href is its own URL';
+mf_err(mf(POST => '/apps', $token, {applicationId => $app}), 409, 'FPWSE0002E', 'creating it again is 409');
+mf_err(mf(POST => '/apps', $token, {applicationId => 'bad id!'}), 400, 'FPWSE0005E', 'a bad application id');
+mf_err(mf(POST => '/apps', $token, {enabled => JSON::PP::true()}), 400, 'FPWSE0005E', 'no application id');
+mf_err(mf(POST => '/apps', $token, {applicationId => 'x' . random_hex(4), colour => 'red'}), 400, 'FPWSE0006E',
+       'an unknown property');
+$b = ok_json(mf(GET => "/apps/$app", $token), 200, 'GET /apps/{app}');
+is_deeply [$b->{applicationId}, $b->{enabled}], [$app, JSON::PP::true()], 'answers the application';
+mf_err(mf(GET => '/apps/no-such-app', $token), 404, 'FPWSE0001E', 'an unknown application');
+is ok_json(mf(GET => "/apps/$app/status", $token), 200, 'GET status')->{enabled}, JSON::PP::true(), 'enabled';
+is ok_json(mf(PUT => "/apps/$app/status", $token, {enabled => JSON::PP::false()}), 200, 'PUT status')->{enabled},
+   JSON::PP::false(), 'disabled';
+is ok_json(mf(GET => "/apps/$app", $token), 200, 'GET again')->{enabled}, JSON::PP::false(), 'stays disabled';
+mf_err(mf(PUT => "/apps/$app/status", $token, {enabled => 'yes'}), 400, 'FPWSE0005E', 'enabled must be a boolean');
+mf(PUT => "/apps/$app/status", $token, {enabled => JSON::PP::true()});
+$b = ok_json(mf(GET => '/apps?filter=applicationId==' . $app, $token), 200, 'GET /apps with a filter');
+is_deeply [map { $_->{applicationId} } @{ $b->{applications} }], [$app], 'finds the application';
+is $b->{pageInfo}{totalCount}, 1, 'totalCount 1';
+is psql("SELECT count(*) FROM push_tag WHERE app_id = '$app' AND name = 'Push.all'"), 1,
+   'a new application has the Push.all tag';
+
+# --- devices ----------------------------------------------------------------------------------------
+my %dev = (deviceId => 'd-' . random_hex(6), token => 'tok-' . random_hex(16), platform => 'A',
+           phoneNumber => '123456789', userId => 'admin');
+my $res = mf(POST => "/apps/$app/devices", $token, \%dev, headers => ['User-Agent' => 'TestUserAgent']);
+$b = ok_json($res, 201, 'POST devices');
+is $b->{$_}, $dev{$_}, "$_ is answered" for qw(deviceId token platform phoneNumber userId);
+is $b->{createdMode}, 'API', 'createdMode API';
+like $b->{createdTime}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, 'createdTime is ISO 8601 UTC';
+like $b->{lastUpdatedTime}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, 'lastUpdatedTime too';
+is $b->{userAgent}, 'TestUserAgent', 'userAgent is the request User-Agent';
+like $b->{href}, qr{/imfpush/v1/apps/\Q$app\E/devices/\Q$dev{deviceId}\E$}, 'href';
+is psql("SELECT count(*) FROM push_subscription WHERE app_id = '$app' AND device_id = '$dev{deviceId}' AND tag_name = 'Push.all'"),
+   1, 'a new device is subscribed to Push.all';
+$b = ok_json(mf(POST => "/apps/$app/devices", $token, {%dev, token => 'tok-new'}), 201, 'registering the deviceId again');
+is $b->{token}, 'tok-new', 'updates it';
+is psql("SELECT count(*) FROM push_device WHERE app_id = '$app' AND device_id = '$dev{deviceId}'"), 1, 'one row';
+is psql("SELECT phone_number FROM push_device WHERE app_id = '$app' AND device_id = '$dev{deviceId}'"), '123456789',
+   'the phone number is stored';
+$b = ok_json(mf(GET => "/apps/$app/devices/$dev{deviceId}", $token), 200, 'GET device');
+is $b->{token}, 'tok-new', 'answers the device';
+$b = ok_json(mf(PUT => "/apps/$app/devices/$dev{deviceId}", $token, {userId => 'someone'}), 200, 'PUT device');
+is_deeply [$b->{userId}, $b->{token}, $b->{phoneNumber}], ['someone', 'tok-new', '123456789'],
+    'PUT changes only what it names';
+mf_err(mf(PUT => "/apps/$app/devices/$dev{deviceId}", $token, {deviceId => 'other'}), 400, 'FPWSE0005E',
+       'PUT cannot change the deviceId');
+mf_err(mf(PUT => "/apps/$app/devices/nope", $token, {userId => 'x'}), 404, 'FPWSE0001E', 'PUT on an unknown device');
+mf_err(mf(GET => "/apps/$app/devices/nope", $token), 404, 'FPWSE0001E', 'GET an unknown device');
+mf_err(mf(POST => "/apps/$app/devices", $token, {%dev, userId => 'u' x 255}), 400, 'FPWSE0005E',
+       'a userId of 255 characters');
+is mf(POST => "/apps/$app/devices", $token, {%dev, userId => 'u' x 254})->code, 201, 'a userId of 254 is fine';
+mf_err(mf(POST => "/apps/$app/devices", $token, {%dev, platform => 'X'}), 400, 'FPWSE0005E', 'an unknown platform');
+mf_err(mf(POST => "/apps/$app/devices", $token, {%dev, token => undef}), 400, 'FPWSE0005E', 'no token');
+mf_err(mf(POST => "/apps/$app/devices", $token, {%dev, deviceId => 7}), 400, 'FPWSE0005E', 'a number for deviceId');
+mf_err(mf(POST => "/apps/$app/devices", $token, {%dev, extra => 1}), 400, 'FPWSE0006E', 'an unknown property');
+mf_err(mf(POST => '/apps/no-such-app/devices', $token, \%dev), 404, 'FPWSE0001E', 'an unknown application');
+for my $p (qw(G W B)) {
+    is mf(POST => "/apps/$app/devices", $token, {deviceId => "p-$p", token => "t-$p", platform => $p})->code, 201,
+       "platform $p registers";
+}
+
+# --- tags -----------------------------------------------------------------------------------------------
+$b = ok_json(mf(POST => "/apps/$app/tags", $token, {name => 'news', description => 'The news'}), 201, 'POST tags');
+is_deeply [@$b{qw(name description createdMode)}], ['news', 'The news', 'API'], 'answers the tag';
+like $b->{href}, qr{/apps/\Q$app\E/tags/news$}, 'href';
+mf_err(mf(POST => "/apps/$app/tags", $token, {name => 'news'}), 409, 'FPWSE0002E', 'the same tag again');
+$b = ok_json(mf(PUT => "/apps/$app/tags/news", $token, {description => 'Daily news'}), 200, 'PUT tag');
+is $b->{description}, 'Daily news', 'the description changes';
+mf_err(mf(PUT => "/apps/$app/tags/news", $token, {name => 'other'}), 400, 'FPWSE0005E', 'the name never changes');
+is ok_json(mf(GET => "/apps/$app/tags/news", $token), 200, 'GET tag')->{description}, 'Daily news', 'answers it';
+mf_err(mf(GET => "/apps/$app/tags/none", $token), 404, 'FPWSE0001E', 'an unknown tag');
+mf_err(mf(DELETE => "/apps/$app/tags/Push.all", $token), 400, 'FPWSE0005E', 'Push.all cannot be deleted');
+
+# --- subscriptions ---------------------------------------------------------------------------------
+$b = ok_json(mf(POST => "/apps/$app/subscriptions", $token, {deviceId => $dev{deviceId}, tagName => 'news'}), 201,
+             'POST subscriptions');
+my $sub = $b->{subscriptionId};
+ok $sub, 'a subscriptionId';
+is_deeply [@$b{qw(deviceId tagName userId)}], [$dev{deviceId}, 'news', 'u' x 254], 'answers the subscription';
+like $b->{href}, qr{/subscriptions/\Q$sub\E$}, 'href';
+mf_err(mf(POST => "/apps/$app/subscriptions", $token, {deviceId => $dev{deviceId}, tagName => 'news'}), 409,
+       'FPWSE0011E', 'subscribing again is 409');
+mf_err(mf(POST => "/apps/$app/subscriptions", $token, {deviceId => 'ghost', tagName => 'news'}), 404, 'FPWSE0001E',
+       'an unknown device');
+mf_err(mf(POST => "/apps/$app/subscriptions", $token, {deviceId => $dev{deviceId}, tagName => 'ghost'}), 404,
+       'FPWSE0001E', 'an unknown tag');
+is ok_json(mf(GET => "/apps/$app/subscriptions/$sub", $token), 200, 'GET subscription')->{tagName}, 'news', 'answers it';
+$b = ok_json(mf(GET => "/apps/$app/tags?subscriptionCount=true&filter=name==news", $token), 200, 'tags with counts');
+is $b->{tags}[0]{subscriptionCount}, 1, 'subscriptionCount';
+$b = ok_json(mf(GET => "/apps/$app/subscriptions?tagName=news", $token), 200, 'subscriptions of a tag');
+is_deeply [map { $_->{subscriptionId} } @{ $b->{subscriptions} }], [$sub], 'lists it';
+is mf(DELETE => "/apps/$app/subscriptions/$sub", $token)->code, 204, 'DELETE by subscriptionId';
+mf_err(mf(DELETE => "/apps/$app/subscriptions/$sub", $token), 404, 'FPWSE0012E', 'deleting it again');
+mf(POST => "/apps/$app/subscriptions", $token, {deviceId => $dev{deviceId}, tagName => 'news'});
+is mf(DELETE => "/apps/$app/subscriptions?deviceId=$dev{deviceId}&tagName=news", $token)->code, 204,
+   'DELETE by deviceId and tagName';
+mf_err(mf(DELETE => "/apps/$app/subscriptions?deviceId=$dev{deviceId}&tagName=news", $token), 404, 'FPWSE0012E',
+       'again');
+mf_err(mf(DELETE => "/apps/$app/subscriptions?deviceId=$dev{deviceId}", $token), 400, 'FPWSE0008E', 'without tagName');
+mf(POST => "/apps/$app/subscriptions", $token, {deviceId => $dev{deviceId}, tagName => 'news'});
+is mf(DELETE => "/apps/$app/tags/news", $token)->code, 204, 'DELETE tag';
+is psql("SELECT count(*) FROM push_subscription WHERE app_id = '$app' AND tag_name = 'news'"), 0,
+   'takes its subscriptions with it';
+is mf(DELETE => "/apps/$app/devices/$dev{deviceId}", $token)->code, 204, 'DELETE device';
+is psql("SELECT count(*) FROM push_subscription WHERE app_id = '$app' AND device_id = '$dev{deviceId}'"), 0,
+   'takes its subscriptions with it';
+mf_err(mf(DELETE => "/apps/$app/devices/$dev{deviceId}", $token), 404, 'FPWSE0001E', 'deleting it again');
+
+# --- application delete cascades ------------------------------------------------------------------
+is mf(DELETE => "/apps/$app", $token)->code, 204, 'DELETE /apps/{app}';
+is psql("SELECT (SELECT count(*) FROM push_device WHERE app_id = '$app') + (SELECT count(*) FROM push_tag WHERE app_id = '$app')"),
+   0, 'its devices and tags are gone';
+mf_err(mf(GET => "/apps/$app", $token), 404, 'FPWSE0001E', 'and so is it');
+
+# --- health ---------------------------------------------------------------------------------------------
+$res = mf(GET => '/health/status');
+is $res->code, 200, 'GET /health/status needs no token';
+is_deeply json_body($res), {status => 'ok', database => 'ok'}, 'and reports the database';
+done_testing;
