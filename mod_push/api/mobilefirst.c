@@ -389,6 +389,11 @@ static int authorize(mf_req_t *q, const mf_route_t *route, int *answered)
     return 0;
 }
 
+static const char *method_name(int m)
+{
+    return m == M_GET ? "GET" : m == M_POST ? "POST" : m == M_PUT ? "PUT" : "DELETE";
+}
+
 /* --- routing --------------------------------------------------------------------------- */
 
 /* Matches path segments against a route's pattern, filling the variables. */
@@ -453,8 +458,8 @@ int push_mobilefirst_handler(request_rec *r)
             vars[0] = v[0];
             vars[1] = v[1];
         }
-        allow = allow ? apr_pstrcat(r->pool, allow, ", ", ap_method_name_of(r->pool, rt->method), NULL)
-                      : ap_method_name_of(r->pool, rt->method);
+        allow = allow ? apr_pstrcat(r->pool, allow, ", ", method_name(rt->method), NULL)
+                      : method_name(rt->method);
     }
     if (!allow)
         return mf_error(&q, HTTP_NOT_FOUND, PUSH_MSG_RESOURCE_MISSING, ap_escape_uri(r->pool, r->uri));
