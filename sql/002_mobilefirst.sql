@@ -98,7 +98,7 @@ BEGIN
     END IF;
     IF p_token IS NOT NULL THEN
         DELETE FROM push_device d WHERE d.app_id = p_app AND d.platform = v_platform
-           AND d.token = p_token AND d.device_id <> p_device;
+           AND d.token = p_token AND d.device_id <> p_device AND d.invalid_since IS NULL;
     END IF;
     RETURN QUERY
     UPDATE push_device d
@@ -161,9 +161,10 @@ DECLARE
     v_created boolean;
 BEGIN
     LOOP
+        -- invalid_since IS NULL lets this use push_device_token_live instead of a scan
         DELETE FROM push_device
          WHERE app_id = p_app AND platform = p_platform AND token = p_token
-           AND device_id <> p_device;
+           AND device_id <> p_device AND invalid_since IS NULL;
         BEGIN
             INSERT INTO push_device AS d
                    (app_id, device_id, platform, token, user_id, user_agent, category_filter,
