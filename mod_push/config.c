@@ -3,10 +3,12 @@
 #include "apr_optional.h"
 #include "apr_strings.h"
 #include "http_core.h"
+#include "log.h"
 #include "apr_dbd.h"
 #include "mod_dbd.h"
 
 #include "core/scope.h"
+#include "core/secret.h"
 #include "core/validate.h"
 
 extern module AP_MODULE_DECLARE_DATA push_module;
@@ -29,6 +31,7 @@ void *push_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
         c->oauth_clients = add->oauth_clients ? add->oauth_clients : base->oauth_clients;
     c->token_lifetime = add->token_lifetime != PUSH_UNSET ? add->token_lifetime
                                                           : base->token_lifetime;
+    c->secret_key = add->secret_key ? add->secret_key : base->secret_key;
     return c;
 }
 
@@ -135,6 +138,11 @@ int push_conf_token_lifetime(const server_rec *s)
 {
     int n = push_srv_conf(s)->token_lifetime;
     return n == PUSH_UNSET ? 3600 : n;
+}
+
+const struct push_secret_key *push_conf_secret_key(const server_rec *s)
+{
+    return push_srv_conf(s)->secret_key;
 }
 
 int push_conf_list_size_default(const request_rec *r)
@@ -315,6 +323,21 @@ static const char *set_token_lifetime(cmd_parms *cmd, void *dv, const char *arg)
     return err;
 }
 
+static const char *set_secret_key(cmd_parms *cmd, void *dv, const char *arg)
+{
+    push_srv_conf_t *c = ap_get_module_config(cmd->server->module_config, &push_module);
+    const char *path = ap_server_root_relative(cmd->pool, arg), *error = NULL, *warning = NULL;
+    if (!path)
+        return apr_psprintf(cmd->pool, "%s: bad path '%s'", cmd->cmd->name, arg);
+    c->secret_key = push_secret_key_load(cmd->pool, path, &error, &warning);
+    if (!c->secret_key)
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, error);
+    if (warning)
+        PUSH_SLOG(APLOG_WARNING, 0, cmd->server, "PUSH0401", "%s: %s",
+                     cmd->cmd->name, warning);
+    return NULL;
+}
+
 static const char *set_list_size(cmd_parms *cmd, void *dv, const char *def, const char *max)
 {
     push_dir_conf_t *c = dv;
@@ -357,6 +380,8 @@ const command_rec push_cmds[] = {
                   "an OAuth client: ID, the SHA-256 hex of its secret, \"allowed scopes\""),
     AP_INIT_TAKE1("PushOAuthTokenLifetime", set_token_lifetime, NULL, RSRC_CONF,
                   "seconds an issued access token lives (default 3600)"),
+    AP_INIT_TAKE1("PushSecretKey", set_secret_key, NULL, RSRC_CONF,
+                  "a file of 32 random bytes (raw, hex or base64) that seals provider secrets"),
     AP_INIT_TAKE12("PushListSize", set_list_size, NULL, ACCESS_CONF,
                    "page size of lists: default [maximum] (default 50 1000)"),
     AP_INIT_TAKE1("DBDParams", peek_dbd_params, NULL, RSRC_CONF, "seen by mod_push, set by mod_dbd"),

@@ -25,6 +25,7 @@ typedef struct {
     const char *dbd_params;   /* DBDParams of this server, seen on its way to mod_dbd */
     apr_hash_t *oauth_clients;    /* PushOAuthClient: id -> push_oauth_client_t */
     int token_lifetime;           /* PushOAuthTokenLifetime, seconds; PUSH_UNSET: 3600 */
+    struct push_secret_key *secret_key;   /* PushSecretKey, loaded at configuration time */
 } push_srv_conf_t;
 
 typedef struct {
@@ -61,6 +62,8 @@ const char *push_conf_subpath(const request_rec *r);
 /* An OAuth client declared in httpd.conf, or NULL. */
 const push_oauth_client_t *push_conf_oauth_client(const server_rec *s, const char *id);
 int push_conf_token_lifetime(const server_rec *s);
+/* The key that seals provider secrets, or NULL when PushSecretKey is not set. */
+const struct push_secret_key *push_conf_secret_key(const server_rec *s);
 int push_conf_list_size_default(const request_rec *r);
 int push_conf_list_size_max(const request_rec *r);
 /* The platform of a Navixy application id, or NULL when it is not known. */

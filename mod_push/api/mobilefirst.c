@@ -27,10 +27,17 @@ typedef struct {
     int app_scope;         /* which push.application.* scope goes with it */
     int body;              /* a JSON body is expected */
     int (*fn)(mf_req_t *);
+    const char *arg;       /* handed to fn as q->id (the settings family) */
 } mf_route_t;
 
+#define SETTINGS(conf)                                                                       \
+    {M_PUT, "apps/{}/settings/" conf, conf ".write", SCOPE_APP, 1, mf_settings_put, conf},   \
+    {M_POST, "apps/{}/settings/" conf, conf ".write", SCOPE_APP, 1, mf_settings_put, conf},  \
+    {M_GET, "apps/{}/settings/" conf, conf ".read", SCOPE_APP, 0, mf_settings_get, conf},    \
+    {M_DELETE, "apps/{}/settings/" conf, conf ".write", SCOPE_APP, 0, mf_settings_delete, conf}
+
 static const mf_route_t routes[] = {
-    {M_GET, "health/status", NULL, SCOPE_NONE, 0, mf_health},
+    {M_GET, "health/status", NULL, SCOPE_NONE, 0, mf_health, NULL},
     {M_GET, "apps", "apps.read", SCOPE_ALL_APPS, 0, mf_apps_list},
     {M_POST, "apps", "apps.write", SCOPE_BODY_APP, 1, mf_app_create},
     {M_GET, "apps/{}", "apps.read", SCOPE_APP, 0, mf_app_get},
@@ -53,7 +60,18 @@ static const mf_route_t routes[] = {
     {M_GET, "apps/{}/subscriptions/{}", "subscriptions.read", SCOPE_APP, 0, mf_subscription_get},
     {M_DELETE, "apps/{}/subscriptions/{}", "subscriptions.write", SCOPE_APP, 0,
      mf_subscription_delete},
-    {0, NULL, NULL, 0, 0, NULL}
+    {M_GET, "apps/{}/settings", "settings.read", SCOPE_APP, 0, mf_settings_summary, NULL},
+    SETTINGS("apnsConf"),
+    SETTINGS("gcmConf"),
+    SETTINGS("wnsConf"),
+    SETTINGS("smsConf"),
+    {M_GET, "apps/{}/settings/gcmConfPublic", "gcmConfPublic.read", SCOPE_APP, 0, mf_gcm_public, NULL},
+    {M_GET, "apps/{}/webhooks", "webhooks.read", SCOPE_APP, 0, mf_webhooks_list, NULL},
+    {M_POST, "apps/{}/webhooks", "webhooks.write", SCOPE_APP, 1, mf_webhook_create, NULL},
+    {M_GET, "apps/{}/webhooks/{}", "webhooks.read", SCOPE_APP, 0, mf_webhook_get, NULL},
+    {M_PUT, "apps/{}/webhooks/{}", "webhooks.write", SCOPE_APP, 1, mf_webhook_update, NULL},
+    {M_DELETE, "apps/{}/webhooks/{}", "webhooks.write", SCOPE_APP, 0, mf_webhook_delete, NULL},
+    {0, NULL, NULL, 0, 0, NULL, NULL}
 };
 
 /* --- answers ------------------------------------------------------------------------- */
@@ -472,7 +490,7 @@ int push_mobilefirst_handler(request_rec *r)
     if (r->args && push_parse_form(r->pool, r->args, strlen(r->args), q.query) != PUSH_BODY_OK)
         return mf_error(&q, HTTP_BAD_REQUEST, PUSH_MSG_UNKNOWN_QUERY_PARAM, "(malformed query)");
     q.app_id = vars[0];
-    q.id = vars[1];
+    q.id = route->arg ? route->arg : vars[1];
     if (q.app_id && !push_valid_app_id(q.app_id, strlen(q.app_id)))
         return route->scope ? mf_error(&q, HTTP_NOT_FOUND, PUSH_MSG_APP_MISSING, NULL) : OK;
     if (q.id && !push_valid_text(q.id, strlen(q.id), PUSH_MAX_ID))

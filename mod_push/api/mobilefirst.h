@@ -81,5 +81,15 @@ int mf_subscription_get(mf_req_t *q);
 int mf_subscription_delete(mf_req_t *q);
 int mf_subscriptions_delete(mf_req_t *q);
 int mf_health(mf_req_t *q);
+int mf_settings_summary(mf_req_t *q);
+int mf_settings_put(mf_req_t *q);
+int mf_settings_get(mf_req_t *q);
+int mf_settings_delete(mf_req_t *q);
+int mf_gcm_public(mf_req_t *q);
+int mf_webhooks_list(mf_req_t *q);
+int mf_webhook_create(mf_req_t *q);
+int mf_webhook_get(mf_req_t *q);
+int mf_webhook_update(mf_req_t *q);
+int mf_webhook_delete(mf_req_t *q);
 
 #endif

@@ -28,3 +28,7 @@ const push_list_spec_t push_list_subscriptions = {
 static const push_list_column_t app_columns[] = {{"applicationId", "a.app_id"}, {NULL, NULL}};
 const push_list_spec_t push_list_applications = {
     "SELECT a.app_id, a.enabled FROM push_application a", "true", "a.app_id", app_columns};
+
+static const push_list_column_t webhook_columns[] = {{"name", "w.name"}, {"url", "w.url"}, {NULL, NULL}};
+const push_list_spec_t push_list_webhooks = {
+    "SELECT " PUSH_HOOK_COLS " FROM push_webhook w", "w.app_id = %s", "w.name", webhook_columns};

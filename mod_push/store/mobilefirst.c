@@ -178,3 +178,76 @@ push_status_t push_store_subscription_delete_pair(push_db_t *db, const char *app
     const char *args[] = {app_id, device_id, tag};
     return changed(db, PUSH_ST_SUB_DELETE_PAIR, 3, args);
 }
+
+push_status_t push_store_credential_put(push_db_t *db, const char *app_id, const char *provider,
+                                        const char *config, const char *secret)
+{
+    const char *args[] = {app_id, provider, config, secret};
+    int n;
+    return push_db_exec(db, PUSH_ST_CRED_PUT, &n, 4, args);
+}
+
+push_status_t push_store_credential_get(push_db_t *db, const char *app_id, const char *provider,
+                                        const char **config, const char **secret)
+{
+    const char *args[] = {app_id, provider};
+    apr_dbd_row_t *row;
+    push_status_t rv = first_row(db, PUSH_ST_CRED_GET, 2, args, &row);
+    if (rv == PUSH_OK) {
+        *config = push_db_col(db, row, 0);
+        *secret = push_db_col(db, row, 1);
+    }
+    return rv;
+}
+
+push_status_t push_store_credential_delete(push_db_t *db, const char *app_id, const char *provider)
+{
+    const char *args[] = {app_id, provider};
+    return changed(db, PUSH_ST_CRED_DELETE, 2, args);
+}
+
+push_status_t push_store_credential_list(push_db_t *db, const char *app_id, apr_table_t *out)
+{
+    const char *args[] = {app_id};
+    apr_dbd_results_t *res;
+    push_status_t rv = push_db_select(db, PUSH_ST_CRED_LIST, &res, 1, args);
+    if (rv != PUSH_OK)
+        return rv;
+    for (int n = 1, last = apr_dbd_num_tuples(db->driver, res); n <= last; n++) {
+        apr_dbd_row_t *row = NULL;
+        if (apr_dbd_get_row(db->driver, db->pool, res, &row, n) != 0)
+            break;
+        apr_table_setn(out, push_db_col(db, row, 0), push_db_col(db, row, 1));
+    }
+    return PUSH_OK;
+}
+
+push_status_t push_store_webhook_create(push_db_t *db, const char *app_id, const char *name,
+                                        const char *url, const char *events, const char *secret,
+                                        apr_dbd_row_t **row)
+{
+    const char *args[] = {app_id, name, url, events, secret};
+    push_status_t rv = first_row(db, PUSH_ST_HOOK_CREATE, 5, args, row);
+    return rv == PUSH_NOTFOUND ? PUSH_EINVAL : rv;
+}
+
+push_status_t push_store_webhook_update(push_db_t *db, const char *app_id, const char *name,
+                                        const char *url, const char *events, int set_secret,
+                                        const char *secret, apr_dbd_row_t **row)
+{
+    const char *args[] = {url, events, set_secret ? "true" : "false", secret, app_id, name};
+    return first_row(db, PUSH_ST_HOOK_UPDATE, 6, args, row);
+}
+
+push_status_t push_store_webhook_get(push_db_t *db, const char *app_id, const char *name,
+                                     apr_dbd_row_t **row)
+{
+    const char *args[] = {app_id, name};
+    return first_row(db, PUSH_ST_HOOK_GET, 2, args, row);
+}
+
+push_status_t push_store_webhook_delete(push_db_t *db, const char *app_id, const char *name)
+{
+    const char *args[] = {app_id, name};
+    return changed(db, PUSH_ST_HOOK_DELETE, 2, args);
+}

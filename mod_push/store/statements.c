@@ -59,5 +59,25 @@ const push_statement_t push_statements[] = {
     {PUSH_ST_SUB_DELETE, "DELETE FROM push_subscription WHERE app_id = %s AND subscription_id = %s"},
     {PUSH_ST_SUB_DELETE_PAIR,
      "DELETE FROM push_subscription WHERE app_id = %s AND device_id = %s AND tag_name = %s"},
+    {PUSH_ST_CRED_PUT,
+     "INSERT INTO push_credential (app_id, provider, config, secret) "
+     "VALUES (%s, %s, %s::jsonb, %s::bytea) ON CONFLICT (app_id, provider) DO UPDATE "
+     "SET config = EXCLUDED.config, secret = EXCLUDED.secret, updated_at = now()"},
+    {PUSH_ST_CRED_GET,
+     "SELECT config::text, secret::text FROM push_credential WHERE app_id = %s AND provider = %s"},
+    {PUSH_ST_CRED_DELETE, "DELETE FROM push_credential WHERE app_id = %s AND provider = %s"},
+    {PUSH_ST_CRED_LIST,
+     "SELECT provider, config::text FROM push_credential WHERE app_id = %s ORDER BY provider"},
+    {PUSH_ST_HOOK_CREATE,
+     "INSERT INTO push_webhook AS w (app_id, name, url, events, secret) "
+     "VALUES (%s, %s, %s, string_to_array(%s, ','), %s::bytea) ON CONFLICT DO NOTHING "
+     "RETURNING " PUSH_HOOK_COLS},
+    {PUSH_ST_HOOK_UPDATE,
+     "UPDATE push_webhook w SET url = coalesce(%s, w.url), "
+     "events = coalesce(string_to_array(%s, ','), w.events), "
+     "secret = CASE WHEN %s::boolean THEN %s::bytea ELSE w.secret END, updated_at = now() "
+     "WHERE w.app_id = %s AND w.name = %s RETURNING " PUSH_HOOK_COLS},
+    {PUSH_ST_HOOK_GET, "SELECT " PUSH_HOOK_COLS " FROM push_webhook w WHERE w.app_id = %s AND w.name = %s"},
+    {PUSH_ST_HOOK_DELETE, "DELETE FROM push_webhook WHERE app_id = %s AND name = %s"},
     {NULL, NULL}
 };

@@ -30,6 +30,16 @@
 #define PUSH_ST_SUB_DELETE      "push_subscription_delete"
 #define PUSH_ST_SUB_DELETE_PAIR "push_subscription_delete_pair"
 
+#define PUSH_ST_CRED_PUT        "push_credential_put"
+#define PUSH_ST_CRED_GET        "push_credential_get"
+#define PUSH_ST_CRED_DELETE     "push_credential_delete"
+#define PUSH_ST_CRED_LIST       "push_credential_list"
+#define PUSH_ST_HOOK_CREATE     "push_webhook_create"
+#define PUSH_ST_HOOK_UPDATE     "push_webhook_update"
+#define PUSH_ST_HOOK_GET        "push_webhook_get"
+#define PUSH_ST_HOOK_DELETE     "push_webhook_delete"
+#define PUSH_ST_HOOK_LIST       "push_webhook_list"
+
 /* Column lists shared by point queries and lists, so that both read rows alike. */
 #define PUSH_ISO(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 #define PUSH_DEVICE_COLS                                                                  \
@@ -43,6 +53,9 @@ enum { PUSH_TAG_NAME, PUSH_TAG_DESCRIPTION, PUSH_TAG_MODE, PUSH_TAG_CREATED, PUS
        PUSH_TAG_SUBSCRIPTIONS };
 #define PUSH_SUB_COLS "s.subscription_id, s.device_id, s.tag_name, d.user_id, " PUSH_ISO("s.created_at")
 enum { PUSH_SUBCOL_ID, PUSH_SUBCOL_DEVICE, PUSH_SUBCOL_TAG, PUSH_SUBCOL_USER, PUSH_SUBCOL_CREATED };
+
+#define PUSH_HOOK_COLS "w.name, w.url, array_to_string(w.events, ','), (w.secret IS NOT NULL)::text"
+enum { PUSH_HOOK_NAME, PUSH_HOOK_URL, PUSH_HOOK_EVENTS, PUSH_HOOK_SIGNED };
 
 typedef struct {
     const char *label;

@@ -4,6 +4,7 @@
 #define PUSH_STORE_H
 
 #include "store/db.h"
+#include <apr_tables.h>
 
 /* A device as the registry hands it to the store. */
 typedef struct {
@@ -104,5 +105,27 @@ push_status_t push_store_subscription_get(push_db_t *db, const char *app_id, con
 push_status_t push_store_subscription_delete(push_db_t *db, const char *app_id, const char *id);
 push_status_t push_store_subscription_delete_pair(push_db_t *db, const char *app_id,
                                                   const char *device_id, const char *tag);
+
+/* Provider credentials: config is JSON text that may be shown; secret is sealed bytes in
+ * bytea text form ("\\x..."), or NULL. */
+push_status_t push_store_credential_put(push_db_t *db, const char *app_id, const char *provider,
+                                        const char *config, const char *secret);
+push_status_t push_store_credential_get(push_db_t *db, const char *app_id, const char *provider,
+                                        const char **config, const char **secret);
+push_status_t push_store_credential_delete(push_db_t *db, const char *app_id, const char *provider);
+/* provider -> config JSON text, for the settings summary. */
+push_status_t push_store_credential_list(push_db_t *db, const char *app_id, apr_table_t *out);
+
+/* Webhooks; events is a comma-separated list; secret is sealed bytea text or NULL. */
+push_status_t push_store_webhook_create(push_db_t *db, const char *app_id, const char *name,
+                                        const char *url, const char *events, const char *secret,
+                                        apr_dbd_row_t **row);
+/* url/events NULL: unchanged; set_secret says whether secret replaces the stored one. */
+push_status_t push_store_webhook_update(push_db_t *db, const char *app_id, const char *name,
+                                        const char *url, const char *events, int set_secret,
+                                        const char *secret, apr_dbd_row_t **row);
+push_status_t push_store_webhook_get(push_db_t *db, const char *app_id, const char *name,
+                                     apr_dbd_row_t **row);
+push_status_t push_store_webhook_delete(push_db_t *db, const char *app_id, const char *name);
 
 #endif

@@ -1,0 +1,105 @@
+# MobileFirst provider settings: PUT (and POST), GET, DELETE for APNs (token auth), GCM/FCM
+# (legacy key and service account), WNS and SMS; secrets sealed at rest and never answered.
+use strict;
+use warnings;
+use Test::More;
+use lib 't/lib';
+use PushTest;
+
+my ($token) = oauth_token('*');
+my $app = 'settings-' . random_hex(6);
+mf(POST => '/apps', $token, {applicationId => $app});
+my @answers;   # every response, to look for secrets afterwards
+sub call { my $res = mf(@_); push @answers, $res->as_string; return $res }
+sub mf_err {
+    my ($res, $status, $code, $name) = @_;
+    my $b = json_body($res);
+    ok $res->code == $status && $b && $b->{code} eq $code, "$name: $status $code" or diag $res->as_string;
+}
+
+my $p8 = `openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | openssl pkcs8 -topk8 -nocrypt 2>/dev/null`;
+like $p8, qr/BEGIN PRIVATE KEY/, 'a test APNs key';
+my $rsa = `openssl genrsa 2048 2>/dev/null | openssl pkcs8 -topk8 -nocrypt 2>/dev/null`;
+my $base = "/apps/$app/settings";
+
+# --- APNs token auth ----------------------------------------------------------------------------------
+my %apns = (keyId => 'ABC123DEFG', teamId => 'TEAM123456', bundleId => 'com.example.app', p8 => $p8,
+            isSandBox => JSON::PP::true());
+my $res = call(PUT => "$base/apnsConf", $token, \%apns);
+is $res->code, 200, 'PUT apnsConf';
+my $b = json_body($res);
+is_deeply [@$b{qw(keyId teamId bundleId authType)}], ['ABC123DEFG', 'TEAM123456', 'com.example.app', 'token'],
+    'answers what was stored';
+ok !exists $b->{p8}, 'without the key';
+$b = json_body(call(GET => "$base/apnsConf", $token));
+is $b->{bundleId}, 'com.example.app', 'GET apnsConf';
+ok !exists $b->{p8}, 'GET never shows the key';
+is call(POST => "$base/apnsConf", $token, {%apns, isSandBox => JSON::PP::false()})->code, 200, 'POST is an alias of PUT';
+is json_body(call(GET => "$base/apnsConf", $token))->{isSandBox}, JSON::PP::false(), 'and replaces the settings';
+mf_err(call(PUT => "$base/apnsConf", $token, {%apns, p8 => 'not a key'}), 400, 'FPWSE0005E', 'a p8 that is not a key');
+mf_err(call(PUT => "$base/apnsConf", $token, {%apns, p8 => $rsa}), 400, 'FPWSE0005E', 'an RSA key is not an APNs key');
+mf_err(call(PUT => "$base/apnsConf", $token, {%apns, keyId => undef}), 400, 'FPWSE0005E', 'no keyId');
+mf_err(call(PUT => "$base/apnsConf", $token, {%apns, isSandBox => 'yes'}), 400, 'FPWSE0005E', 'isSandBox not a boolean');
+mf_err(call(PUT => "$base/apnsConf", $token, {%apns, colour => 1}), 400, 'FPWSE0006E', 'an unknown property');
+is psql("SELECT position(convert_to('BEGIN PRIVATE KEY', 'UTF8') in secret) FROM push_credential "
+        . "WHERE app_id = '$app' AND provider = 'apns'"), 0, 'the key is not stored in the clear';
+is psql("SELECT length(secret) > 100 FROM push_credential WHERE app_id = '$app' AND provider = 'apns'"), 't',
+   'but sealed';
+
+# --- GCM / FCM -------------------------------------------------------------------------------------------
+my $api_key = 'AIza-' . random_hex(30);
+$res = call(PUT => "$base/gcmConf", $token, {apiKey => $api_key, senderId => '123456789012'});
+is $res->code, 200, 'PUT gcmConf with a legacy key';
+$b = json_body(call(GET => "$base/gcmConf", $token));
+is_deeply [$b->{senderId}, $b->{api}], ['123456789012', 'legacy'], 'GET gcmConf';
+$b = json_body(call(GET => "$base/gcmConfPublic", $token));
+is_deeply $b, {senderId => '123456789012'}, 'GET gcmConfPublic answers only the senderId';
+my %account = (type => 'service_account', project_id => 'demo-project', private_key => $rsa,
+               client_email => 'push@demo-project.iam.gserviceaccount.com', token_uri => 'https://oauth2.googleapis.com/token');
+$res = call(PUT => "$base/gcmConf", $token, {serviceAccount => \%account, senderId => '123'});
+is $res->code, 200, 'PUT gcmConf with a service account (FCM HTTP v1)';
+$b = json_body(call(GET => "$base/gcmConf", $token));
+is_deeply [@$b{qw(projectId clientEmail api)}], ['demo-project', 'push@demo-project.iam.gserviceaccount.com', 'v1'],
+    'GET shows the project and the account';
+mf_err(call(PUT => "$base/gcmConf", $token, {serviceAccount => {%account, type => 'user'}}), 400, 'FPWSE0005E',
+       'a credential that is not a service account');
+mf_err(call(PUT => "$base/gcmConf", $token, {serviceAccount => {%account, private_key => undef}}), 400, 'FPWSE0005E',
+       'a service account without its key');
+mf_err(call(PUT => "$base/gcmConf", $token, {senderId => '1'}), 400, 'FPWSE0005E', 'neither key nor account');
+
+# --- WNS and SMS ----------------------------------------------------------------------------------------
+my $wns_secret = 'wns-' . random_hex(20);
+is call(PUT => "$base/wnsConf", $token, {clientSecret => $wns_secret, packageSID => 'ms-app://s-1-15-2-1'})->code, 200,
+   'PUT wnsConf';
+is_deeply json_body(call(GET => "$base/wnsConf", $token)), {packageSID => 'ms-app://s-1-15-2-1'},
+    'GET wnsConf hides the client secret';
+my %sms = (name => 'gateway', host => 'sms.example.net', port => 8080, programName => '/send',
+           parameters => [{name => 'to', value => '$phone', encode => JSON::PP::true()}]);
+is call(PUT => "$base/smsConf", $token, \%sms)->code, 200, 'PUT smsConf';
+is_deeply json_body(call(GET => "$base/smsConf", $token)), \%sms, 'GET smsConf';
+mf_err(call(PUT => "$base/smsConf", $token, {%sms, port => 70000}), 400, 'FPWSE0005E', 'a port out of range');
+mf_err(call(PUT => "$base/smsConf", $token, {%sms, parameters => 'to'}), 400, 'FPWSE0005E', 'parameters not an array');
+
+# --- summary and delete ----------------------------------------------------------------------------------
+$b = json_body(call(GET => $base, $token));
+is $b->{applicationId}, $app, 'GET settings';
+like $b->{$_}, qr{/apps/\Q$app\E/settings/$_$}, "links $_" for qw(apnsConf gcmConf wnsConf smsConf);
+is $b->{mode}, 'PRODUCTION', 'mode follows APNs isSandBox';
+is call(DELETE => "$base/wnsConf", $token)->code, 204, 'DELETE wnsConf';
+mf_err(call(GET => "$base/wnsConf", $token), 404, 'FPWSE0001E', 'GET after DELETE');
+mf_err(call(DELETE => "$base/wnsConf", $token), 404, 'FPWSE0001E', 'DELETE again');
+is json_body(call(GET => $base, $token))->{wnsConf}, '', 'the summary no longer links it';
+my ($public_only) = oauth_token("gcmConfPublic.read push.application.$app");
+is mf(GET => "$base/gcmConfPublic", $public_only)->code, 200, 'gcmConfPublic.read reads the public part';
+is mf(GET => "$base/gcmConf", $public_only)->code, 403, 'but not the rest';
+
+# --- no secret ever left ----------------------------------------------------------------------------------
+my $all = join "\n", @answers;
+(my $p8_body = $p8) =~ s/-----[A-Z ]+-----|\s//g;
+for my $s ([p8 => substr($p8_body, 10, 40)], [apiKey => $api_key], ['service account key' => substr($rsa, 40, 40)],
+           [clientSecret => $wns_secret]) {
+    unlike $all, qr/\Q$s->[1]\E/, "no answer contained the $s->[0]";
+}
+is call(DELETE => "/apps/$app", $token)->code, 204, 'deleting the application';
+is psql("SELECT count(*) FROM push_credential WHERE app_id = '$app'"), 0, 'deletes its settings';
+done_testing;
