@@ -200,25 +200,20 @@ BEGIN
 END
 $$;
 
--- MobileFirst's device registration: push_device_register plus the phone number, a
--- subscription to Push.all for a new device, and the row's times, in one round trip.
+-- MobileFirst's device registration: push_device_register, then a subscription to
+-- Push.all for a new device; answers the row, so the API needs one round trip.
 CREATE FUNCTION push_device_register_mf(
     p_app text, p_device text, p_platform text, p_token text, p_user text,
     p_phone text, p_user_agent text)
-RETURNS TABLE (created boolean, created_at timestamptz, updated_at timestamptz)
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_created boolean;
+RETURNS SETOF push_device LANGUAGE plpgsql AS $$
 BEGIN
-    v_created := push_device_register(p_app, p_device, p_platform, p_token, p_user, 'mobilefirst',
-                                      NULL, NULL, '{}', false, '{}', p_user_agent, 0, p_phone);
-    IF v_created THEN
+    IF push_device_register(p_app, p_device, p_platform, p_token, p_user, 'mobilefirst',
+                            NULL, NULL, '{}', false, '{}', p_user_agent, 0, p_phone) THEN
         INSERT INTO push_subscription (app_id, subscription_id, device_id, tag_name)
         VALUES (p_app, gen_random_uuid()::text, p_device, 'Push.all')
         ON CONFLICT DO NOTHING;
     END IF;
-    RETURN QUERY SELECT v_created, d.created_at, d.updated_at FROM push_device d
-                  WHERE d.app_id = p_app AND d.device_id = p_device;
+    RETURN QUERY SELECT d.* FROM push_device d WHERE d.app_id = p_app AND d.device_id = p_device;
 END
 $$;
 

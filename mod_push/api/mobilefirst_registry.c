@@ -353,10 +353,7 @@ static int phone_ok(mf_req_t *q, json_object *body, const char **phone, int *pre
 
 static push_status_t op_register(push_db_t *db, mf_op_t *op)
 {
-    push_status_t rv = push_store_mf_register(db, &op->dev, op->b, &op->flag);
-    if (rv == PUSH_OK)
-        rv = push_store_mf_device_get(db, op->dev.app_id, op->dev.device_id, &op->row);
-    return rv;
+    return push_store_mf_register(db, &op->dev, op->b, &op->row);
 }
 
 int mf_device_register(mf_req_t *q)

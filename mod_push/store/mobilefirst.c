@@ -81,17 +81,11 @@ push_status_t push_store_app_get(push_db_t *db, const char *app_id, int *enabled
 }
 
 push_status_t push_store_mf_register(push_db_t *db, const push_device_t *d, const char *phone,
-                                     int *created)
+                                     apr_dbd_row_t **row)
 {
     const char *args[] = {d->app_id, d->device_id, d->platform, d->token, d->user_id, phone,
                           d->user_agent};
-    apr_dbd_row_t *row;
-    push_status_t rv = first_row(db, PUSH_ST_MF_REGISTER, 7, args, &row);
-    if (rv == PUSH_OK) {
-        const char *v = apr_dbd_get_entry(db->driver, row, 0);
-        *created = v && v[0] == 't';
-    }
-    return rv;
+    return first_row(db, PUSH_ST_MF_REGISTER, 7, args, row);
 }
 
 push_status_t push_store_mf_device_get(push_db_t *db, const char *app_id, const char *device_id,

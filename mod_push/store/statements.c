@@ -35,7 +35,7 @@ const push_statement_t push_statements[] = {
      "UPDATE push_application SET enabled = %s::boolean, updated_at = now() WHERE app_id = %s"},
     {PUSH_ST_APP_GET, "SELECT app_id, enabled FROM push_application WHERE app_id = %s"},
     {PUSH_ST_MF_REGISTER,
-     "SELECT created FROM push_device_register_mf(%s, %s, %s, %s, %s, %s, %s)"},
+     "SELECT " PUSH_DEVICE_COLS " FROM push_device_register_mf(%s, %s, %s, %s, %s, %s, %s) d"},
     {PUSH_ST_MF_DEVICE_GET,
      "SELECT " PUSH_DEVICE_COLS " FROM push_device d WHERE d.app_id = %s AND d.device_id = %s"},
     {PUSH_ST_MF_UPDATE,

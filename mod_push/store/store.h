@@ -74,9 +74,9 @@ push_status_t push_store_app_set_enabled(push_db_t *db, const char *app_id, int 
 /* *enabled: 1 or 0; PUSH_NOTFOUND when there is no such application. */
 push_status_t push_store_app_get(push_db_t *db, const char *app_id, int *enabled);
 
-/* MobileFirst registration; *created says whether the device was new. */
+/* MobileFirst registration; *row is the device as stored. */
 push_status_t push_store_mf_register(push_db_t *db, const push_device_t *d, const char *phone,
-                                     int *created);
+                                     apr_dbd_row_t **row);
 push_status_t push_store_mf_device_get(push_db_t *db, const char *app_id, const char *device_id,
                                        apr_dbd_row_t **row);
 /* token NULL: unchanged; set_user/set_phone say whether user/phone are to be set. */
