@@ -91,8 +91,20 @@ const push_dir_conf_t *push_dir_conf(const request_rec *r)
 
 const char *push_conf_subpath(const request_rec *r)
 {
+    /* The <Location> of our own directives, else the one core merged last (the one
+     * holding SetHandler): a location may carry no mod_push directive at all. */
     const char *mount = push_dir_conf(r)->mount;
-    apr_size_t n = mount ? strlen(mount) : 0;
+    apr_size_t n;
+    if (!mount) {
+        const core_dir_config *core = ap_get_core_module_config(r->per_dir_config);
+        if (core && core->d && core->d[0] == '/' && !core->r) {
+            n = strlen(core->d);
+            while (n > 1 && core->d[n - 1] == '/')
+                n--;
+            mount = apr_pstrmemdup(r->pool, core->d, n);
+        }
+    }
+    n = mount ? strlen(mount) : 0;
     if (n == 1 && mount[0] == '/')
         return r->uri;
     if (n && strncmp(r->uri, mount, n) == 0 && (r->uri[n] == '\0' || r->uri[n] == '/'))
