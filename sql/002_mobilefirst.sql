@@ -217,4 +217,27 @@ BEGIN
 END
 $$;
 
+-- The user-facing dialects' hot path: a built-in session and a registration in one round
+-- trip. Returns the session's user, or NULL (registering nothing) when it is not live.
+CREATE FUNCTION push_session_register(
+    p_hash text, p_app text, p_device text, p_platform text, p_token text, p_family text,
+    p_bind boolean, p_filter text, p_categories text[], p_exclude boolean, p_extra jsonb,
+    p_user_agent text, p_limit integer)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    v_user text;
+BEGIN
+    SELECT s.user_id INTO v_user FROM push_session s
+     WHERE s.token_hash = p_hash AND s.app_id = p_app
+       AND (s.expires_at IS NULL OR s.expires_at > now());
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    PERFORM push_device_register(p_app, p_device, p_platform, p_token, v_user, p_family,
+                                 CASE WHEN p_bind THEN p_hash END, p_filter, p_categories,
+                                 p_exclude, p_extra, p_user_agent, p_limit);
+    RETURN v_user;
+END
+$$;
+
 INSERT INTO push_schema_version (version) VALUES (2);

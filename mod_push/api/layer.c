@@ -141,26 +141,48 @@ static int unauthorized(request_rec *r)
                        "the Authorization header", "nonce", nonce ? nonce : "", NULL);
 }
 
-/* Fetches an optional string property; 0 = absent, 1 = present, -1 = answered (error). */
-static int string_prop(request_rec *r, json_object *body, const char *name, const char **out,
-                       apr_size_t max, int *answered)
+/* A refusal decided before the session is known: sent only once the caller has shown a
+ * live session (an anonymous caller learns nothing about its body). */
+typedef struct {
+    const layer_err_t *e;
+    const char *message;
+    const char *property;
+} layer_fail_t;
+
+static int fail(layer_fail_t *f, const layer_err_t *e, const char *message, const char *property)
+{
+    f->e = e;
+    f->message = message;
+    f->property = property;
+    return 0;
+}
+
+static int send_fail(request_rec *r, const layer_fail_t *f)
+{
+    return f->property ? layer_error(r, f->e, f->message, "property", f->property, NULL)
+                       : layer_error(r, f->e, f->message, NULL);
+}
+
+/* A string property: 1 present, 0 absent (or null), -1 refused into f. */
+static int string_prop(request_rec *r, json_object *body, const char *name, apr_size_t max,
+                       const char **out, layer_fail_t *f)
 {
     apr_size_t len = 0;
     int has = push_json_string(body, name, out, &len);
-    *answered = 0;
     if (has < 0 || (has > 0 && (len == 0 || len > max || !push_valid_utf8(*out, len)))) {
-        *answered = layer_error(r, &E_INVALID, apr_psprintf(r->pool,
-            has < 0 ? "The property '%s' must be a string"
-                    : len == 0 ? "The property '%s' must not be empty"
-                    : len > max ? "The property '%s' is longer than %d characters"
-                                : "The property '%s' is not valid UTF-8 text", name, (int)max),
-            "property", name, NULL);
+        fail(f, &E_INVALID, apr_psprintf(r->pool,
+             has < 0 ? "The property '%s' must be a string"
+                     : len == 0 ? "The property '%s' must not be empty"
+                     : len > max ? "The property '%s' is longer than %d characters"
+                                 : "The property '%s' is not valid UTF-8 text", name, (int)max),
+             name);
         return -1;
     }
     return has;
 }
 
-static int layer_register(request_rec *r, const push_principal_t *who)
+/* Reads and checks the body into d; 0 with f filled when it is refused. */
+static int read_device(request_rec *r, push_device_t *d, layer_fail_t *f)
 {
     static const struct { const char *name; apr_size_t max; } required[] = {
         {"token", PUSH_MAX_TOKEN}, {"type", 16}, {"device_id", PUSH_MAX_ID}};
@@ -169,50 +191,46 @@ static int layer_register(request_rec *r, const push_principal_t *who)
     char *buf;
     apr_size_t len;
     json_object *body, *extra;
-    push_device_t d = {0};
     push_invalid_t why;
-    push_status_t rv;
-    int created, answered;
 
     if (*ct && strcmp(ct, "application/json") != 0)
-        return layer_error(r, &E_INVALID_REQUEST, "The request body must be sent as "
-                           "Content-Type: application/json", NULL);
+        return fail(f, &E_INVALID_REQUEST, "The request body must be sent as "
+                    "Content-Type: application/json", NULL);
     switch (push_read_body(r, push_conf_max_body(r), &buf, &len)) {
     case PUSH_BODY_OK:
         break;
     case PUSH_BODY_TOO_LARGE:
-        return layer_error(r, &E_TOO_LARGE, apr_psprintf(r->pool, "The request body is larger "
-                           "than %" APR_OFF_T_FMT " bytes", push_conf_max_body(r)), NULL);
+        return fail(f, &E_TOO_LARGE, apr_psprintf(r->pool, "The request body is larger than %"
+                    APR_OFF_T_FMT " bytes", push_conf_max_body(r)), NULL);
     default:
-        return layer_error(r, &E_INVALID_REQUEST, "The request body could not be read", NULL);
+        return fail(f, &E_INVALID_REQUEST, "The request body could not be read", NULL);
     }
     switch (push_parse_json_object(r, buf, len, &body)) {
     case PUSH_BODY_OK:
         break;
     case PUSH_BODY_NOT_OBJECT:
-        return layer_error(r, &E_INVALID_REQUEST, "The request body must be a JSON object", NULL);
+        return fail(f, &E_INVALID_REQUEST, "The request body must be a JSON object", NULL);
     case PUSH_BODY_BAD_UTF8:
-        return layer_error(r, &E_INVALID_REQUEST, "The request body is not valid UTF-8", NULL);
+        return fail(f, &E_INVALID_REQUEST, "The request body is not valid UTF-8", NULL);
     default:
-        return layer_error(r, &E_INVALID_REQUEST, "The request body is not valid JSON", NULL);
+        return fail(f, &E_INVALID_REQUEST, "The request body is not valid JSON", NULL);
     }
     for (int i = 0; i < 3; i++) {
-        int has = string_prop(r, body, required[i].name, &values[i], required[i].max, &answered);
+        int has = string_prop(r, body, required[i].name, required[i].max, &values[i], f);
         if (has < 0)
-            return answered;
+            return 0;
         if (has == 0)
-            return layer_error(r, &E_MISSING, apr_psprintf(r->pool, "The property '%s' is "
-                               "required", required[i].name), "property", required[i].name, NULL);
+            return fail(f, &E_MISSING, apr_psprintf(r->pool, "The property '%s' is required",
+                        required[i].name), required[i].name);
     }
     if (strcmp(values[1], "apns") != 0 && strcmp(values[1], "gcm") != 0)
-        return layer_error(r, &E_INVALID, "The property 'type' must be 'apns' or 'gcm'",
-                           "property", "type", NULL);
+        return fail(f, &E_INVALID, "The property 'type' must be 'apns' or 'gcm'", "type");
     for (int i = 0; i < 3; i++)
-        if (string_prop(r, body, optional[i], &opt[i], PUSH_MAX_SHORT, &answered) < 0)
-            return answered;
+        if (string_prop(r, body, optional[i], PUSH_MAX_SHORT, &opt[i], f) < 0)
+            return 0;
     if (opt[2] && !push_valid_version(opt[2], strlen(opt[2])))
-        return layer_error(r, &E_INVALID, "The property 'ios_version' must be a version number "
-                           "such as 9.0", "property", "ios_version", NULL);
+        return fail(f, &E_INVALID, "The property 'ios_version' must be a version number such as 9.0",
+                    "ios_version");
 
     extra = push_json_pool_own(r->pool, json_object_new_object());
     for (int i = 0; i < 3; i++)
@@ -221,19 +239,43 @@ static int layer_register(request_rec *r, const push_principal_t *who)
     if (opt[2] && push_version_major(opt[2]) < 8) /* iOS before 8: small legacy payloads */
         json_object_object_add(extra, "legacy_payload", json_object_new_boolean(1));
 
-    d.app_id = push_conf_app_id(r);
-    d.token = values[0];
-    d.platform = values[1][0] == 'a' ? "apns" : "fcm";
-    d.device_id = values[2];
-    d.user_id = who->user_id;
-    d.family = "layer";
-    d.extra = json_object_to_json_string_ext(extra, JSON_C_TO_STRING_PLAIN);
-    d.user_agent = apr_table_get(r->headers_in, "User-Agent");
-    rv = push_registry_register(r, &d, push_conf_user_device_limit(r, LAYER_DEVICE_LIMIT),
-                                &created, &why);
-    if (rv == PUSH_EINVAL)
-        return layer_error(r, &E_INVALID, apr_psprintf(r->pool, "The property '%s' %s",
-                           why.field, why.reason), "property", why.field, NULL);
+    d->app_id = push_conf_app_id(r);
+    d->token = values[0];
+    d->platform = values[1][0] == 'a' ? "apns" : "fcm";
+    d->device_id = values[2];
+    d->family = "layer";
+    d->extra = json_object_to_json_string_ext(extra, JSON_C_TO_STRING_PLAIN);
+    d->user_agent = apr_table_get(r->headers_in, "User-Agent");
+    if (!push_registry_validate(r->pool, d, &why))
+        return fail(f, &E_INVALID, apr_psprintf(r->pool, "The property '%s' %s", why.field,
+                    why.reason), why.field);
+    return 1;
+}
+
+static int layer_register(request_rec *r, const char *token)
+{
+    layer_fail_t f = {NULL, NULL, NULL};
+    push_device_t d = {0};
+    push_principal_t who;
+    push_status_t rv;
+    int limit = push_conf_user_device_limit(r, LAYER_DEVICE_LIMIT);
+
+    if (!read_device(r, &d, &f) || push_conf_session_source(r) != PUSH_SESSION_BUILTIN) {
+        rv = push_auth_session(r, token, token ? strlen(token) : 0, &who);
+        if (rv == PUSH_NOTFOUND)
+            return unauthorized(r);
+        if (rv != PUSH_OK)
+            return layer_status_error(r, rv);
+        if (f.e)
+            return send_fail(r, &f);
+        d.user_id = who.user_id;
+        rv = push_registry_register(r, &d, limit);
+    } else {
+        /* the usual case: session and registration in one round trip */
+        rv = push_registry_register_session(r, token, &d, limit, 0);
+        if (rv == PUSH_NOTFOUND)
+            return unauthorized(r);
+    }
     if (rv != PUSH_OK)
         return layer_status_error(r, rv);
     return push_send_empty(r, HTTP_ACCEPTED);
@@ -280,10 +322,12 @@ int push_layer_handler(request_rec *r)
         return layer_status_error(r, PUSH_EUNAVAIL);
     }
     token = session_token(r);
+    if (!device_id)
+        return layer_register(r, token);
     rv = push_auth_session(r, token, token ? strlen(token) : 0, &who);
     if (rv == PUSH_NOTFOUND)
         return unauthorized(r);
     if (rv != PUSH_OK)
         return layer_status_error(r, rv);
-    return device_id ? layer_unregister(r, &who, device_id) : layer_register(r, &who);
+    return layer_unregister(r, &who, device_id);
 }

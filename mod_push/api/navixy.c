@@ -198,7 +198,7 @@ static int nvx_bind(request_rec *r, const nvx_params_t *p, const push_principal_
     push_device_t d = {0};
     push_invalid_t inv;
     push_status_t rv;
-    int has, created;
+    int has;
 
     if (param(p, "application", &application) != 1 || !*application)
         return nvx_error(r, &E_PARAMS, "application", "is required");
@@ -231,9 +231,9 @@ static int nvx_bind(request_rec *r, const nvx_params_t *p, const push_principal_
     d.category_filter = has == 1 ? filter : "*";
     d.extra = json_object_to_json_string_ext(extra, JSON_C_TO_STRING_PLAIN);
     d.user_agent = apr_table_get(r->headers_in, "User-Agent");
-    rv = push_registry_register(r, &d, push_conf_user_device_limit(r, 0), &created, &inv);
-    if (rv == PUSH_EINVAL)
+    if (!push_registry_validate(r->pool, &d, &inv))
         return nvx_error(r, &E_PARAMS, inv.field, inv.reason);
+    rv = push_registry_register(r, &d, push_conf_user_device_limit(r, 0));
     if (rv != PUSH_OK)
         return nvx_store_error(r, rv);
     return nvx_success(r);

@@ -31,3 +31,20 @@ push_status_t push_store_device_delete(push_db_t *db, const char *app_id, const 
         return rv;
     return n > 0 ? PUSH_OK : PUSH_NOTFOUND;
 }
+
+push_status_t push_store_session_register(push_db_t *db, const char *token_hash,
+                                          const push_device_t *d, int bind, int limit,
+                                          const char **user_id)
+{
+    const char *args[] = {
+        token_hash, d->app_id, d->device_id, d->platform, d->token, d->family,
+        bind ? "true" : "false", d->category_filter, d->categories ? d->categories : "{}",
+        d->categories_exclude ? "true" : "false", d->extra ? d->extra : "{}", d->user_agent,
+        apr_itoa(db->pool, limit)};
+    apr_dbd_results_t *res;
+    push_status_t rv = push_db_select(db, PUSH_ST_SESSION_REGISTER, &res, 13, args);
+    if (rv != PUSH_OK)
+        return rv;
+    *user_id = push_db_first_value(db, res);
+    return *user_id ? PUSH_OK : PUSH_NOTFOUND;
+}

@@ -12,6 +12,9 @@ const push_statement_t push_statements[] = {
     {PUSH_ST_DEVICE_REGISTER,
      "SELECT push_device_register(%s, %s, %s, %s, %s, %s, %s, %s, %s::text[], %s::boolean, "
      "%s::jsonb, %s, %s::integer)"},
+    {PUSH_ST_SESSION_REGISTER,
+     "SELECT push_session_register(%s, %s, %s, %s, %s, %s, %s::boolean, %s, %s::text[], "
+     "%s::boolean, %s::jsonb, %s, %s::integer)"},
     {PUSH_ST_DEVICE_DELETE,
      "DELETE FROM push_device WHERE app_id = %s AND device_id = %s AND user_id = %s"},
     {PUSH_ST_OAUTH_CLIENT,

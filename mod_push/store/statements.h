@@ -12,6 +12,7 @@
 #define PUSH_ST_TOKEN_INSERT    "push_access_token_insert"
 #define PUSH_ST_TOKEN_GET       "push_access_token_get"
 
+#define PUSH_ST_SESSION_REGISTER "push_session_register"
 #define PUSH_ST_TOKEN_APP       "push_access_token_app"
 #define PUSH_ST_APP_CREATE      "push_app_create"
 #define PUSH_ST_APP_DELETE      "push_app_delete"

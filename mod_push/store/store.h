@@ -36,6 +36,12 @@ push_status_t push_store_session_sql(push_db_t *db, const char *label, const cha
 push_status_t push_store_device_register(push_db_t *db, const push_device_t *d, int limit,
                                          int *created);
 
+/* Registers d for the owner of the live built-in session token_hash, in one statement;
+ * PUSH_NOTFOUND when the session is not live. bind: record the session on the device. */
+push_status_t push_store_session_register(push_db_t *db, const char *token_hash,
+                                          const push_device_t *d, int bind, int limit,
+                                          const char **user_id);
+
 /* Deletes app_id's device_id if user_id owns it; PUSH_NOTFOUND when nothing went. */
 push_status_t push_store_device_delete(push_db_t *db, const char *app_id, const char *device_id,
                                        const char *user_id);
