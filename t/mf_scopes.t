@@ -35,13 +35,31 @@ my @calls = (
     [DELETE => "/apps/$app/subscriptions?deviceId=dev1&tagName=tag2", 'subscriptions.write'],
     [DELETE => "/apps/$app/devices/dev2", 'devices.write'],
     [DELETE => "/apps/$app/tags/tag2", 'tags.write'],
+    [GET => "/apps/$app/settings", 'settings.read'],
+    [PUT => "/apps/$app/settings/smsConf", 'smsConf.write', {name => 'g', host => 'sms.example.net'}],
+    [GET => "/apps/$app/settings/smsConf", 'smsConf.read'],
+    [PUT => "/apps/$app/settings/gcmConf", 'gcmConf.write', {apiKey => 'k', senderId => '1'}],
+    [GET => "/apps/$app/settings/gcmConf", 'gcmConf.read'],
+    [GET => "/apps/$app/settings/gcmConfPublic", 'gcmConfPublic.read'],
+    [PUT => "/apps/$app/settings/wnsConf", 'wnsConf.write', {clientSecret => 's', packageSID => 'p'}],
+    [GET => "/apps/$app/settings/wnsConf", 'wnsConf.read'],
+    [DELETE => "/apps/$app/settings/wnsConf", 'wnsConf.write'],
+    [GET => "/apps/$app/settings/apnsConf", 'apnsConf.read', undef, 404],
+    [POST => "/apps/$app/webhooks", 'webhooks.write', {name => 'h', url => 'https://h.example/', eventTypes => 'onSubscribe'}],
+    [GET => "/apps/$app/webhooks", 'webhooks.read'],
+    [GET => "/apps/$app/webhooks/h", 'webhooks.read'],
+    [PUT => "/apps/$app/webhooks/h", 'webhooks.write', {url => 'https://h2.example/'}],
+    [DELETE => "/apps/$app/webhooks/h", 'webhooks.write'],
 );
 my %read_only = ('apps.read' => 'apps.write', 'devices.read' => 'devices.write', 'tags.read' => 'tags.write',
-                 'subscriptions.read' => 'subscriptions.write');
-my %swap = (%read_only, reverse %read_only);
+                 'subscriptions.read' => 'subscriptions.write', 'smsConf.read' => 'smsConf.write',
+                 'gcmConf.read' => 'gcmConf.write', 'wnsConf.read' => 'wnsConf.write', 'apnsConf.read' => 'apnsConf.write',
+                 'webhooks.read' => 'webhooks.write', 'settings.read' => 'apps.read',
+                 'gcmConfPublic.read' => 'gcmConf.read');
+my %swap = (reverse(%read_only), %read_only);
 
 for my $c (@calls) {
-    my ($method, $path, $scope, $body) = @$c;
+    my ($method, $path, $scope, $body, $expect) = @$c;
     my $name = "$method $path";
     my $res = mf($method => $path, undef, $body);
     is $res->code, 401, "$name without a token: 401";
@@ -61,7 +79,11 @@ for my $c (@calls) {
 
     my ($right) = oauth_token("$scope push.application.$app");
     $res = mf($method => $path, $right, $body);
-    ok $res->code =~ /^2/, "$name with $scope and push.application.$app succeeds" or diag $res->as_string;
+    if ($expect) {
+        is $res->code, $expect, "$name with $scope and push.application.$app passes the scope check";
+    } else {
+        ok $res->code =~ /^2/, "$name with $scope and push.application.$app succeeds" or diag $res->as_string;
+    }
 }
 
 # the list of applications needs push.application.*

@@ -27,12 +27,18 @@ is $res->code, 503, 'Navixy: 503 while PostgreSQL is down';
 is json_body($res) && json_body($res)->{status}{code}, 14, "in Navixy's format (code 14)";
 $res = layer(DELETE => '/push_tokens/x', $layer_token);
 is $res->code, 503, 'Layer DELETE: 503 too';
+$res = request(GET => '/imfpush/v1/health/status');
+is $res->code, 503, 'MobileFirst health: 503 while PostgreSQL is down';
+is_deeply json_body($res), {status => 'error', database => 'unavailable'}, '... naming the database';
+my ($mf_dead) = (json_body(request(GET => '/imfpush/v1/apps', headers => [Authorization => 'Bearer ' . ('0' x 64)])) || {});
+is $mf_dead->{code}, 'FPWSE0025E', "MobileFirst calls answer 503 in MobileFirst's format";
 
 system(@pg, '-o', "-p $ENV{PUSH_TEST_PGPORT} -c listen_addresses=127.0.0.1 -k $ENV{PUSH_TEST_PGDATA} -c fsync=off",
        '-l', "$ENV{PUSH_TEST_PGDATA}/server.log", 'start') == 0 or BAIL_OUT('pg_ctl start failed');
 
 is layer(POST => '/push_tokens', $layer_token, $dev->())->code, 202, 'Layer: the first request after the restart succeeds';
 is $bind->()->code, 200, 'Navixy: the first request after the restart succeeds';
+is request(GET => '/imfpush/v1/health/status')->code, 200, 'MobileFirst health: 200 again';
 my @codes = map { layer(POST => '/push_tokens', $layer_token, $dev->())->code } 1 .. 10;
 is_deeply \@codes, [(202) x 10], 'and so do the following ones';
 done_testing;
