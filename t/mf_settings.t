@@ -46,6 +46,49 @@ is psql("SELECT position(convert_to('BEGIN PRIVATE KEY', 'UTF8') in secret) FROM
 is psql("SELECT length(secret) > 100 FROM push_credential WHERE app_id = '$app' AND provider = 'apns'"), 't',
    'but sealed';
 
+# --- APNs certificate auth: the multipart .p12 upload ------------------------------------------------
+use HTTP::Request::Common ();
+use File::Temp qw(tempdir);
+my $dir = tempdir(CLEANUP => 1);
+system("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=com.example.app "
+       . "-days 365 -keyout $dir/k.pem -out $dir/c.pem >/dev/null 2>&1") == 0 or BAIL_OUT('openssl req');
+system("openssl pkcs12 -export -inkey $dir/k.pem -in $dir/c.pem -passout pass:s3cret -out $dir/apns.p12") == 0
+    or BAIL_OUT('openssl pkcs12');
+my $p12 = do { local $/; open my $fh, '<:raw', "$dir/apns.p12" or die; <$fh> };
+sub upload {
+    my (%form) = @_;
+    my $req = HTTP::Request::Common::POST('http://x/', Content_Type => 'form-data', Content => [%form]);
+    return call(PUT => "$base/apnsConf", $token, $req->content,
+                headers => ['Content-Type' => scalar $req->header('Content-Type')]);
+}
+$res = upload(certificate => [undef, 'apns.p12', Content => $p12], password => 's3cret', isSandBox => 'true');
+is $res->code, 200, 'PUT apnsConf with a .p12 upload (multipart/form-data)';
+$b = json_body($res);
+is_deeply [@$b{qw(authType certificate subject isSandBox)}], ['certificate', 'apns.p12', 'com.example.app', JSON::PP::true()],
+    'answers the certificate it holds';
+like $b->{validUntil}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, 'and until when it is valid';
+$b = json_body(call(GET => "$base/apnsConf", $token));
+is_deeply [@$b{qw(certificate isSandBox)}], ['apns.p12', JSON::PP::true()], 'GET apnsConf: certificate, isSandBox';
+ok !exists $b->{password} && !exists $b->{p12}, 'never the password or the file';
+$res = mf(GET => "$base/apnsCert", $token);
+is $res->code, 200, 'GET apnsCert';
+is $res->header('Content-Type'), 'application/x-pkcs12', 'as a PKCS#12 file';
+ok $res->content eq $p12, 'the very file that was uploaded';
+my ($cert_reader) = oauth_token("apnsConf.read push.application.$app");
+is mf(GET => "$base/apnsCert", $cert_reader)->code, 403, 'apnsConf.read is not apnsCert.read';
+mf_err(upload(certificate => [undef, 'apns.p12', Content => $p12], password => 'wrong'), 400, 'FPWSE0005E',
+       'a .p12 that does not open with its password');
+like json_body(upload(certificate => [undef, 'apns.p12', Content => $p12], password => 'wrong'))->{message},
+     qr/password/, '... says so';
+mf_err(upload(certificate => [undef, 'apns.p12', Content => 'not a certificate'], password => 's3cret'), 400,
+       'FPWSE0005E', 'a file that is not a .p12');
+mf_err(upload(password => 's3cret'), 400, 'FPWSE0005E', 'no certificate part');
+mf_err(call(PUT => "$base/apnsConf", $token, "--x\r\nbroken", headers => ['Content-Type' => 'multipart/form-data; boundary=x']),
+       400, 'FPWSE0005E', 'a broken multipart body');
+is psql("SELECT position(convert_to('s3cret', 'UTF8') in secret) FROM push_credential WHERE app_id = '$app' AND provider = 'apns'"),
+   0, 'the password is not stored in the clear';
+push @answers, $res->as_string =~ s/\n\n.*//sr;   # the download itself is the one place the file may appear
+
 # --- GCM / FCM -------------------------------------------------------------------------------------------
 my $api_key = 'AIza-' . random_hex(30);
 $res = call(PUT => "$base/gcmConf", $token, {apiKey => $api_key, senderId => '123456789012'});
@@ -84,7 +127,7 @@ mf_err(call(PUT => "$base/smsConf", $token, {%sms, parameters => 'to'}), 400, 'F
 $b = json_body(call(GET => $base, $token));
 is $b->{applicationId}, $app, 'GET settings';
 like $b->{$_}, qr{/apps/\Q$app\E/settings/$_$}, "links $_" for qw(apnsConf gcmConf wnsConf smsConf);
-is $b->{mode}, 'PRODUCTION', 'mode follows APNs isSandBox';
+is $b->{mode}, 'SANDBOX', 'mode follows APNs isSandBox';
 is call(DELETE => "$base/wnsConf", $token)->code, 204, 'DELETE wnsConf';
 mf_err(call(GET => "$base/wnsConf", $token), 404, 'FPWSE0001E', 'GET after DELETE');
 mf_err(call(DELETE => "$base/wnsConf", $token), 404, 'FPWSE0001E', 'DELETE again');
@@ -96,7 +139,7 @@ is mf(GET => "$base/gcmConf", $public_only)->code, 403, 'but not the rest';
 # --- no secret ever left ----------------------------------------------------------------------------------
 my $all = join "\n", @answers;
 (my $p8_body = $p8) =~ s/-----[A-Z ]+-----|\s//g;
-for my $s ([p8 => substr($p8_body, 10, 40)], [apiKey => $api_key], ['service account key' => substr($rsa, 40, 40)],
+for my $s ([p8 => substr($p8_body, 10, 40)], [apiKey => $api_key], [password => 's3cret"'], ['service account key' => substr($rsa, 40, 40)],
            [clientSecret => $wns_secret]) {
     unlike $all, qr/\Q$s->[1]\E/, "no answer contained the $s->[0]";
 }

@@ -25,7 +25,7 @@ typedef struct {
     const char *path;      /* segments; "{}" is a variable (the application, then the id) */
     const char *scope;     /* the operation scope; NULL: no token needed */
     int app_scope;         /* which push.application.* scope goes with it */
-    int body;              /* a JSON body is expected */
+    int body;              /* 1: a JSON body; 2: JSON or multipart/form-data */
     int (*fn)(mf_req_t *);
     const char *arg;       /* handed to fn as q->id (the settings family) */
 } mf_route_t;
@@ -61,7 +61,12 @@ static const mf_route_t routes[] = {
     {M_DELETE, "apps/{}/subscriptions/{}", "subscriptions.write", SCOPE_APP, 0,
      mf_subscription_delete},
     {M_GET, "apps/{}/settings", "settings.read", SCOPE_APP, 0, mf_settings_summary, NULL},
-    SETTINGS("apnsConf"),
+    /* APNs takes its certificate as multipart (body 2) as well as the JSON token form */
+    {M_PUT, "apps/{}/settings/apnsConf", "apnsConf.write", SCOPE_APP, 2, mf_settings_put, "apnsConf"},
+    {M_POST, "apps/{}/settings/apnsConf", "apnsConf.write", SCOPE_APP, 2, mf_settings_put, "apnsConf"},
+    {M_GET, "apps/{}/settings/apnsConf", "apnsConf.read", SCOPE_APP, 0, mf_settings_get, "apnsConf"},
+    {M_DELETE, "apps/{}/settings/apnsConf", "apnsConf.write", SCOPE_APP, 0, mf_settings_delete, "apnsConf"},
+    {M_GET, "apps/{}/settings/apnsCert", "apnsCert.read", SCOPE_APP, 0, mf_apns_cert, NULL},
     SETTINGS("gcmConf"),
     SETTINGS("wnsConf"),
     SETTINGS("smsConf"),
@@ -500,7 +505,9 @@ int push_mobilefirst_handler(request_rec *r)
         if (answered)
             return OK;
     }
-    if (route->body && strcmp(push_content_type(r), "application/json") != 0)
-        return mf_error(&q, HTTP_METHOD_NOT_ALLOWED, PUSH_MSG_UNSUPPORTED_MEDIA, "application/json");
+    if (route->body && strcmp(push_content_type(r), "application/json") != 0 &&
+        !(route->body == 2 && strcmp(push_content_type(r), "multipart/form-data") == 0))
+        return mf_error(&q, HTTP_METHOD_NOT_ALLOWED, PUSH_MSG_UNSUPPORTED_MEDIA,
+                        route->body == 2 ? "application/json or multipart/form-data" : "application/json");
     return route->fn(&q);
 }

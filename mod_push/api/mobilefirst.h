@@ -86,6 +86,7 @@ int mf_settings_put(mf_req_t *q);
 int mf_settings_get(mf_req_t *q);
 int mf_settings_delete(mf_req_t *q);
 int mf_gcm_public(mf_req_t *q);
+int mf_apns_cert(mf_req_t *q);
 int mf_webhooks_list(mf_req_t *q);
 int mf_webhook_create(mf_req_t *q);
 int mf_webhook_get(mf_req_t *q);

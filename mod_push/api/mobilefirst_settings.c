@@ -3,10 +3,12 @@
  * secret part is sealed with AES-256-GCM under PushSecretKey and never answered. */
 #include "api/mobilefirst.h"
 
+#include "apr_base64.h"
 #include "apr_strings.h"
 #include "http_protocol.h"
 
 #include "config.h"
+#include "core/multipart.h"
 #include "core/secret.h"
 #include "core/validate.h"
 #include "dbd.h"
@@ -161,6 +163,64 @@ static int parse_sms(mf_req_t *q, json_object *body, json_object *config, const 
     return 1;
 }
 
+/* APNs certificate auth: MobileFirst's multipart upload of a .p12 with its password. The
+ * sealed secret holds the file (base64) and the password as JSON. 0 after answering. */
+static int parse_apns_p12(mf_req_t *q, json_object *config, const char **secret)
+{
+    const char *error = NULL, *boundary, *subject, *not_after, *password = "";
+    const push_multipart_part_t *cert, *pass, *sandbox;
+    apr_array_header_t *parts;
+    json_object *sealed;
+    char *buf, *b64;
+    apr_size_t len;
+
+    boundary = push_multipart_boundary(q->r->pool, apr_table_get(q->r->headers_in, "Content-Type"),
+                                       &error);
+    if (!boundary)
+        return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_CERT_INVALID, error), 0;
+    switch (push_read_body(q->r, push_conf_max_body(q->r), &buf, &len)) {
+    case PUSH_BODY_OK:
+        break;
+    case PUSH_BODY_TOO_LARGE:
+        return mf_error(q, HTTP_REQUEST_ENTITY_TOO_LARGE, PUSH_MSG_CERT_INVALID,
+                        "the upload is larger than PushMaxBodySize"), 0;
+    default:
+        return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_CERT_INVALID, "the upload could not be read"), 0;
+    }
+    parts = push_multipart_parse(q->r->pool, (const unsigned char *)buf, len, boundary, &error);
+    if (!parts)
+        return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_CERT_INVALID, error), 0;
+    cert = push_multipart_get(parts, "certificate");
+    if (!cert || cert->len == 0)
+        return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "certificate"), 0;
+    if ((pass = push_multipart_get(parts, "password")) != NULL) {
+        password = apr_pstrmemdup(q->r->pool, (const char *)pass->data, pass->len);
+        if (strlen(password) != pass->len || !push_valid_utf8(password, pass->len))
+            return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "password"), 0;
+    }
+    sandbox = push_multipart_get(parts, "isSandBox");
+    if (sandbox && !(sandbox->len == 4 && !memcmp(sandbox->data, "true", 4)) &&
+        !(sandbox->len == 5 && !memcmp(sandbox->data, "false", 5)))
+        return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "isSandBox"), 0;
+    if (!push_p12_inspect(q->r->pool, cert->data, cert->len, password, &subject, &not_after, &error))
+        return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_CERT_INVALID, error), 0;
+
+    json_object_object_add(config, "authType", json_object_new_string("certificate"));
+    json_object_object_add(config, "certificate",
+                           json_object_new_string(cert->filename && push_valid_utf8(cert->filename,
+                                                  strlen(cert->filename)) ? cert->filename : subject));
+    json_object_object_add(config, "subject", json_object_new_string(subject));
+    json_object_object_add(config, "validUntil", json_object_new_string(not_after));
+    json_object_object_add(config, "isSandBox", json_object_new_boolean(sandbox && sandbox->len == 4));
+    b64 = apr_palloc(q->r->pool, apr_base64_encode_len((int)cert->len));
+    apr_base64_encode_binary(b64, cert->data, (int)cert->len);
+    sealed = push_json_pool_own(q->r->pool, json_object_new_object());
+    json_object_object_add(sealed, "p12", json_object_new_string(b64));
+    json_object_object_add(sealed, "password", json_object_new_string(password));
+    *secret = json_object_to_json_string_ext(sealed, JSON_C_TO_STRING_PLAIN);
+    return 1;
+}
+
 /* --- store calls --------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -197,15 +257,18 @@ static push_status_t op_list(push_db_t *db, void *ctx)
 int mf_settings_put(mf_req_t *q)
 {
     const mf_provider_t *p = provider_of(q->id);
-    json_object *body = mf_body(q), *config;
+    /* APNs also takes its certificate as multipart/form-data */
+    int upload = strcmp(p->provider, "apns") == 0 &&
+                 strcmp(push_content_type(q->r), "multipart/form-data") == 0;
+    json_object *body = upload ? NULL : mf_body(q), *config;
     cred_op_t op = {q->app_id, p->provider, NULL, NULL, NULL};
     const char *secret = NULL;
     push_status_t rv;
 
-    if (!body)
+    if (!body && !upload)
         return OK;
     config = push_json_pool_own(q->r->pool, json_object_new_object());
-    if (!p->parse(q, body, config, &secret))
+    if (!(body ? p->parse(q, body, config, &secret) : parse_apns_p12(q, config, &secret)))
         return OK;
     if (secret) {
         const push_secret_key_t *key = push_conf_secret_key(q->r->server);
@@ -299,4 +362,48 @@ int mf_settings_summary(mf_req_t *q)
             apr_table_get(op.all, p->provider) ? mf_href(q, "apps", q->app_id, "settings", p->conf, NULL)
                                                : ""));
     return mf_send(q, HTTP_OK, o);
+}
+
+/* GET settings/apnsCert: the uploaded .p12 itself, for the holders of apnsCert.read. */
+int mf_apns_cert(mf_req_t *q)
+{
+    const push_secret_key_t *key = push_conf_secret_key(q->r->server);
+    cred_op_t op = {q->app_id, "apns", NULL, NULL, NULL};
+    push_status_t rv = push_db_with(q->r, op_get, &op);
+    unsigned char *sealed, *plain;
+    apr_size_t n, plain_len;
+    const char *error, *b64;
+    json_object *secret, *p12;
+    char *der;
+    int der_len;
+
+    json_object *config, *auth;
+
+    if (rv != PUSH_OK && rv != PUSH_NOTFOUND)
+        return mf_store_error(q, rv);
+    config = rv == PUSH_OK ? push_json_pool_own(q->r->pool, json_tokener_parse(op.config)) : NULL;
+    if (!config || !json_object_object_get_ex(config, "authType", &auth) ||
+        strcmp(json_object_get_string(auth), "certificate") != 0)
+        return mf_error(q, HTTP_NOT_FOUND, PUSH_MSG_SETTINGS_MISSING, "APNs certificate");
+    if (!key || !op.secret || !push_bytea_decode(q->r->pool, op.secret, &sealed, &n) ||
+        !push_secret_open(q->r->pool, key, sealed, n, apr_pstrcat(q->r->pool, q->app_id, "/apns", NULL),
+                          &plain, &plain_len, &error)) {
+        PUSH_RLOG(APLOG_ERR, 0, q->r, "PUSH0404", "cannot open the APNs certificate of %s: %s",
+                  q->app_id, key ? "wrong PushSecretKey or damaged data" : "PushSecretKey is not set");
+        return mf_store_error(q, PUSH_EUNAVAIL);
+    }
+    secret = push_json_pool_own(q->r->pool, json_tokener_parse((const char *)plain));
+    if (!secret || !json_object_object_get_ex(secret, "p12", &p12) ||
+        !(b64 = json_object_get_string(p12)))
+        return mf_store_error(q, PUSH_EDB);
+    der = apr_palloc(q->r->pool, apr_base64_decode_len(b64));
+    der_len = apr_base64_decode_binary((unsigned char *)der, b64);
+    q->r->status = HTTP_OK;
+    ap_set_content_type(q->r, "application/x-pkcs12");
+    apr_table_setn(q->r->headers_out, "Content-Disposition", "attachment; filename=\"apns.p12\"");
+    apr_table_setn(q->r->headers_out, "Cache-Control", "no-store");
+    ap_set_content_length(q->r, der_len);
+    if (!q->r->header_only)
+        ap_rwrite(der, der_len, q->r);
+    return OK;
 }
