@@ -66,8 +66,7 @@ push_status_t push_store_list(push_db_t *db, const push_list_spec_t *spec, const
         where = apr_pstrcat(p, where, " AND ", clause_sql(p, col, c, args), NULL);
     }
 
-    count_sql = apr_pstrcat(p, "SELECT count(*) FROM (", spec->select, " WHERE ", where, ") AS x",
-                            NULL);
+    count_sql = apr_pstrcat(p, "SELECT count(*) FROM ", spec->from, " WHERE ", where, NULL);
     if ((rv = run(db, count_sql, args, &res)) != PUSH_OK)
         return rv;
     row = NULL;
@@ -77,16 +76,24 @@ push_status_t push_store_list(push_db_t *db, const push_list_spec_t *spec, const
     page_args = apr_array_copy(p, args);
     if (q->after) {
         APR_ARRAY_PUSH(page_args, const char *) = q->after;
-        page_sql = apr_psprintf(p, "%s WHERE %s AND %s > %%s ORDER BY %s LIMIT %d", spec->select,
-                                where, spec->key, spec->key, q->size);
+        page_sql = apr_psprintf(p, "SELECT %s FROM %s WHERE %s AND %s > %%s ORDER BY %s LIMIT %d",
+                                spec->projection, spec->from, where, spec->key, spec->key, q->size);
     } else if (q->before) {
         APR_ARRAY_PUSH(page_args, const char *) = q->before;
-        page_sql = apr_psprintf(p, "%s WHERE %s AND %s < %%s ORDER BY %s DESC LIMIT %d",
-                                spec->select, where, spec->key, spec->key, q->size);
+        page_sql = apr_psprintf(p, "SELECT %s FROM %s WHERE %s AND %s < %%s ORDER BY %s DESC LIMIT %d",
+                                spec->projection, spec->from, where, spec->key, spec->key, q->size);
         reverse = 1;
+    } else if (q->offset > 0) {
+        /* A bare offset: find the page's first key over the key alone (an index-only
+         * walk), then read just the page, instead of building every skipped row. */
+        apr_array_cat(page_args, args);
+        page_sql = apr_psprintf(p, "SELECT %s FROM %s WHERE %s AND %s >= (SELECT %s FROM %s WHERE %s "
+                                "ORDER BY %s OFFSET %ld LIMIT 1) ORDER BY %s LIMIT %d",
+                                spec->projection, spec->from, where, spec->key, spec->key, spec->from,
+                                where, spec->key, q->offset, spec->key, q->size);
     } else {
-        page_sql = apr_psprintf(p, "%s WHERE %s ORDER BY %s LIMIT %d OFFSET %ld", spec->select,
-                                where, spec->key, q->size, q->offset);
+        page_sql = apr_psprintf(p, "SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT %d", spec->projection,
+                                spec->from, where, spec->key, q->size);
     }
     res = NULL;
     if ((rv = run(db, page_sql, page_args, &res)) != PUSH_OK)

@@ -14,7 +14,8 @@ typedef struct {
 } push_list_column_t;
 
 typedef struct {
-    const char *select;              /* "SELECT ... FROM t" */
+    const char *projection;          /* what a row holds: "t.a, t.b" */
+    const char *from;                /* "push_tag t" (joins included) */
     const char *scope;               /* "t.app_id = %s": the base condition */
     const char *key;                 /* the unique sort key, e.g. "t.device_id" */
     const push_list_column_t *columns; /* filterable fields, ending with {NULL, NULL} */
