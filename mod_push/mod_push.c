@@ -28,6 +28,7 @@ static void push_register_hooks(apr_pool_t *p)
     ap_hook_handler(push_navixy_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(push_mobilefirst_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(push_oauth_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(push_rocketchat_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(push) = {

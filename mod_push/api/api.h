@@ -8,6 +8,7 @@
 int push_layer_handler(request_rec *r);
 int push_navixy_handler(request_rec *r);
 int push_oauth_handler(request_rec *r);
+int push_rocketchat_handler(request_rec *r);
 int push_mobilefirst_handler(request_rec *r);
 
 #endif

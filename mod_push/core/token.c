@@ -31,3 +31,22 @@ char *push_token_hash(apr_pool_t *p, const char *secret, apr_size_t len)
         return NULL;
     return to_hex(p, md, mdlen);
 }
+
+char *push_token_meteor_id(apr_pool_t *p)
+{
+    static const char alphabet[] = "23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz";
+    const unsigned int n = sizeof(alphabet) - 1; /* 55 */
+    char *out = apr_palloc(p, 18);
+    int filled = 0;
+    while (filled < 17) {
+        unsigned char buf[32];
+        if (RAND_bytes(buf, sizeof(buf)) != 1)
+            return NULL;
+        /* rejection sampling keeps every letter equally likely */
+        for (size_t i = 0; i < sizeof(buf) && filled < 17; i++)
+            if (buf[i] < 256 - 256 % n)
+                out[filled++] = alphabet[buf[i] % n];
+    }
+    out[17] = '\0';
+    return out;
+}

@@ -12,4 +12,8 @@ char *push_token_new(apr_pool_t *p, apr_size_t nbytes);
 /* The stored form of a secret: lower-case hex SHA-256 (64 chars). */
 char *push_token_hash(apr_pool_t *p, const char *secret, apr_size_t len);
 
+/* A record id as Meteor (and so Rocket.Chat) makes them: 17 characters of
+ * [2-9A-HJ-NP-Za-km-z] without the look-alikes. NULL when the generator fails. */
+char *push_token_meteor_id(apr_pool_t *p);
+
 #endif

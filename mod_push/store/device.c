@@ -48,3 +48,26 @@ push_status_t push_store_session_register(push_db_t *db, const char *token_hash,
     *user_id = push_db_first_value(db, res);
     return *user_id ? PUSH_OK : PUSH_NOTFOUND;
 }
+
+push_status_t push_store_rocketchat_register(push_db_t *db, const push_device_t *d, const char *id,
+                                             const char *new_id, const char *app_name,
+                                             apr_dbd_row_t **row)
+{
+    const char *args[] = {d->app_id, id, new_id, d->platform, d->token, app_name, d->user_id,
+                          d->session_ref, d->user_agent};
+    apr_dbd_results_t *res;
+    push_status_t rv = push_db_select(db, PUSH_ST_RC_REGISTER, &res, 9, args);
+    if (rv != PUSH_OK)
+        return rv;
+    *row = NULL;
+    return apr_dbd_get_row(db->driver, db->pool, res, row, 1) == 0 ? PUSH_OK : PUSH_EDB;
+}
+
+push_status_t push_store_rocketchat_delete(push_db_t *db, const char *app_id, const char *token,
+                                           const char *user_id)
+{
+    const char *args[] = {app_id, token, user_id};
+    int n;
+    push_status_t rv = push_db_exec(db, PUSH_ST_RC_DELETE, &n, 3, args);
+    return rv != PUSH_OK ? rv : n > 0 ? PUSH_OK : PUSH_NOTFOUND;
+}

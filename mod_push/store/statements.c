@@ -15,6 +15,12 @@ const push_statement_t push_statements[] = {
     {PUSH_ST_SESSION_REGISTER,
      "SELECT push_session_register(%s, %s, %s, %s, %s, %s, %s::boolean, %s, %s::text[], "
      "%s::boolean, %s::jsonb, %s, %s::integer)"},
+    {PUSH_ST_RC_REGISTER,
+     "SELECT device_id, created_at, updated_at "
+     "FROM push_rocketchat_register(%s, %s, %s, %s, %s, %s, %s, %s, %s)"},
+    {PUSH_ST_RC_DELETE,
+     "DELETE FROM push_device WHERE app_id = %s AND token = %s AND user_id = %s "
+     "AND platform IN ('apns', 'fcm')"},
     {PUSH_ST_DEVICE_DELETE,
      "DELETE FROM push_device WHERE app_id = %s AND device_id = %s AND user_id = %s"},
     {PUSH_ST_OAUTH_CLIENT,

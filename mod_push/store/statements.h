@@ -13,6 +13,8 @@
 #define PUSH_ST_TOKEN_GET       "push_access_token_get"
 
 #define PUSH_ST_SESSION_REGISTER "push_session_register"
+#define PUSH_ST_RC_REGISTER     "push_rocketchat_register"
+#define PUSH_ST_RC_DELETE       "push_rocketchat_delete"
 #define PUSH_ST_TOKEN_APP       "push_access_token_app"
 #define PUSH_ST_APP_CREATE      "push_app_create"
 #define PUSH_ST_APP_DELETE      "push_app_delete"

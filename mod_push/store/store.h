@@ -42,6 +42,15 @@ push_status_t push_store_session_register(push_db_t *db, const char *token_hash,
                                           const push_device_t *d, int bind, int limit,
                                           const char **user_id);
 
+/* Rocket.Chat's push.token: the record found by id (or by token, platform and appName,
+ * else new_id) registered for d->user_id; *row: id, createdAt, updatedAt (ISO, ms). */
+push_status_t push_store_rocketchat_register(push_db_t *db, const push_device_t *d, const char *id,
+                                             const char *new_id, const char *app_name,
+                                             apr_dbd_row_t **row);
+/* Removes the caller's APNs and FCM records with this token; PUSH_NOTFOUND when none. */
+push_status_t push_store_rocketchat_delete(push_db_t *db, const char *app_id, const char *token,
+                                           const char *user_id);
+
 /* Deletes app_id's device_id if user_id owns it; PUSH_NOTFOUND when nothing went. */
 push_status_t push_store_device_delete(push_db_t *db, const char *app_id, const char *device_id,
                                        const char *user_id);

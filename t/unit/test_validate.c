@@ -65,6 +65,14 @@ int main(void)
                       "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
               "the stored form is SHA-256 hex");
     }
+    {
+        const char *a = push_token_meteor_id(p), *b = push_token_meteor_id(p);
+        int ok = a && strlen(a) == 17;
+        for (int i = 0; ok && i < 17; i++)
+            ok = strchr("23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz", a[i]) != NULL;
+        CHECK(ok, "a Meteor id is 17 characters of its alphabet");
+        CHECK(a && b && strcmp(a, b) != 0, "two Meteor ids differ");
+    }
     apr_pool_destroy(p);
     apr_terminate();
     UNIT_DONE();

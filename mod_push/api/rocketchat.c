@@ -1,0 +1,245 @@
+/* Rocket.Chat's REST API for push tokens: POST and DELETE /api/v1/push.token and GET
+ * /api/v1/push.info (docs/rocketchat.md). push.get and push.test need the sender and are
+ * not part of this build. */
+#include "api/api.h"
+
+#include "apr_strings.h"
+#include "http_protocol.h"
+
+#include "config.h"
+#include "core/auth.h"
+#include "core/registry.h"
+#include "core/token.h"
+#include "core/validate.h"
+#include "dbd.h"
+#include "http_util.h"
+#include "log.h"
+#include "store/store.h"
+
+#define RC_LOGIN_REQUIRED "You must be logged in to do this."
+
+static int rc_send(request_rec *r, int status, json_object *body)
+{
+    return push_send_json(r, status, "application/json", body);
+}
+
+/* {"success": false, "error": text} plus, for validation, "errorType". */
+static int rc_error(request_rec *r, int status, const char *error, const char *error_type)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "success", json_object_new_boolean(0));
+    json_object_object_add(o, "error", json_object_new_string(
+        error_type ? apr_psprintf(r->pool, "%s [%s]", error, error_type) : error));
+    if (error_type)
+        json_object_object_add(o, "errorType", json_object_new_string(error_type));
+    return rc_send(r, status, o);
+}
+
+static int rc_unauthorized(request_rec *r)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "success", json_object_new_boolean(0));
+    json_object_object_add(o, "error", json_object_new_string(RC_LOGIN_REQUIRED));
+    json_object_object_add(o, "status", json_object_new_string("error"));
+    json_object_object_add(o, "message", json_object_new_string(RC_LOGIN_REQUIRED));
+    return rc_send(r, HTTP_UNAUTHORIZED, o);
+}
+
+static int rc_unavailable(request_rec *r)
+{
+    return rc_error(r, HTTP_SERVICE_UNAVAILABLE, "The service is temporarily unavailable", NULL);
+}
+
+/* X-User-Id and X-Auth-Token must name a live session of that very user. */
+static push_status_t rc_authenticate(request_rec *r, push_principal_t *who)
+{
+    const char *user = apr_table_get(r->headers_in, "X-User-Id");
+    const char *token = apr_table_get(r->headers_in, "X-Auth-Token");
+    push_status_t rv;
+    if (!user || !*user || ((!token || !*token) &&
+                            push_conf_session_source(r) != PUSH_SESSION_REMOTE_USER))
+        return PUSH_NOTFOUND;
+    rv = push_auth_session(r, token, token ? strlen(token) : 0, who);
+    if (rv == PUSH_OK && strcmp(who->user_id, user) != 0)
+        return PUSH_NOTFOUND;
+    return rv;
+}
+
+/* The body as a JSON object, or NULL after answering. */
+static json_object *rc_body(request_rec *r)
+{
+    char *buf;
+    apr_size_t len;
+    json_object *body;
+    switch (push_read_body(r, push_conf_max_body(r), &buf, &len)) {
+    case PUSH_BODY_OK:
+        break;
+    case PUSH_BODY_TOO_LARGE:
+        rc_error(r, HTTP_REQUEST_ENTITY_TOO_LARGE, "The request body is too large", NULL);
+        return NULL;
+    default:
+        rc_error(r, HTTP_BAD_REQUEST, "The request body could not be read", NULL);
+        return NULL;
+    }
+    if (push_parse_json_object(r, buf, len, &body) != PUSH_BODY_OK) {
+        rc_error(r, HTTP_BAD_REQUEST, "The request body must be a JSON object", NULL);
+        return NULL;
+    }
+    return body;
+}
+
+/* A non-empty string of at most max bytes of UTF-8. */
+static int text_ok(json_object *obj, const char *name, apr_size_t max, const char **out)
+{
+    apr_size_t len;
+    return push_json_string(obj, name, out, &len) == 1 && push_valid_text(*out, len, max);
+}
+
+typedef struct {
+    push_device_t d;
+    const char *id, *new_id, *app_name, *token;
+    apr_dbd_row_t *row;
+    push_db_t db;
+} rc_op_t;
+
+static push_status_t op_register(push_db_t *db, void *ctx)
+{
+    rc_op_t *op = ctx;
+    op->db = *db;
+    return push_store_rocketchat_register(db, &op->d, op->id, op->new_id, op->app_name, &op->row);
+}
+
+static push_status_t op_delete(push_db_t *db, void *ctx)
+{
+    rc_op_t *op = ctx;
+    return push_store_rocketchat_delete(db, op->d.app_id, op->token, op->d.user_id);
+}
+
+static int push_token_post(request_rec *r, const push_principal_t *who)
+{
+    json_object *body = rc_body(r), *id, *result, *tok;
+    const char *type = NULL, *value = NULL, *app_name = NULL;
+    rc_op_t op;
+    push_invalid_t why;
+    push_status_t rv;
+
+    if (!body)
+        return OK;
+    memset(&op, 0, sizeof(op));
+    /* Rocket.Chat's order of checks: the first that fails decides */
+    if (json_object_object_get_ex(body, "id", &id) && id) {
+        apr_size_t len;
+        if (push_json_string(body, "id", &op.id, &len) != 1 || !push_valid_text(op.id, len, PUSH_MAX_ID))
+            return rc_error(r, HTTP_BAD_REQUEST, "The required \"id\" body param is invalid.",
+                            "error-id-param-not-valid");
+    }
+    if (!text_ok(body, "type", 8, &type) || (strcmp(type, "apn") != 0 && strcmp(type, "gcm") != 0))
+        return rc_error(r, HTTP_BAD_REQUEST, "The required \"type\" body param is missing or invalid.",
+                        "error-type-param-not-valid");
+    if (!text_ok(body, "value", PUSH_MAX_TOKEN, &value))
+        return rc_error(r, HTTP_BAD_REQUEST, "The required \"value\" body param is missing or invalid.",
+                        "error-token-param-not-valid");
+    if (!text_ok(body, "appName", PUSH_MAX_SHORT, &app_name))
+        return rc_error(r, HTTP_BAD_REQUEST, "The required \"appName\" body param is missing or invalid.",
+                        "error-appName-param-not-valid");
+
+    op.new_id = push_token_meteor_id(r->pool);
+    if (!op.new_id)
+        return rc_unavailable(r);
+    op.d.app_id = push_conf_app_id(r);
+    op.d.device_id = op.id ? op.id : op.new_id;
+    op.d.platform = type[0] == 'a' ? "apns" : "fcm";
+    op.d.token = value;
+    op.d.user_id = who->user_id;
+    op.d.family = "rocketchat";
+    op.d.session_ref = who->session_ref;
+    op.d.user_agent = apr_table_get(r->headers_in, "User-Agent");
+    if (!push_registry_validate(r->pool, &op.d, &why))
+        return rc_error(r, HTTP_BAD_REQUEST, apr_psprintf(r->pool, "The %s is invalid: %s",
+                        why.field, why.reason), "error-invalid-param");
+    op.app_name = app_name;
+    rv = push_db_with(r, op_register, &op);
+    if (rv != PUSH_OK)
+        return rc_unavailable(r);
+
+    result = json_object_new_object();
+    json_object_object_add(result, "_id", json_object_new_string(push_db_col(&op.db, op.row, 0)));
+    tok = json_object_new_object();
+    json_object_object_add(tok, type, json_object_new_string(value));
+    json_object_object_add(result, "token", tok);
+    json_object_object_add(result, "appName", json_object_new_string(app_name));
+    json_object_object_add(result, "userId", json_object_new_string(who->user_id));
+    json_object_object_add(result, "enabled", json_object_new_boolean(1));
+    json_object_object_add(result, "createdAt", json_object_new_string(push_db_col(&op.db, op.row, 1)));
+    json_object_object_add(result, "updatedAt", json_object_new_string(push_db_col(&op.db, op.row, 2)));
+    body = json_object_new_object();
+    json_object_object_add(body, "result", result);
+    json_object_object_add(body, "success", json_object_new_boolean(1));
+    return rc_send(r, HTTP_OK, body);
+}
+
+static int push_token_delete(request_rec *r, const push_principal_t *who)
+{
+    json_object *body = rc_body(r), *o;
+    rc_op_t op;
+    push_status_t rv;
+    if (!body)
+        return OK;
+    memset(&op, 0, sizeof(op));
+    if (!text_ok(body, "token", PUSH_MAX_TOKEN, &op.token))
+        return rc_error(r, HTTP_BAD_REQUEST, "The required \"token\" body param is missing or invalid.",
+                        "error-token-param-not-valid");
+    op.d.app_id = push_conf_app_id(r);
+    op.d.user_id = who->user_id;
+    rv = push_db_with(r, op_delete, &op);
+    if (rv == PUSH_NOTFOUND)
+        return rc_error(r, HTTP_NOT_FOUND, "Resource not found", NULL);
+    if (rv != PUSH_OK)
+        return rc_unavailable(r);
+    o = json_object_new_object();
+    json_object_object_add(o, "success", json_object_new_boolean(1));
+    return rc_send(r, HTTP_OK, o);
+}
+
+/* No sender is built yet, so this server sends no pushes: pushGatewayEnabled is false. */
+static int push_info(request_rec *r)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "pushGatewayEnabled", json_object_new_boolean(0));
+    json_object_object_add(o, "defaultPushGateway", json_object_new_boolean(1));
+    json_object_object_add(o, "success", json_object_new_boolean(1));
+    return rc_send(r, HTTP_OK, o);
+}
+
+int push_rocketchat_handler(request_rec *r)
+{
+    const char *sub;
+    push_principal_t who;
+    push_status_t rv;
+    int token_route, info_route;
+
+    if (strcmp(r->handler, "push-rocketchat") != 0)
+        return DECLINED;
+    sub = push_conf_subpath(r);
+    token_route = strcmp(sub, "/push.token") == 0;
+    info_route = strcmp(sub, "/push.info") == 0;
+    if (!token_route && !info_route)
+        return rc_error(r, HTTP_NOT_FOUND, "Resource not found", NULL);
+    if ((token_route && r->method_number != M_POST && r->method_number != M_DELETE) ||
+        (info_route && r->method_number != M_GET)) {
+        apr_table_setn(r->err_headers_out, "Allow", token_route ? "POST, DELETE" : "GET");
+        return rc_error(r, HTTP_METHOD_NOT_ALLOWED, "Method not allowed", NULL);
+    }
+    if (!push_conf_app_id(r)) {
+        PUSH_RLOG(APLOG_ERR, 0, r, "PUSH0103", "no PushApplication for %s", r->uri);
+        return rc_unavailable(r);
+    }
+    rv = rc_authenticate(r, &who);
+    if (rv == PUSH_NOTFOUND)
+        return rc_unauthorized(r);
+    if (rv != PUSH_OK)
+        return rc_unavailable(r);
+    if (info_route)
+        return push_info(r);
+    return r->method_number == M_POST ? push_token_post(r, &who) : push_token_delete(r, &who);
+}

@@ -1,0 +1,142 @@
+# Rocket.Chat's push.token (POST, DELETE) and push.info: authentication, the order of
+# checks, upserts without duplicates, hand-over between users, deletion scoped to the
+# caller, and the session a registration remembers.
+use strict;
+use warnings;
+use Test::More;
+use lib 't/lib';
+use PushTest;
+
+my $APP = 'test-rc';
+my $alice = 'rc-alice-' . random_hex(6);
+my $bob = 'rc-bob-' . random_hex(6);
+my $ta = new_session($alice, $APP);
+my $tb = new_session($bob, $APP);
+
+sub rc {
+    my ($method, $path, $user, $token, $body) = @_;
+    my @h;
+    push @h, 'X-User-Id' => $user if defined $user;
+    push @h, 'X-Auth-Token' => $token if defined $token;
+    my $content;
+    if (defined $body) {
+        $content = ref $body ? JSON::PP->new->utf8->encode($body) : $body;
+        push @h, 'Content-Type' => 'application/json';
+    }
+    return request($method, "/api/v1/$path", headers => \@h, content => $content);
+}
+sub rc_400 {
+    my ($res, $type, $reason, $name) = @_;
+    my $b = json_body($res);
+    subtest $name => sub {
+        is $res->code, 400, 'status 400';
+        is_deeply $b, {success => JSON::PP::false(), error => "$reason [$type]", errorType => $type},
+            "errorType $type";
+    };
+}
+my $ISO_MS = qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+# --- authentication --------------------------------------------------------------------------------
+my $login = {success => JSON::PP::false(), error => 'You must be logged in to do this.', status => 'error',
+             message => 'You must be logged in to do this.'};
+my %good = (type => 'gcm', value => 'fcm-' . random_hex(20), appName => 'chat.rocket.android');
+for my $case ([undef, undef, 'no headers'], [$alice, undef, 'no X-Auth-Token'], [undef, $ta, 'no X-User-Id'],
+              [$bob, $ta, "another user's id"], [$alice, random_hex(32), 'an unknown token']) {
+    my $res = rc(POST => 'push.token', $case->[0], $case->[1], \%good);
+    is $res->code, 401, "$case->[2]: 401";
+    is_deeply json_body($res), $login, '... with the documented body';
+}
+my $short = new_session($alice, $APP, 1);
+sleep 2;
+is rc(POST => 'push.token', $alice, $short, \%good)->code, 401, 'an expired session: 401';
+
+# --- order of checks ---------------------------------------------------------------------------------
+rc_400(rc(POST => 'push.token', $alice, $ta, {type => 'unknownPlatform'}), 'error-type-param-not-valid',
+       'The required "type" body param is missing or invalid.', '{"type":"unknownPlatform"} alone fails on type');
+rc_400(rc(POST => 'push.token', $alice, $ta, {type => 'gcm', appName => 'x', value => ''}), 'error-token-param-not-valid',
+       'The required "value" body param is missing or invalid.', 'an empty value fails on value');
+rc_400(rc(POST => 'push.token', $alice, $ta, {id => 5, type => 'nope'}), 'error-id-param-not-valid',
+       'The required "id" body param is invalid.', 'a number for id fails first');
+rc_400(rc(POST => 'push.token', $alice, $ta, {type => 'apn', value => 'x'}), 'error-appName-param-not-valid',
+       'The required "appName" body param is missing or invalid.', 'no appName');
+rc_400(rc(POST => 'push.token', $alice, $ta, {type => 'apn', value => 7, appName => 'x'}), 'error-token-param-not-valid',
+       'The required "value" body param is missing or invalid.', 'a number for value');
+rc_400(rc(POST => 'push.token', $alice, $ta, {}), 'error-type-param-not-valid',
+       'The required "type" body param is missing or invalid.', 'an empty body fails on type');
+my $res = rc(POST => 'push.token', $alice, $ta, 'not json');
+is $res->code, 400, 'a body that is not JSON is 400';
+like json_body($res)->{error}, qr/JSON/, '... and says so';
+
+# --- registering -------------------------------------------------------------------------------------
+$res = rc(POST => 'push.token', $alice, $ta, \%good);
+is $res->code, 200, 'POST push.token';
+my $b = json_body($res);
+is $b->{success}, JSON::PP::true(), 'success';
+my $r = $b->{result};
+like $r->{_id}, qr/^[23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz]{17}$/, 'a Meteor-style id';
+is_deeply [$r->{token}, $r->{appName}, $r->{userId}, $r->{enabled}],
+    [{gcm => $good{value}}, 'chat.rocket.android', $alice, JSON::PP::true()], 'the documented result';
+like $r->{createdAt}, $ISO_MS, 'createdAt with milliseconds';
+like $r->{updatedAt}, $ISO_MS, 'updatedAt with milliseconds';
+unlike $res->content, qr/\Q$ta\E/, 'the session token is never echoed';
+is psql("SELECT session_ref = encode(sha256('$ta'), 'hex') FROM push_device WHERE app_id = '$APP' AND device_id = '$r->{_id}'"),
+   't', 'the record remembers the session that made it';
+is psql("SELECT extra->>'appName' FROM push_device WHERE app_id = '$APP' AND device_id = '$r->{_id}'"),
+   'chat.rocket.android', 'appName is kept (the APNs topic)';
+
+my $again = json_body(rc(POST => 'push.token', $alice, $ta, \%good))->{result};
+is $again->{_id}, $r->{_id}, 'the same token and appName again: the same record';
+is $again->{createdAt}, $r->{createdAt}, '... created when it was';
+is psql("SELECT count(*) FROM push_device WHERE app_id = '$APP' AND token = '$good{value}'"), 1, 'no duplicate';
+
+my $given = 'rc-id-' . random_hex(6);
+my $with_id = json_body(rc(POST => 'push.token', $alice, $ta, {%good, id => $given, value => 'apn-' . random_hex(8), type => 'apn'}))->{result};
+is $with_id->{_id}, $given, 'an id given is the record id';
+is_deeply $with_id->{token}, {apn => $with_id->{token}{apn}}, 'an apn token';
+my $moved = json_body(rc(POST => 'push.token', $alice, $ta, {%good, id => $given}))->{result};
+is_deeply [$moved->{_id}, $moved->{token}], [$given, {gcm => $good{value}}], 'the record found by id takes the new token';
+is psql("SELECT count(*) FROM push_device WHERE app_id = '$APP' AND token = '$good{value}'"), 1,
+   'and the token leaves its other record';
+
+my $handed = json_body(rc(POST => 'push.token', $bob, $tb, {%good, id => $given}))->{result};
+is $handed->{userId}, $bob, 'a record handed to another user moves to that user';
+is psql("SELECT user_id FROM push_device WHERE app_id = '$APP' AND device_id = '$given'"), $bob, '... in the store';
+
+# --- deleting ----------------------------------------------------------------------------------------
+my %shared = (type => 'apn', value => 'shared-' . random_hex(10), appName => 'chat.rocket.ios');
+rc(POST => 'push.token', $alice, $ta, \%shared);
+rc(POST => 'push.token', $bob, $tb, {%shared, appName => 'other.app'});
+is psql("SELECT count(*) FROM push_device WHERE app_id = '$APP' AND token = '$shared{value}'"), 1,
+   'one live record per token: the later registration holds it';
+$res = rc(DELETE => 'push.token', $alice, $ta, {token => $shared{value}});
+is $res->code, 404, "deleting a token another user holds now: 404";
+is_deeply json_body($res), {success => JSON::PP::false(), error => 'Resource not found'}, '... Resource not found';
+is psql("SELECT user_id FROM push_device WHERE app_id = '$APP' AND token = '$shared{value}'"), $bob,
+   "the other user's record stays";
+$res = rc(DELETE => 'push.token', $bob, $tb, {token => $shared{value}});
+is $res->code, 200, 'the owner deletes it';
+is_deeply json_body($res), {success => JSON::PP::true()}, '{"success": true}';
+is rc(DELETE => 'push.token', $bob, $tb, {token => $shared{value}})->code, 404, 'deleting again: 404';
+rc_400(rc(DELETE => 'push.token', $bob, $tb, {token => ''}), 'error-token-param-not-valid',
+       'The required "token" body param is missing or invalid.', 'DELETE with an empty token');
+rc_400(rc(DELETE => 'push.token', $bob, $tb, {}), 'error-token-param-not-valid',
+       'The required "token" body param is missing or invalid.', 'DELETE without a token');
+is rc(DELETE => 'push.token', undef, undef, {token => 'x'})->code, 401, 'DELETE needs a session';
+
+# --- push.info and the rest ----------------------------------------------------------------------------
+$res = rc(GET => 'push.info', $alice, $ta);
+is_deeply [$res->code, json_body($res)], [200, {pushGatewayEnabled => JSON::PP::false(),
+          defaultPushGateway => JSON::PP::true(), success => JSON::PP::true()}],
+    'push.info: no sender in this build, so no push gateway';
+is rc(GET => 'push.info')->code, 401, 'push.info needs a session';
+is rc(GET => 'push.token', $alice, $ta)->code, 405, 'GET push.token: 405';
+is rc(GET => 'push.get?id=x', $alice, $ta)->code, 404, 'push.get is not part of this build';
+
+# --- the session ends ------------------------------------------------------------------------------------
+rc(POST => 'push.token', $alice, $ta, {%good, value => 'last-' . random_hex(8)});
+pushctl('session', 'rm', $ta);
+is rc(POST => 'push.token', $alice, $ta, \%good)->code, 401, 'a removed session is refused';
+is psql("SELECT count(*) FROM push_device d WHERE d.app_id = '$APP' AND d.session_ref = encode(sha256('$ta'), 'hex') "
+        . "AND NOT EXISTS (SELECT 1 FROM push_session s WHERE s.token_hash = d.session_ref)"), 1,
+   'its records now point at no live session (the sender skips them)';
+done_testing;
