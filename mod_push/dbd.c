@@ -120,9 +120,14 @@ static push_status_t unavailable(request_rec *r)
 {
     apr_time_t now = apr_time_now();
     if (now - last_diagnosis > apr_time_from_sec(10)) {
+        push_status_t rv;
         last_diagnosis = now;
-        return push_db_diagnose(r->server, r->pool, APLOG_ERR) == PUSH_ESCHEMA ? PUSH_ESCHEMA
-                                                                                : PUSH_EUNAVAIL;
+        rv = push_db_diagnose(r->server, r->pool, APLOG_DEBUG);
+        if (rv == PUSH_OK)
+            PUSH_RLOG(APLOG_ERR, 0, r, "PUSH0012", "PostgreSQL answers and has the expected schema "
+                      "version, yet mod_dbd opens no connection: see mod_dbd's messages (a statement "
+                      "that fails to prepare means the schema was changed by hand)");
+        return rv == PUSH_ESCHEMA ? PUSH_ESCHEMA : PUSH_EUNAVAIL;
     }
     PUSH_RLOG(APLOG_ERR, 0, r, "PUSH0009", "no database connection for %s", r->uri);
     return PUSH_EUNAVAIL;
