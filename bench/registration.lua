@@ -1,15 +1,24 @@
--- wrk script for bench/registration: every request registers a new device through
--- the Layer dialect (POST /push_tokens) with a random token and a device id never
--- used before, so that each request takes the insert path of push_device_register.
+-- wrk script for bench/registration: every request registers a new device with a
+-- random token and a device id never used before, so that each request takes the
+-- insert path of push_device_register. Two dialects:
+--
+--   layer        POST /push_tokens (the URL given to wrk), Layer's Accept header,
+--                "Authorization: Layer session-token=...", body
+--                {"token": ..., "type": "apns", "device_id": ...}; expects 202
+--   mobilefirst  POST to the URL given to wrk (/imfpush/v1/apps/APP/devices),
+--                "Authorization: Bearer ...", body
+--                {"deviceId": ..., "token": ..., "platform": "A"}; expects 201
 --
 -- Arguments (after "--" on the wrk command line):
---   1  session token for "Authorization: Layer session-token=..." (required)
---   2  device id prefix; differs between wrk runs against one database so that the
+--   1  dialect: layer or mobilefirst (required)
+--   2  credential: the session token (layer) or the OAuth access token
+--      (mobilefirst) (required)
+--   3  device id prefix; differs between wrk runs against one database so that the
 --      measured run does not re-register the warm-up's devices (default "wrk")
 --
 -- done() prints a few "bench: KEY VALUE" lines after wrk's own report, which
--- bench/registration reads: requests, non-202 answers, socket errors, requests per
--- second and latency percentiles.
+-- bench/registration reads: requests, answers with another status than expected,
+-- socket errors, requests per second and latency percentiles.
 
 local threads = {}
 
@@ -22,19 +31,32 @@ end
 
 local prefix
 local counter = 0
-bad = 0         -- answers other than 202; global so that done() can read it per thread
-first_bad = ""  -- status and body of the first such answer, for the error message
+local dialect
+local expected      -- the status every answer must have
+bad = 0             -- answers with another status; global so that done() can read it per thread
+first_bad = ""      -- status and body of the first such answer, for the error message
 
 -- wrk.format() fills in Host and Content-Length itself.
 local headers = {
-    ["Accept"] = "application/vnd.layer+json; version=1.0",
     ["Content-Type"] = "application/json",
 }
 
+local usage = "usage: wrk -s registration.lua URL -- layer|mobilefirst CREDENTIAL [PREFIX]"
+
 function init(args)
-    local token = assert(args[1], "usage: wrk -s registration.lua URL -- SESSION_TOKEN [PREFIX]")
-    headers["Authorization"] = 'Layer session-token="' .. token .. '"'
-    prefix = (args[2] or "wrk") .. "-" .. thread_no .. "-"
+    dialect = assert(args[1], usage)
+    local credential = assert(args[2], usage)
+    if dialect == "layer" then
+        headers["Accept"] = "application/vnd.layer+json; version=1.0"
+        headers["Authorization"] = 'Layer session-token="' .. credential .. '"'
+        expected = 202
+    elseif dialect == "mobilefirst" then
+        headers["Authorization"] = "Bearer " .. credential
+        expected = 201
+    else
+        error(usage)
+    end
+    prefix = (args[3] or "wrk") .. "-" .. thread_no .. "-"
     -- seeded per thread: identical seeds would make threads send the same tokens, and
     -- a token seen before makes push_device_register move it instead of inserting
     math.randomseed(os.time() * 1000 + thread_no)
@@ -55,13 +77,21 @@ end
 -- the WAL), then the thread and a counter, which make them unique.
 function request()
     counter = counter + 1
-    local body = string.format('{"token": "%s", "type": "apns", "device_id": "%s-%s%d"}',
-                               random_token(), random_token():sub(1, 32), prefix, counter)
-    return wrk.format("POST", "/push_tokens", headers, body)
+    local device = string.format("%s-%s%d", random_token():sub(1, 32), prefix, counter)
+    local body
+    if dialect == "layer" then
+        body = string.format('{"token": "%s", "type": "apns", "device_id": "%s"}',
+                             random_token(), device)
+    else
+        body = string.format('{"deviceId": "%s", "token": "%s", "platform": "A"}',
+                             device, random_token())
+    end
+    -- no path: the one of the URL wrk was given
+    return wrk.format("POST", nil, headers, body)
 end
 
 function response(status, hdrs, body)
-    if status ~= 202 then
+    if status ~= expected then
         if bad == 0 then
             first_bad = status .. " " .. (body or "")
         end
@@ -70,21 +100,21 @@ function response(status, hdrs, body)
 end
 
 function done(summary, latency, requests)
-    local non202, first = 0, ""
+    local unexpected, first = 0, ""
     for _, t in ipairs(threads) do
-        non202 = non202 + t:get("bad")
+        unexpected = unexpected + t:get("bad")
         if first == "" then first = t:get("first_bad") end
     end
     local e = summary.errors
     local lines = {
         string.format("requests %d", summary.requests),
-        string.format("non202 %d", non202),
-        -- errors.status is left out: it counts statuses >= 400, already in non202
+        string.format("unexpected %d", unexpected),
+        -- errors.status is left out: it counts statuses >= 400, already in unexpected
         string.format("socket_errors %d", e.connect + e.read + e.write + e.timeout),
         string.format("rps %.2f", summary.requests / (summary.duration / 1e6)),
         string.format("p50_ms %.2f", latency:percentile(50) / 1000),
         string.format("p99_ms %.2f", latency:percentile(99) / 1000),
-        string.format("first_non202 %s", (first:gsub("[\r\n]+", " "))),
+        string.format("first_unexpected %s", (first:gsub("[\r\n]+", " "))),
     }
     for _, line in ipairs(lines) do
         io.write("bench: ", line, "\n")
