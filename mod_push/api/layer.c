@@ -34,26 +34,21 @@ static const layer_err_t E_HEADER = {HTTP_NOT_ACCEPTABLE, 107, "invalid_header"}
 static const layer_err_t E_METHOD = {HTTP_METHOD_NOT_ALLOWED, 109, "method_not_allowed"};
 static const layer_err_t E_TOO_LARGE = {HTTP_REQUEST_ENTITY_TOO_LARGE, 10, "invalid_request"};
 
-/* data: NULL, or alternating key and value strings ending with NULL. */
-static int layer_error(request_rec *r, const layer_err_t *e, const char *message, ...)
+/* An error body; data_key/data_value fill "data" (NULL: no data). */
+static int layer_error(request_rec *r, const layer_err_t *e, const char *message,
+                       const char *data_key, const char *data_value)
 {
-    json_object *body = json_object_new_object(), *data = NULL;
-    va_list ap;
-    const char *k;
+    json_object *body = json_object_new_object();
 
     json_object_object_add(body, "id", json_object_new_string(e->id));
     json_object_object_add(body, "code", json_object_new_int(e->code));
     json_object_object_add(body, "message", json_object_new_string(message));
     json_object_object_add(body, "url", json_object_new_string(LAYER_ERROR_URL));
-    va_start(ap, message);
-    while ((k = va_arg(ap, const char *)) != NULL) {
-        if (!data)
-            data = json_object_new_object();
-        json_object_object_add(data, k, json_object_new_string(va_arg(ap, const char *)));
-    }
-    va_end(ap);
-    if (data)
+    if (data_key) {
+        json_object *data = json_object_new_object();
+        json_object_object_add(data, data_key, json_object_new_string(data_value));
         json_object_object_add(body, "data", data);
+    }
     return push_send_json(r, e->status, NULL, body);
 }
 
@@ -61,7 +56,7 @@ static int layer_status_error(request_rec *r, push_status_t rv)
 {
     (void)rv; /* every store failure reads the same to a Layer client */
     return layer_error(r, &E_UNAVAILABLE, "The service is temporarily unavailable; "
-                       "please retry later", NULL);
+                       "please retry later", NULL, NULL);
 }
 
 /* One media range of Accept: application/vnd.layer+json with version=1.0. */
@@ -138,7 +133,7 @@ static int unauthorized(request_rec *r)
     apr_table_setn(r->err_headers_out, "WWW-Authenticate",
                    apr_psprintf(r->pool, "Layer nonce=\"%s\"", nonce ? nonce : ""));
     return layer_error(r, &E_AUTH, "Authentication is required: send a valid session token in "
-                       "the Authorization header", "nonce", nonce ? nonce : "", NULL);
+                       "the Authorization header", "nonce", nonce ? nonce : "");
 }
 
 /* A refusal decided before the session is known: sent only once the caller has shown a
@@ -159,8 +154,7 @@ static int fail(layer_fail_t *f, const layer_err_t *e, const char *message, cons
 
 static int send_fail(request_rec *r, const layer_fail_t *f)
 {
-    return f->property ? layer_error(r, f->e, f->message, "property", f->property, NULL)
-                       : layer_error(r, f->e, f->message, NULL);
+    return layer_error(r, f->e, f->message, f->property ? "property" : NULL, f->property);
 }
 
 /* A string property: 1 present, 0 absent (or null), -1 refused into f. */
@@ -286,7 +280,7 @@ static int layer_unregister(request_rec *r, const push_principal_t *who, const c
     push_status_t rv;
     if (!push_valid_text(device_id, strlen(device_id), PUSH_MAX_ID))
         return layer_error(r, &E_INVALID, "The device id must be 1 to 255 characters of UTF-8",
-                           "property", "device_id", NULL);
+                           "property", "device_id");
     rv = push_registry_unregister(r, push_conf_app_id(r), device_id, who->user_id);
     if (rv != PUSH_OK && rv != PUSH_NOTFOUND)
         return layer_status_error(r, rv);
@@ -307,15 +301,15 @@ int push_layer_handler(request_rec *r)
         device_id = sub + 1;
         if (strchr(device_id, '/'))
             return layer_error(r, &E_ENDPOINT, "No such endpoint: push tokens are at "
-                               "/push_tokens and /push_tokens/:device_id", NULL);
+                               "/push_tokens and /push_tokens/:device_id", NULL, NULL);
     }
     if (!accept_ok(r))
         return layer_error(r, &E_HEADER, "Invalid Accept header; must be of form "
-                           "application/vnd.layer+json; version=x.y", "header", "Accept", NULL);
+                           "application/vnd.layer+json; version=x.y", "header", "Accept");
     if ((device_id && r->method_number != M_DELETE) || (!device_id && r->method_number != M_POST)) {
         apr_table_setn(r->headers_out, "Allow", device_id ? "DELETE" : "POST");
         return layer_error(r, &E_METHOD, apr_psprintf(r->pool, "Method %s is not allowed here; "
-                           "use %s", r->method, device_id ? "DELETE" : "POST"), NULL);
+                           "use %s", r->method, device_id ? "DELETE" : "POST"), NULL, NULL);
     }
     if (!push_conf_app_id(r)) {
         PUSH_RLOG(APLOG_ERR, 0, r, "PUSH0101", "no PushApplication for %s", r->uri);
