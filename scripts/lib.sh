@@ -8,7 +8,7 @@ push_die() { push_say "error: $*"; exit 1; }
 
 # Debian packages each task needs.
 PUSH_PKGS_BUILD="gcc make autoconf automake libtool pkg-config apache2-dev libjson-c-dev libcurl4-openssl-dev libpq-dev libssl-dev"
-PUSH_PKGS_RUN="apache2 libaprutil1-dbd-pgsql postgresql curl"
+PUSH_PKGS_RUN="apache2 libaprutil1-dbd-pgsql postgresql curl openssl"
 PUSH_PKGS_TEST="libapache2-mod-perl2 libwww-perl apache2-utils clang libclang-rt-14-dev"
 PUSH_PKGS_BENCH="wrk postgresql-contrib"
 
