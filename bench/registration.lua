@@ -1,6 +1,6 @@
 -- wrk script for bench/registration: every request registers a new device with a
--- random token and a device id never used before, so that each request takes the
--- insert path of push_device_register. Two dialects:
+-- random token and (Layer, MobileFirst) a device id never used before, so that each
+-- request takes the insert path of push_device_register. Three dialects:
 --
 --   layer        POST /push_tokens (the URL given to wrk), Layer's Accept header,
 --                "Authorization: Layer session-token=...", body
@@ -8,16 +8,23 @@
 --   mobilefirst  POST to the URL given to wrk (/imfpush/v1/apps/APP/devices),
 --                "Authorization: Bearer ...", body
 --                {"deviceId": ..., "token": ..., "platform": "A"}; expects 201
+--   rocketchat   POST to the URL given to wrk (/api/v1/push.token), "X-User-Id" and
+--                "X-Auth-Token" (a built-in session of that user), body
+--                {"type": "gcm", "value": ..., "appName": "chat.rocket.android"}
+--                (no "id": mod_push makes a new record id); expects 200 with
+--                "success": true in the body
 --
 -- Arguments (after "--" on the wrk command line):
---   1  dialect: layer or mobilefirst (required)
---   2  credential: the session token (layer) or the OAuth access token
+--   1  dialect: layer, mobilefirst or rocketchat (required)
+--   2  credential: the session token (layer, rocketchat) or the OAuth access token
 --      (mobilefirst) (required)
 --   3  device id prefix; differs between wrk runs against one database so that the
---      measured run does not re-register the warm-up's devices (default "wrk")
+--      measured run does not re-register the warm-up's devices (default "wrk");
+--      rocketchat sends no device id and ignores it
+--   4  user id of the session (rocketchat: X-User-Id; required there)
 --
 -- done() prints a few "bench: KEY VALUE" lines after wrk's own report, which
--- bench/registration reads: requests, answers with another status than expected,
+-- bench/registration reads: requests, answers other than expected,
 -- socket errors, requests per second and latency percentiles.
 
 local threads = {}
@@ -33,7 +40,9 @@ local prefix
 local counter = 0
 local dialect
 local expected      -- the status every answer must have
-bad = 0             -- answers with another status; global so that done() can read it per thread
+local want_success  -- rocketchat: the body must also say "success": true
+bad = 0             -- answers with another status (or, rocketchat, without "success": true);
+                    -- global so that done() can read it per thread
 first_bad = ""      -- status and body of the first such answer, for the error message
 
 -- wrk.format() fills in Host and Content-Length itself.
@@ -41,7 +50,7 @@ local headers = {
     ["Content-Type"] = "application/json",
 }
 
-local usage = "usage: wrk -s registration.lua URL -- layer|mobilefirst CREDENTIAL [PREFIX]"
+local usage = "usage: wrk -s registration.lua URL -- layer|mobilefirst|rocketchat CREDENTIAL [PREFIX [USER]]"
 
 function init(args)
     dialect = assert(args[1], usage)
@@ -53,6 +62,11 @@ function init(args)
     elseif dialect == "mobilefirst" then
         headers["Authorization"] = "Bearer " .. credential
         expected = 201
+    elseif dialect == "rocketchat" then
+        headers["X-User-Id"] = assert(args[4], usage)
+        headers["X-Auth-Token"] = credential
+        expected = 200
+        want_success = true
     else
         error(usage)
     end
@@ -62,7 +76,7 @@ function init(args)
     math.randomseed(os.time() * 1000 + thread_no)
 end
 
--- 64 lowercase hex digits, the shape of an APNs device token.
+-- 64 lowercase hex digits, the shape of an APNs device token (sent as the FCM token too).
 local function random_token()
     local parts = {}
     for i = 1, 16 do
@@ -77,8 +91,14 @@ end
 -- the WAL), then the thread and a counter, which make them unique.
 function request()
     counter = counter + 1
-    local device = string.format("%s-%s%d", random_token():sub(1, 32), prefix, counter)
     local body
+    if dialect == "rocketchat" then
+        -- a token never seen, so push_rocketchat_register finds no record and makes one
+        body = string.format('{"type": "gcm", "value": "%s", "appName": "chat.rocket.android"}',
+                             random_token())
+        return wrk.format("POST", nil, headers, body)
+    end
+    local device = string.format("%s-%s%d", random_token():sub(1, 32), prefix, counter)
     if dialect == "layer" then
         body = string.format('{"token": "%s", "type": "apns", "device_id": "%s"}',
                              random_token(), device)
@@ -91,7 +111,8 @@ function request()
 end
 
 function response(status, hdrs, body)
-    if status ~= expected then
+    if status ~= expected or
+       (want_success and not (body and body:find('"success"%s*:%s*true'))) then
         if bad == 0 then
             first_bad = status .. " " .. (body or "")
         end
