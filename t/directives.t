@@ -46,6 +46,21 @@ my @bad = (
     ['PushNavixyApplication acme_viewer blackberry', qr/PushNavixyApplication acme_viewer: unknown platform 'blackberry'; accepted: apns, fcm, webpush, wns/],
     ['PushNavixyApplication acme_viewer', qr/PushNavixyApplication takes two arguments/],
 );
+my @bad_server = (
+    ['PushSecretKey /nonexistent/push.key', qr/PushSecretKey: .*nonexistent/],
+    ['PushOAuthClient c1 abc "apps.read"', qr/PushOAuthClient c1: the secret must be given as its SHA-256 in 64 hex digits/],
+    ['PushOAuthClient c1 ' . ('a' x 64) . ' "bad\"scope"', qr/PushOAuthClient c1: the scopes must be a space-separated list/],
+    ['PushOAuthTokenLifetime 10', qr/PushOAuthTokenLifetime: tokens must live at least 60 seconds/],
+    ['PushOAuthTokenLifetime soon', qr/PushOAuthTokenLifetime: 'soon' is not a whole number/],
+);
+for my $case (@bad_server) {
+    my ($line, $want) = @$case;
+    my ($rc, $out) = config_test($line);
+    isnt $rc, 0, "'$line' fails the configuration test";
+    like $out, $want, '... naming the directive and what it accepts';
+}
+push @bad, ['PushListSize 0', qr/PushListSize: the default must be at least 1 and at most the maximum/],
+           ['PushListSize 100 10', qr/PushListSize: the default must be at least 1 and at most the maximum/];
 for my $case (@bad) {
     my ($line, $want) = @$case;
     my ($rc, $out) = config_test("<Location /p>\nSetHandler push-layer\n$line\n</Location>");
