@@ -10,6 +10,7 @@
 #include "core/scope.h"
 #include "core/secret.h"
 #include "core/validate.h"
+#include "sender/sender.h"
 
 extern module AP_MODULE_DECLARE_DATA push_module;
 
@@ -17,6 +18,9 @@ void *push_create_srv_conf(apr_pool_t *p, server_rec *s)
 {
     push_srv_conf_t *c = apr_pcalloc(p, sizeof(*c));
     c->token_lifetime = PUSH_UNSET;
+    c->sender = apr_pcalloc(p, sizeof(*c->sender));
+    c->sender->enabled = PUSH_UNSET;
+    (void)s;
     return c;
 }
 
@@ -32,6 +36,7 @@ void *push_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     c->token_lifetime = add->token_lifetime != PUSH_UNSET ? add->token_lifetime
                                                           : base->token_lifetime;
     c->secret_key = add->secret_key ? add->secret_key : base->secret_key;
+    c->sender = base->sender;   /* one sender, configured globally */
     return c;
 }
 
@@ -350,6 +355,114 @@ static const char *set_secret_key(cmd_parms *cmd, void *dv, const char *arg)
     return NULL;
 }
 
+/* --- the sender (global directives) --- */
+
+static push_sender_conf_t *sender_conf(cmd_parms *cmd)
+{
+    push_srv_conf_t *c = ap_get_module_config(cmd->server->module_config, &push_module);
+    return c->sender;
+}
+
+static const char *set_sender(cmd_parms *cmd, void *dv, int on)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    (void)dv;
+    if (err)
+        return err;
+    sender_conf(cmd)->enabled = on;
+    return NULL;
+}
+
+/* PushSenderThreads, PushSenderBatch, PushSenderLease, PushSenderMaxAttempts,
+ * PushSenderChunk: cmd->info is the field's offset; the range is in the table below. */
+typedef struct { const char *name; long min, max; apr_size_t offset; } sender_int_t;
+static const sender_int_t sender_ints[] = {
+    {"PushSenderThreads", 1, 64, APR_OFFSETOF(push_sender_conf_t, threads)},
+    {"PushSenderBatch", 1, 10000, APR_OFFSETOF(push_sender_conf_t, batch)},
+    {"PushSenderLease", 5, 3600, APR_OFFSETOF(push_sender_conf_t, lease)},
+    {"PushSenderMaxAttempts", 1, 100, APR_OFFSETOF(push_sender_conf_t, max_attempts)},
+    {"PushSenderChunk", 10, 100000, APR_OFFSETOF(push_sender_conf_t, chunk)},
+    {"PushSenderTimeout", 1, 600, APR_OFFSETOF(push_sender_conf_t, timeout_ms)},
+    {NULL, 0, 0, 0}};
+
+static const char *set_sender_int(cmd_parms *cmd, void *dv, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    long n;
+    (void)dv;
+    if (err)
+        return err;
+    for (const sender_int_t *d = sender_ints; d->name; d++) {
+        if (strcasecmp(d->name, cmd->cmd->name) != 0)
+            continue;
+        if ((err = set_nonneg_int(cmd, arg, d->max, &n)))
+            return err;
+        if (n < d->min)
+            return apr_psprintf(cmd->pool, "%s: '%s' is below the minimum %ld", cmd->cmd->name, arg,
+                                d->min);
+        if (d->offset == APR_OFFSETOF(push_sender_conf_t, timeout_ms))
+            n *= 1000;   /* given in seconds */
+        *(int *)((char *)sender_conf(cmd) + d->offset) = (int)n;
+        return NULL;
+    }
+    return "mod_push: unknown sender directive";
+}
+
+static const char *set_sender_backoff(cmd_parms *cmd, void *dv, const char *base, const char *cap)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    long b, c;
+    (void)dv;
+    if (err || (err = set_nonneg_int(cmd, base, 3600000, &b)) || (err = set_nonneg_int(cmd, cap, 86400000, &c)))
+        return err;
+    if (b < 1 || c < b)
+        return apr_psprintf(cmd->pool, "%s: BASE_MS must be at least 1 and CAP_MS at least BASE_MS",
+                            cmd->cmd->name);
+    sender_conf(cmd)->backoff_base_ms = (int)b;
+    sender_conf(cmd)->backoff_cap_ms = (int)c;
+    return NULL;
+}
+
+static const char *set_provider_endpoint(cmd_parms *cmd, void *dv, const char *name, const char *url)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    (void)dv;
+    if (err)
+        return err;
+    for (int i = 0; i < PUSH_EP__COUNT; i++) {
+        if (strcasecmp(push_endpoint_names[i], name) != 0)
+            continue;
+        if (!push_valid_https_url(url, strlen(url)))
+            return apr_psprintf(cmd->pool, "%s %s: '%s' is not an http:// or https:// URL", cmd->cmd->name,
+                                name, url);
+        {
+            char *u = apr_pstrdup(cmd->pool, url);
+            apr_size_t n = strlen(u);
+            while (n > 8 && u[n - 1] == '/')
+                u[--n] = '\0';   /* paths are appended to it */
+            sender_conf(cmd)->endpoint[i] = u;
+        }
+        return NULL;
+    }
+    return apr_psprintf(cmd->pool, "%s: unknown provider '%s' (apns, apns-sandbox, fcm, fcm-token, "
+                        "webhook-proxy)", cmd->cmd->name, name);
+}
+
+static const char *set_provider_ca(cmd_parms *cmd, void *dv, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    const char *path;
+    apr_finfo_t fi;
+    (void)dv;
+    if (err)
+        return err;
+    path = ap_server_root_relative(cmd->pool, arg);
+    if (!path || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->pool) != APR_SUCCESS || fi.filetype != APR_REG)
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a readable file", cmd->cmd->name, arg);
+    sender_conf(cmd)->ca_file = path;
+    return NULL;
+}
+
 static const char *set_list_size(cmd_parms *cmd, void *dv, const char *def, const char *max)
 {
     push_dir_conf_t *c = dv;
@@ -396,6 +509,26 @@ const command_rec push_cmds[] = {
                   "a file of 32 random bytes (raw, hex or base64) that seals provider secrets"),
     AP_INIT_TAKE12("PushListSize", set_list_size, NULL, ACCESS_CONF,
                    "page size of lists: default [maximum] (default 50 1000)"),
+    AP_INIT_FLAG("PushSender", set_sender, NULL, RSRC_CONF,
+                 "On|Off: run the sender process that delivers messages (default On)"),
+    AP_INIT_TAKE1("PushSenderThreads", set_sender_int, NULL, RSRC_CONF,
+                  "delivery threads of the sender (1-64, default 2)"),
+    AP_INIT_TAKE1("PushSenderBatch", set_sender_int, NULL, RSRC_CONF,
+                  "deliveries a thread claims at once (1-10000, default 500)"),
+    AP_INIT_TAKE1("PushSenderLease", set_sender_int, NULL, RSRC_CONF,
+                  "seconds a claim holds before another sender may take it (5-3600, default 60)"),
+    AP_INIT_TAKE1("PushSenderMaxAttempts", set_sender_int, NULL, RSRC_CONF,
+                  "attempts per delivery before it fails (1-100, default 8)"),
+    AP_INIT_TAKE1("PushSenderChunk", set_sender_int, NULL, RSRC_CONF,
+                  "devices of an audience expanded per transaction (10-100000, default 5000)"),
+    AP_INIT_TAKE1("PushSenderTimeout", set_sender_int, NULL, RSRC_CONF,
+                  "seconds one provider request may take (1-600, default 30)"),
+    AP_INIT_TAKE2("PushSenderBackoff", set_sender_backoff, NULL, RSRC_CONF,
+                  "retry backoff: BASE_MS CAP_MS (default 1000 3600000)"),
+    AP_INIT_TAKE2("PushProviderEndpoint", set_provider_endpoint, NULL, RSRC_CONF,
+                  "apns|apns-sandbox|fcm|fcm-token|webhook-proxy URL"),
+    AP_INIT_TAKE1("PushProviderCA", set_provider_ca, NULL, RSRC_CONF,
+                  "a PEM file of the CAs that provider certificates must chain to"),
     AP_INIT_TAKE1("DBDParams", peek_dbd_params, NULL, RSRC_CONF, "seen by mod_push, set by mod_dbd"),
     {NULL}
 };

@@ -26,6 +26,7 @@ typedef struct {
     apr_hash_t *oauth_clients;    /* PushOAuthClient: id -> push_oauth_client_t */
     int token_lifetime;           /* PushOAuthTokenLifetime, seconds; PUSH_UNSET: 3600 */
     struct push_secret_key *secret_key;   /* PushSecretKey, loaded at configuration time */
+    struct push_sender_conf *sender;      /* the sender's directives (global, shared) */
 } push_srv_conf_t;
 
 typedef struct {

@@ -86,8 +86,7 @@ json_object *push_json_pool_own(apr_pool_t *p, json_object *obj)
     return obj;
 }
 
-push_body_t push_parse_json_object(request_rec *r, const char *buf, apr_size_t len,
-                                   json_object **out)
+push_body_t push_parse_json(request_rec *r, const char *buf, apr_size_t len, json_object **out)
 {
     json_tokener *tok;
     json_object *obj;
@@ -113,10 +112,19 @@ push_body_t push_parse_json_object(request_rec *r, const char *buf, apr_size_t l
     for (; parsed < len; parsed++)
         if (!strchr(" \t\r\n", buf[parsed]))
             return PUSH_BODY_NOT_JSON;
-    if (!json_object_is_type(obj, json_type_object))
-        return PUSH_BODY_NOT_OBJECT;
     *out = obj;
     return PUSH_BODY_OK;
+}
+
+push_body_t push_parse_json_object(request_rec *r, const char *buf, apr_size_t len,
+                                   json_object **out)
+{
+    push_body_t rv = push_parse_json(r, buf, len, out);
+    if (rv == PUSH_BODY_OK && !json_object_is_type(*out, json_type_object)) {
+        *out = NULL;
+        return PUSH_BODY_NOT_OBJECT;
+    }
+    return rv;
 }
 
 push_body_t push_parse_form(apr_pool_t *p, const char *s, apr_size_t len, apr_table_t *t)

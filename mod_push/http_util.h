@@ -18,6 +18,9 @@ typedef enum {
 /* Reads the whole request body (at most limit bytes) into r->pool. */
 push_body_t push_read_body(request_rec *r, apr_off_t limit, char **buf, apr_size_t *len);
 
+/* Parses buf as one JSON value of any type; released with r->pool. */
+push_body_t push_parse_json(request_rec *r, const char *buf, apr_size_t len, json_object **out);
+
 /* Parses buf as one JSON object; the object is released with r->pool. */
 push_body_t push_parse_json_object(request_rec *r, const char *buf, apr_size_t len,
                                    json_object **out);

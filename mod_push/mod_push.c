@@ -9,14 +9,25 @@
 #include "api/api.h"
 #include "config.h"
 #include "dbd.h"
+#include "sender/process.h"
 
 static int push_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                             server_rec *s)
 {
     /* Statements must reach mod_dbd before its own post_config opens connections. */
     push_db_prepare_all(s);
-    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG)
-        push_db_diagnose(s, ptemp, APLOG_NOTICE);
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
+        return OK;
+    push_db_diagnose(s, ptemp, APLOG_NOTICE);
+    if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_NORMAL) {
+        const push_srv_conf_t *c = push_srv_conf(s);
+        push_sender_conf_t *sc = c->sender;
+        push_sender_conf_defaults(sc);
+        sc->conninfo = c->dbd_params;
+        sc->key = c->secret_key;
+        if (sc->enabled && sc->conninfo)
+            return push_sender_start(pconf, s, sc);
+    }
     return OK;
 }
 

@@ -9,8 +9,8 @@ push_die() { push_say "error: $*"; exit 1; }
 # Debian packages each task needs.
 PUSH_PKGS_BUILD="gcc make autoconf automake libtool pkg-config apache2-dev libjson-c-dev libcurl4-openssl-dev libpq-dev libssl-dev"
 PUSH_PKGS_RUN="apache2 libaprutil1-dbd-pgsql postgresql curl openssl"
-PUSH_PKGS_TEST="libapache2-mod-perl2 libwww-perl apache2-utils clang libclang-rt-14-dev"
-PUSH_PKGS_BENCH="wrk postgresql-contrib"
+PUSH_PKGS_TEST="libapache2-mod-perl2 libwww-perl apache2-utils clang libclang-rt-14-dev nodejs nghttp2-client"
+PUSH_PKGS_BENCH="wrk postgresql-contrib nghttp2-client nodejs"
 
 # push_deps build run test ... : installs what is missing when root, else names it and stops.
 push_deps() {
@@ -127,4 +127,51 @@ push_render() {
     local template=$1 out=$2 line
     perl -pe 's/\@([A-Z_]+)\@/exists $ENV{$1} ? $ENV{$1} : die "unknown template variable $1\n"/ge' \
         "$template" >"$out"
+}
+
+# push_mock_keys DIR — throwaway provider credentials and a TLS certificate for the mock
+# providers: apns.p8 (+ .pub), fcm.key (+ .pub, and fcm-account.json: a service account
+# using it), tls.crt/tls.key for 127.0.0.1. Made once per DIR.
+push_mock_keys() {
+    local dir=$1
+    mkdir -p "$dir"
+    [ -f "$dir/fcm-account.json" ] && return 0
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dir/apns.p8" 2>/dev/null &&
+        openssl pkey -in "$dir/apns.p8" -pubout -out "$dir/apns.pub" &&
+        openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$dir/fcm.key" 2>/dev/null &&
+        openssl pkey -in "$dir/fcm.key" -pubout -out "$dir/fcm.pub" &&
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+            -keyout "$dir/tls.key" -out "$dir/tls.crt" -subj /CN=127.0.0.1 \
+            -addext subjectAltName=IP:127.0.0.1,DNS:localhost 2>/dev/null ||
+        push_die "openssl could not make the mock providers' keys"
+    perl -MJSON::PP -e 'local $/; open my $f, "<", $ARGV[0] or die; my $k = <$f>;
+        print JSON::PP->new->canonical->encode({type => "service_account", project_id => "mock-project",
+            private_key_id => "mock", private_key => $k, client_email => "sender\@mock-project.iam.gserviceaccount.com",
+            token_uri => "https://oauth2.googleapis.com/token"})' "$dir/fcm.key" >"$dir/fcm-account.json"
+    chmod 644 "$dir"/*
+}
+
+# push_mock_start KEYDIR PORTSFILE LOG [extra options] — starts the mock providers
+# (t/mock/providers.js) in the background and waits for their ports file. Sets MOCK_PID.
+push_mock_start() {
+    local keys=$1 ports=$2 log=$3 i
+    shift 3
+    rm -f "$ports"
+    push_as_unpriv node "${PUSH_MOCK_JS:-$PUSH_TOP/t/mock/providers.js}" --ports-file "$ports" \
+        --tls-cert "$keys/tls.crt" --tls-key "$keys/tls.key" --apns-key-pub "$keys/apns.pub" \
+        --apns-key-id MOCKKEY001 --apns-team-id MOCKTEAM01 --fcm-key-pub "$keys/fcm.pub" "$@" \
+        >"$log" 2>&1 &
+    MOCK_PID=$!
+    for i in $(seq 1 100); do
+        [ -s "$ports" ] && return 0
+        kill -0 "$MOCK_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$log" >&2
+    push_die "the mock providers did not start"
+}
+
+# push_mock_port PORTSFILE NAME — one port of the mock providers.
+push_mock_port() {
+    perl -MJSON::PP -e 'local $/; open my $f, "<", $ARGV[0] or die; my $p = decode_json(<$f>); print $p->{$ARGV[1]} // ""' "$1" "$2"
 }

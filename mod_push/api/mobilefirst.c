@@ -71,6 +71,10 @@ static const mf_route_t routes[] = {
     SETTINGS("wnsConf"),
     SETTINGS("smsConf"),
     {M_GET, "apps/{}/settings/gcmConfPublic", "gcmConfPublic.read", SCOPE_APP, 0, mf_gcm_public, NULL},
+    {M_POST, "apps/{}/messages", "messages.write", SCOPE_APP, 1, mf_message_send, NULL},
+    {M_POST, "apps/{}/messages/bulk", "messages.write", SCOPE_APP, 1, mf_message_bulk, NULL},
+    {M_GET, "apps/{}/messages/{}", "messages.read", SCOPE_APP, 0, mf_message_get, NULL},
+    {M_DELETE, "apps/{}/messages/{}", "messages.write", SCOPE_APP, 0, mf_message_cancel, NULL},
     {M_GET, "apps/{}/webhooks", "webhooks.read", SCOPE_APP, 0, mf_webhooks_list, NULL},
     {M_POST, "apps/{}/webhooks", "webhooks.write", SCOPE_APP, 1, mf_webhook_create, NULL},
     {M_GET, "apps/{}/webhooks/{}", "webhooks.read", SCOPE_APP, 0, mf_webhook_get, NULL},
@@ -118,6 +122,11 @@ int mf_store_error(mf_req_t *q, push_status_t rv)
 
 json_object *mf_body(mf_req_t *q)
 {
+    return mf_body_as(q, json_type_object);
+}
+
+json_object *mf_body_as(mf_req_t *q, json_type type)
+{
     char *buf;
     apr_size_t len;
     json_object *obj;
@@ -131,7 +140,7 @@ json_object *mf_body(mf_req_t *q)
         mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_INVALID_JSON, NULL);
         return NULL;
     }
-    if (push_parse_json_object(q->r, buf, len, &obj) != PUSH_BODY_OK) {
+    if (push_parse_json(q->r, buf, len, &obj) != PUSH_BODY_OK || !json_object_is_type(obj, type)) {
         mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_INVALID_JSON, NULL);
         return NULL;
     }

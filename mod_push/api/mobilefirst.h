@@ -32,6 +32,8 @@ int mf_no_content(mf_req_t *q);
 
 /* The request body as a JSON object, or NULL after answering with an error. */
 json_object *mf_body(mf_req_t *q);
+/* The same for a body of another JSON type (an array for bulk messages). */
+json_object *mf_body_as(mf_req_t *q, json_type type);
 /* Checks that obj has only the named properties (NULL-terminated); answers 400 FPWSE0006E
  * and returns 0 otherwise. */
 int mf_known_properties(mf_req_t *q, json_object *obj, const char *const *names);
@@ -87,6 +89,10 @@ int mf_settings_get(mf_req_t *q);
 int mf_settings_delete(mf_req_t *q);
 int mf_gcm_public(mf_req_t *q);
 int mf_apns_cert(mf_req_t *q);
+int mf_message_send(mf_req_t *q);
+int mf_message_bulk(mf_req_t *q);
+int mf_message_get(mf_req_t *q);
+int mf_message_cancel(mf_req_t *q);
 int mf_webhooks_list(mf_req_t *q);
 int mf_webhook_create(mf_req_t *q);
 int mf_webhook_get(mf_req_t *q);

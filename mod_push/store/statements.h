@@ -43,6 +43,11 @@
 #define PUSH_ST_HOOK_DELETE     "push_webhook_delete"
 #define PUSH_ST_HOOK_LIST       "push_webhook_list"
 
+#define PUSH_ST_MSG_ACCEPT      "push_message_accept"
+#define PUSH_ST_MSG_SUMMARY     "push_message_summary"
+#define PUSH_ST_MSG_CANCEL      "push_message_cancel"
+#define PUSH_ST_SENDER_HEALTH   "push_sender_health"
+
 /* Column lists shared by point queries and lists, so that both read rows alike. */
 #define PUSH_ISO(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 #define PUSH_DEVICE_COLS                                                                  \
@@ -58,6 +63,11 @@ enum { PUSH_TAG_NAME, PUSH_TAG_DESCRIPTION, PUSH_TAG_MODE, PUSH_TAG_CREATED, PUS
 enum { PUSH_SUBCOL_ID, PUSH_SUBCOL_DEVICE, PUSH_SUBCOL_TAG, PUSH_SUBCOL_USER, PUSH_SUBCOL_CREATED };
 
 #define PUSH_HOOK_COLS "w.name, w.url, array_to_string(w.events, ','), (w.secret IS NOT NULL)::text"
+/* push_message_summary's columns */
+enum { PUSH_MSG_BODY, PUSH_MSG_TARGET, PUSH_MSG_STATE, PUSH_MSG_CATEGORY, PUSH_MSG_SEND_AT,
+       PUSH_MSG_EXPIRES_AT, PUSH_MSG_CREATED_AT, PUSH_MSG_TARGETED, PUSH_MSG_SENT, PUSH_MSG_FAILED,
+       PUSH_MSG_INVALID, PUSH_MSG_FILTERED, PUSH_MSG_EXPIRED, PUSH_MSG_CANCELLED, PUSH_MSG_PENDING,
+       PUSH_MSG_PAUSED };
 enum { PUSH_HOOK_NAME, PUSH_HOOK_URL, PUSH_HOOK_EVENTS, PUSH_HOOK_SIGNED };
 
 typedef struct {

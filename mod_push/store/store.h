@@ -143,4 +143,17 @@ push_status_t push_store_webhook_get(push_db_t *db, const char *app_id, const ch
                                      apr_dbd_row_t **row);
 push_status_t push_store_webhook_delete(push_db_t *db, const char *app_id, const char *name);
 
+/* Messages. list is a JSON array of records from push_message_check; *ids receives the
+ * message ids (const char *) in order. One statement: the messages and the NOTIFY that
+ * wakes the senders commit together. */
+push_status_t push_store_message_accept(push_db_t *db, const char *app_id, const char *list,
+                                        apr_array_header_t **ids);
+/* A message with its delivery summary (columns PUSH_MSG_*); PUSH_NOTFOUND if none. */
+push_status_t push_store_message_get(push_db_t *db, const char *app_id, const char *id,
+                                     apr_dbd_row_t **row);
+/* Cancels what is not yet sent; PUSH_NOTFOUND if there is no such message. */
+push_status_t push_store_message_cancel(push_db_t *db, const char *app_id, const char *id);
+/* Live senders, queued work and the age in seconds of the oldest due message. */
+push_status_t push_store_sender_health(push_db_t *db, int *senders, long *queued, double *oldest);
+
 #endif

@@ -1,0 +1,252 @@
+#include "core/messages.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_strings.h>
+#include <apr_uuid.h>
+
+#include "core/category.h"
+#include "core/validate.h"
+
+/* The top-level properties of a message, and which settings families exist. */
+static const char *const message_props[] = {
+    "message", "notificationType", "settings", "target", "category", "expiration", "sendAt",
+    "collapseKey", "priority", NULL};
+static const char *const settings_props[] = {"apns", "gcm", "wns", NULL};
+static const char *const target_props[] = {"deviceIds", "userIds", "platforms", "tagNames", NULL};
+static const char *const platform_codes[] = {"A", "G", "W", "B", NULL};
+
+static int one_of(const char *s, const char *const *set)
+{
+    for (; *set; set++)
+        if (strcmp(s, *set) == 0)
+            return 1;
+    return 0;
+}
+
+static int string_ok(json_object *v, size_t max)
+{
+    return json_object_is_type(v, json_type_string) &&
+           push_valid_text(json_object_get_string(v), (size_t)json_object_get_string_len(v), max);
+}
+
+int push_iso_time_parse(const char *s, apr_time_t *t)
+{
+    int y, mo, d, h, mi, sec, n = 0, oh = 0, om = 0;
+    long usec = 0;
+    apr_time_exp_t x;
+    apr_time_t base;
+    const char *r;
+
+    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
+        return 0;
+    r = s + n;
+    if (*r == '.') {
+        long scale = 100000;
+        if (!(r[1] >= '0' && r[1] <= '9'))
+            return 0;
+        for (r++; *r >= '0' && *r <= '9'; r++, scale /= 10)
+            usec += scale > 0 ? (*r - '0') * scale : 0;
+    }
+    if (*r == 'Z' && r[1] == '\0') {
+        /* UTC */
+    } else if ((*r == '+' || *r == '-') && strlen(r) == 6 && r[3] == ':' &&
+               sscanf(r + 1, "%2d:%2d", &oh, &om) == 2 && oh <= 23 && om <= 59) {
+        if (*r == '-')
+            oh = -oh, om = -om;
+    } else {
+        return 0;
+    }
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return 0;
+    memset(&x, 0, sizeof(x));
+    x.tm_year = y - 1900;
+    x.tm_mon = mo - 1;
+    x.tm_mday = d;
+    x.tm_hour = h;
+    x.tm_min = mi;
+    x.tm_sec = sec;
+    if (apr_time_exp_gmt_get(&base, &x) != APR_SUCCESS)
+        return 0;
+    *t = base + usec - apr_time_from_sec((apr_time_t)oh * 3600 + (apr_time_t)om * 60);
+    return 1;
+}
+
+const char *push_iso_time(apr_pool_t *p, apr_time_t t)
+{
+    apr_time_exp_t x;
+    apr_time_exp_gmt(&x, t);
+    return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", x.tm_year + 1900, x.tm_mon + 1,
+                        x.tm_mday, x.tm_hour, x.tm_min, x.tm_sec, x.tm_usec / 1000);
+}
+
+/* A non-empty array of at most PUSH_MAX_TARGETS strings of at most max bytes. */
+static int string_array_ok(json_object *v, size_t max, const char *const *allowed)
+{
+    size_t n;
+    if (!json_object_is_type(v, json_type_array))
+        return 0;
+    n = json_object_array_length(v);
+    if (n == 0 || n > PUSH_MAX_TARGETS)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *e = json_object_array_get_idx(v, i);
+        if (!string_ok(e, max) || (allowed && !one_of(json_object_get_string(e), allowed)))
+            return 0;
+    }
+    return 1;
+}
+
+static const char *check_target(apr_pool_t *p, json_object *target)
+{
+    const char *kind = NULL;
+    if (!json_object_is_type(target, json_type_object))
+        return "target";
+    json_object_object_foreach(target, k, v) {
+        if (!one_of(k, target_props))
+            return apr_pstrcat(p, "target.", k, NULL);
+        if (kind) /* one kind of target per message */
+            return "target";
+        kind = k;
+        if (!string_array_ok(v, PUSH_MAX_ID, strcmp(k, "platforms") == 0 ? platform_codes : NULL))
+            return apr_pstrcat(p, "target.", k, NULL);
+    }
+    return NULL;
+}
+
+static const char *check_settings(apr_pool_t *p, json_object *settings)
+{
+    if (!json_object_is_type(settings, json_type_object))
+        return "settings";
+    json_object_object_foreach(settings, k, v) {
+        json_object *x;
+        if (!one_of(k, settings_props) || !json_object_is_type(v, json_type_object))
+            return apr_pstrcat(p, "settings.", k, NULL);
+        /* the fields whose type the mapping relies on */
+        if (json_object_object_get_ex(v, "payload", &x) && !json_object_is_type(x, json_type_object))
+            return apr_pstrcat(p, "settings.", k, ".payload", NULL);
+        if (json_object_object_get_ex(v, "badge", &x) && strcmp(k, "apns") == 0 &&
+            !json_object_is_type(x, json_type_int))
+            return "settings.apns.badge";
+        if (json_object_object_get_ex(v, "type", &x) && strcmp(k, "apns") == 0 &&
+            !(json_object_is_type(x, json_type_string) &&
+              (strcmp(json_object_get_string(x), "DEFAULT") == 0 ||
+               strcmp(json_object_get_string(x), "MIXED") == 0 ||
+               strcmp(json_object_get_string(x), "SILENT") == 0)))
+            return "settings.apns.type";
+        if (json_object_object_get_ex(v, "timeToLive", &x) && strcmp(k, "gcm") == 0 &&
+            !(json_object_is_type(x, json_type_int) && json_object_get_int64(x) >= 0 &&
+              json_object_get_int64(x) <= 2419200))
+            return "settings.gcm.timeToLive";
+    }
+    return NULL;
+}
+
+/* expiration: an ISO time, or a number of seconds from now (number or digit string). */
+static int expiration_of(json_object *v, apr_time_t now, apr_time_t *t)
+{
+    if (json_object_is_type(v, json_type_int)) {
+        int64_t s = json_object_get_int64(v);
+        if (s <= 0 || s > 31536000)
+            return 0;
+        *t = now + apr_time_from_sec(s);
+        return 1;
+    }
+    if (!json_object_is_type(v, json_type_string))
+        return 0;
+    if (push_iso_time_parse(json_object_get_string(v), t))
+        return 1;
+    {
+        const char *s = json_object_get_string(v);
+        char *end;
+        long long n = strtoll(s, &end, 10);
+        if (!*s || *end || n <= 0 || n > 31536000 || *s == '+' || *s == ' ')
+            return 0;
+        *t = now + apr_time_from_sec((apr_time_t)n);
+        return 1;
+    }
+}
+
+const char *push_message_check(apr_pool_t *p, json_object *body, apr_time_t now,
+                               json_object **record, int *unknown)
+{
+    json_object *msg = NULL, *alert = NULL, *v, *rec;
+    apr_time_t send_at = now, expires = 0;
+    int type = 1;
+    const char *bad;
+    char uuid[APR_UUID_FORMATTED_LENGTH + 1];
+    apr_uuid_t u;
+
+    *record = NULL;
+    *unknown = 0;
+    if (!json_object_is_type(body, json_type_object))
+        return "message";
+    json_object_object_foreach(body, key, val) {
+        (void)val;
+        if (!one_of(key, message_props))
+            return *unknown = 1, key;
+    }
+    if (!json_object_object_get_ex(body, "message", &msg) || !json_object_is_type(msg, json_type_object))
+        return "message";
+    json_object_object_foreach(msg, mk, mv) {
+        if (strcmp(mk, "alert") != 0)
+            return *unknown = 1, apr_pstrcat(p, "message.", mk, NULL);
+        alert = mv;
+    }
+    if (alert && !string_ok(alert, PUSH_MAX_ALERT))
+        return "message.alert";
+    if (json_object_object_get_ex(body, "notificationType", &v)) {
+        if (!json_object_is_type(v, json_type_int) || json_object_get_int(v) < 1 ||
+            json_object_get_int(v) > 3)
+            return "notificationType";
+        type = json_object_get_int(v);
+    }
+    if (json_object_object_get_ex(body, "settings", &v) && (bad = check_settings(p, v)))
+        return bad;
+    if (json_object_object_get_ex(body, "target", &v) && (bad = check_target(p, v)))
+        return bad;
+    if (json_object_object_get_ex(body, "category", &v)) {
+        push_category_filter_t *f;
+        if (!json_object_is_type(v, json_type_string) ||
+            push_category_parse(p, json_object_get_string(v), (apr_size_t)json_object_get_string_len(v), &f) ||
+            f->all || f->exclude || f->names->nelts != 1)
+            return "category";
+    }
+    if (json_object_object_get_ex(body, "collapseKey", &v) && !string_ok(v, PUSH_MAX_COLLAPSE_KEY))
+        return "collapseKey";
+    if (json_object_object_get_ex(body, "priority", &v) &&
+        !(json_object_is_type(v, json_type_string) &&
+          (strcmp(json_object_get_string(v), "high") == 0 || strcmp(json_object_get_string(v), "normal") == 0)))
+        return "priority";
+    if (json_object_object_get_ex(body, "sendAt", &v) &&
+        !(json_object_is_type(v, json_type_string) && push_iso_time_parse(json_object_get_string(v), &send_at)))
+        return "sendAt";
+    if (json_object_object_get_ex(body, "expiration", &v) && !expiration_of(v, now, &expires))
+        return "expiration";
+    if (expires && expires <= (send_at > now ? send_at : now))
+        return "expiration";
+    if (!alert && type != 1)
+        return "message.alert";   /* an SMS needs a text */
+
+    apr_uuid_get(&u);
+    apr_uuid_format(uuid, &u);
+    rec = json_object_new_object();
+    json_object_object_add(rec, "id", json_object_new_string(uuid));
+    json_object_object_add(rec, "body", json_object_get(body));
+    if (json_object_object_get_ex(body, "target", &v))
+        json_object_object_add(rec, "target", json_object_get(v));
+    if (json_object_object_get_ex(body, "category", &v))
+        json_object_object_add(rec, "category", json_object_get(v));
+    if (json_object_object_get_ex(body, "priority", &v))
+        json_object_object_add(rec, "priority", json_object_get(v));
+    if (json_object_object_get_ex(body, "collapseKey", &v))
+        json_object_object_add(rec, "collapseKey", json_object_get(v));
+    json_object_object_add(rec, "sendAt", json_object_new_string(push_iso_time(p, send_at)));
+    if (expires)
+        json_object_object_add(rec, "expiresAt", json_object_new_string(push_iso_time(p, expires)));
+    json_object_object_add(rec, "type", json_object_new_int(type));
+    *record = rec;
+    return NULL;
+}

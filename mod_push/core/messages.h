@@ -1,0 +1,31 @@
+/* Messages as the message API accepts them: checks a MobileFirst message body and turns
+ * it into the record the store's push_message_accept takes. Pure (json-c, APR), shared
+ * by every dialect that sends, unit-tested and fuzzed. */
+#ifndef PUSH_MESSAGES_H
+#define PUSH_MESSAGES_H
+
+#include <apr_pools.h>
+#include <apr_time.h>
+#include <json-c/json.h>
+
+#define PUSH_MAX_ALERT        4096   /* bytes of message.alert */
+#define PUSH_MAX_TARGETS      10000  /* entries of one target list */
+#define PUSH_MAX_COLLAPSE_KEY 64     /* APNs apns-collapse-id */
+
+/* Checks body (a MobileFirst message object) at time now. On success returns NULL and
+ * sets *record to a new object {id, body, target, category, priority, collapseKey,
+ * sendAt, expiresAt, type} (id: a fresh UUID; times as ISO 8601 UTC); the caller owns
+ * it. Otherwise returns the name of the offending property ("target.deviceIds",
+ * "expiration", ...), *record is NULL and *unknown says whether the property is one
+ * a message does not have (rather than one with a bad value). */
+const char *push_message_check(apr_pool_t *p, json_object *body, apr_time_t now,
+                               json_object **record, int *unknown);
+
+/* Parses an ISO 8601 / RFC 3339 time ("2026-01-02T03:04:05Z", fractions and +hh:mm
+ * offsets allowed). Returns 1 and *t, or 0. */
+int push_iso_time_parse(const char *s, apr_time_t *t);
+
+/* t as "2026-01-02T03:04:05.678Z". */
+const char *push_iso_time(apr_pool_t *p, apr_time_t t);
+
+#endif

@@ -1,0 +1,89 @@
+/* What the sender's parts share inside the sender process. */
+#ifndef PUSH_SENDER_INTERNAL_H
+#define PUSH_SENDER_INTERNAL_H
+
+#include <apr_atomic.h>
+#include <apr_hash.h>
+#include <apr_thread_cond.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_proc.h>
+#include <libpq-fe.h>
+#include <json-c/json.h>
+
+#include "httpd.h"
+#include "log.h"
+#include "sender/sender.h"
+
+typedef struct push_cred push_cred_t;
+
+typedef struct {
+    apr_pool_t *pool;
+    const push_sender_conf_t *c;
+    server_rec *s;
+    const char *owner;              /* host:pid:random, the lease owner of this sender */
+    volatile apr_uint32_t stop;     /* set by SIGTERM */
+    apr_thread_mutex_t *lock;       /* guards wake and the credential cache */
+    apr_thread_cond_t *wake;        /* NOTIFY arrived, or a chunk was expanded */
+    apr_uint32_t generation;        /* bumped on each wake */
+    apr_hash_t *creds;              /* "app/provider" -> push_cred_t */
+    apr_pool_t *cred_pool;
+} push_sender_t;
+
+#define SLOG(sd, level, tag, ...) PUSH_SLOG((level), 0, (sd)->s, tag, __VA_ARGS__)
+
+/* --- pg.c: libpq with reconnects --- */
+/* A connection, retried until it works or the sender stops (then NULL). */
+PGconn *push_pg_connect(push_sender_t *sd);
+/* Runs sql with text parameters; reconnects once on a broken connection. Returns a
+ * result with status TUPLES_OK or COMMAND_OK, or NULL (logged). Free with PQclear. */
+PGresult *push_pg_exec(push_sender_t *sd, PGconn **db, const char *sql, int n,
+                       const char *const *params);
+
+/* --- run.c --- */
+/* Sleeps until woken (NOTIFY, expansion) or ms pass. */
+void push_sender_wait(push_sender_t *sd, apr_uint32_t *seen, int ms);
+/* Wakes every waiting thread. */
+void push_sender_wake(push_sender_t *sd);
+#define SENDER_STOPPING(sd) (apr_atomic_read32(&(sd)->stop) != 0)
+
+/* --- creds.c: credentials, provider tokens --- */
+struct push_cred {
+    const char *app_id, *provider;
+    json_object *config;            /* what push_credential.config shows */
+    const char *secret;             /* opened secret (NUL-terminated), or NULL */
+    apr_size_t secret_len;
+    const char *error;              /* unusable: why (sends fail with it) */
+    const char *paused;             /* credential problem reported by the provider */
+    apr_time_t fetched;
+    apr_thread_mutex_t *lock;       /* guards the tokens below */
+    void *pkey;                     /* EVP_PKEY of the .p8 or service account */
+    const char *bearer;             /* APNs provider token or FCM access token */
+    apr_time_t bearer_at, bearer_until;
+    apr_pool_t *pool;
+};
+/* The credential of app/provider, cached for a short while; NULL when none is stored. */
+push_cred_t *push_cred_get(push_sender_t *sd, PGconn **db, const char *app_id, const char *provider);
+/* A bearer token for the credential: the APNs JWT (renewed between 20 and 60 minutes)
+ * or an FCM access token (fetched from token_uri, kept until shortly before expiry).
+ * NULL and *error on failure. */
+const char *push_cred_bearer(push_sender_t *sd, push_cred_t *cr, const char **error);
+/* Forgets the bearer (APNs ExpiredProviderToken, FCM 401) so the next call renews it. */
+void push_cred_renew(push_cred_t *cr, const char *old);
+/* Records a credential problem: sends for app/provider stop until its settings change. */
+void push_cred_pause(push_sender_t *sd, PGconn **db, push_cred_t *cr, const char *reason);
+
+/* --- deliver.c --- */
+void *APR_THREAD_FUNC push_deliver_thread(apr_thread_t *t, void *data);
+/* --- expand.c --- */
+void *APR_THREAD_FUNC push_expand_thread(apr_thread_t *t, void *data);
+/* --- events.c --- */
+void *APR_THREAD_FUNC push_events_thread(apr_thread_t *t, void *data);
+
+/* Set when this libcurl cannot reuse h2c connections (see run.c). */
+extern int push_curl_h2c_broken;
+
+/* curl options every provider request carries (timeouts, CA, HTTP version). */
+struct Curl_easy;
+void push_curl_common(push_sender_t *sd, void *easy, const char *url, int h2);
+
+#endif

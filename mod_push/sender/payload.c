@@ -1,0 +1,430 @@
+#include "payload.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include <apr_strings.h>
+
+/* The first problem found wins; later lookups keep going so the code reads straight. */
+typedef struct {
+    apr_pool_t *p;
+    const char *error;
+} reader_t;
+
+static void fail(reader_t *r, const char *error)
+{
+    if (!r->error)
+        r->error = error;
+}
+
+static const char *field(reader_t *r, const char *where, const char *key)
+{
+    return *where ? apr_pstrcat(r->p, where, ".", key, NULL) : key;
+}
+
+/* A member of obj (which may itself be absent), NULL when absent or JSON null. */
+static json_object *member(json_object *obj, const char *key)
+{
+    json_object *v = NULL;
+    if (!obj || !json_object_object_get_ex(obj, key, &v))
+        return NULL;
+    return v;
+}
+
+static json_object *typed(reader_t *r, json_object *obj, const char *where, const char *key,
+                          json_type type, const char *what)
+{
+    json_object *v = member(obj, key);
+    if (v && !json_object_is_type(v, type)) {
+        fail(r, apr_psprintf(r->p, "%s is not %s", field(r, where, key), what));
+        return NULL;
+    }
+    return v;
+}
+
+/* A string member; "" counts as absent, like null. */
+static const char *str_of(reader_t *r, json_object *obj, const char *where, const char *key)
+{
+    json_object *v = typed(r, obj, where, key, json_type_string, "a string");
+    const char *s = v ? json_object_get_string(v) : NULL;
+    return s && *s ? s : NULL;
+}
+
+static json_object *obj_of(reader_t *r, json_object *obj, const char *where, const char *key)
+{
+    return typed(r, obj, where, key, json_type_object, "an object");
+}
+
+/* A non-negative integer member: 1 and *n when present. */
+static int count_of(reader_t *r, json_object *obj, const char *where, const char *key,
+                    apr_int64_t *n)
+{
+    json_object *v = typed(r, obj, where, key, json_type_int, "an integer");
+    if (!v)
+        return 0;
+    *n = json_object_get_int64(v);
+    if (*n < 0) {
+        fail(r, apr_psprintf(r->p, "%s is negative", field(r, where, key)));
+        return 0;
+    }
+    return 1;
+}
+
+/* APNs wants loc-args as strings only. */
+static json_object *strings_of(reader_t *r, json_object *obj, const char *where,
+                               const char *key)
+{
+    json_object *v = typed(r, obj, where, key, json_type_array, "an array of strings");
+    size_t n = v ? json_object_array_length(v) : 0;
+    for (size_t i = 0; i < n; i++)
+        if (!json_object_is_type(json_object_array_get_idx(v, i), json_type_string)) {
+            fail(r, apr_psprintf(r->p, "%s is not an array of strings", field(r, where, key)));
+            return NULL;
+        }
+    return v;
+}
+
+static void add_str(json_object *o, const char *key, const char *s)
+{
+    if (s)
+        json_object_object_add(o, key, json_object_new_string(s));
+}
+
+/* A copy of v: sharing it would touch its reference count and serializing it would
+ * fill its print buffer, and msg may be mapped by several threads at once. */
+static json_object *copy_of(json_object *v)
+{
+    json_object *c = NULL;
+    if (v && json_object_deep_copy(v, &c, NULL) != 0)
+        c = NULL;
+    return c;
+}
+
+static void add_copy(json_object *o, const char *key, json_object *v)
+{
+    if (v)
+        json_object_object_add(o, key, copy_of(v));
+}
+
+/* The serialized text in p, or NULL with the size in *len when over max (0: no
+ * limit). Releases o. */
+static const char *finish(apr_pool_t *p, json_object *o, apr_size_t max, apr_size_t *len)
+{
+    size_t n = 0;
+    const char *s = json_object_to_json_string_length(
+        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+    const char *copy = s && (max == 0 || n <= max) ? apr_pstrmemdup(p, s, n) : NULL;
+    json_object_put(o);
+    *len = n;
+    return copy;
+}
+
+/* What the message says for every platform. */
+typedef struct {
+    const char *alert;      /* message.alert */
+    const char *collapse;   /* collapseKey */
+    int normal;             /* priority "normal" */
+    int high;               /* priority "high" */
+} common_t;
+
+static void read_common(reader_t *r, json_object *msg, common_t *c)
+{
+    const char *prio;
+    c->alert = str_of(r, obj_of(r, msg, "", "message"), "message", "alert");
+    c->collapse = str_of(r, msg, "", "collapseKey");
+    prio = str_of(r, msg, "", "priority");
+    c->normal = prio && !strcmp(prio, "normal");
+    c->high = prio && !strcmp(prio, "high");
+    if (prio && !c->normal && !c->high)
+        fail(r, apr_psprintf(r->p, "priority is \"%s\", not \"high\" or \"normal\"", prio));
+}
+
+static int not_object(json_object *msg, const char **error)
+{
+    if (msg && json_object_is_type(msg, json_type_object))
+        return 0;
+    *error = "the message is not a JSON object";
+    return 1;
+}
+
+enum { APNS_DEFAULT, APNS_MIXED, APNS_SILENT };
+
+static int apns_type(reader_t *r, json_object *apns)
+{
+    const char *t = str_of(r, apns, "settings.apns", "type");
+    if (!t || !strcasecmp(t, "DEFAULT"))
+        return APNS_DEFAULT;
+    if (!strcasecmp(t, "MIXED"))
+        return APNS_MIXED;
+    if (!strcasecmp(t, "SILENT"))
+        return APNS_SILENT;
+    fail(r, apr_psprintf(r->p, "settings.apns.type is \"%s\", not DEFAULT, MIXED or SILENT", t));
+    return APNS_DEFAULT;
+}
+
+/* aps.alert from the message, or NULL when it would show nothing. */
+static json_object *apns_alert(reader_t *r, const common_t *c, json_object *apns)
+{
+    static const char w[] = "settings.apns";
+    json_object *a = json_object_new_object();
+    add_str(a, "title", str_of(r, apns, w, "title"));
+    add_str(a, "subtitle", str_of(r, apns, w, "subtitle"));
+    add_str(a, "body", c->alert);
+    add_str(a, "loc-key", str_of(r, apns, w, "locKey"));
+    add_copy(a, "loc-args", strings_of(r, apns, w, "locArgs"));
+    add_str(a, "title-loc-key", str_of(r, apns, w, "titleLocKey"));
+    add_copy(a, "title-loc-args", strings_of(r, apns, w, "titleLocArgs"));
+    /* Only the keys with text make something to show; the rest decorate it. */
+    if (!member(a, "title") && !member(a, "subtitle") && !member(a, "body")
+        && !member(a, "loc-key") && !member(a, "title-loc-key")) {
+        json_object_put(a);
+        return NULL;
+    }
+    add_str(a, "action-loc-key", str_of(r, apns, w, "iosActionKey"));
+    add_str(a, "launch-image", str_of(r, apns, w, "launchImage"));
+    return a;
+}
+
+/* The top level around aps: the custom payload, then attachmentUrl. */
+static void apns_custom(reader_t *r, json_object *root, json_object *apns, const char *attachment)
+{
+    json_object *custom = obj_of(r, apns, "settings.apns", "payload");
+    if (custom) {
+        json_object_object_foreach(custom, key, val) {
+            if (strcmp(key, "aps") && !(attachment && !strcmp(key, "attachmentUrl")))
+                json_object_object_add(root, key, copy_of(val));
+        }
+    }
+    add_str(root, "attachmentUrl", attachment);
+}
+
+int push_apns_map(apr_pool_t *p, json_object *msg, const char *topic, apr_int64_t expires_at,
+                  const char *id_only, push_apns_request_t *out, const char **error)
+{
+    static const char w[] = "settings.apns";
+    reader_t r = {p, NULL};
+    common_t c;
+    json_object *apns, *root, *aps, *alert = NULL;
+    const char *attachment, *body;
+    apr_size_t len = 0;
+    apr_int64_t badge = 0;
+    int type, has_badge;
+
+    if (not_object(msg, error))
+        return 0;
+    read_common(&r, msg, &c);
+    apns = obj_of(&r, obj_of(&r, msg, "", "settings"), "settings", "apns");
+    type = apns_type(&r, apns);
+    attachment = str_of(&r, apns, w, "attachmentUrl");
+    has_badge = count_of(&r, apns, w, "badge", &badge);
+    if (c.collapse && strlen(c.collapse) > PUSH_APNS_MAX_COLLAPSE)
+        fail(&r, apr_psprintf(p, "collapseKey is %" APR_SIZE_T_FMT " bytes, longer than the "
+                              "%d APNs allows", strlen(c.collapse), PUSH_APNS_MAX_COLLAPSE));
+
+    root = json_object_new_object();
+    aps = json_object_new_object();
+    json_object_object_add(root, "aps", aps);
+    if (type == APNS_SILENT) {
+        /* A background push only wakes the app: Apple refuses anything it would show. */
+        json_object_object_add(aps, "content-available", json_object_new_int(1));
+    }
+    else {
+        if (id_only) {
+            alert = json_object_new_object();
+            add_str(alert, "body", PUSH_PRIVATE_ALERT);
+        }
+        else if (!(alert = apns_alert(&r, &c, apns))) {
+            fail(&r, "the message is empty: no message.alert, settings.apns.title, subtitle "
+                     "or locKey");
+        }
+        if (alert)
+            json_object_object_add(aps, "alert", alert);
+        if (!id_only) {
+            if (has_badge)
+                json_object_object_add(aps, "badge", json_object_new_int64(badge));
+            add_str(aps, "sound", str_of(&r, apns, w, "sound"));
+            add_str(aps, "category", str_of(&r, apns, w, "interactiveCategory"));
+            if (!member(aps, "category"))
+                add_str(aps, "category", str_of(&r, apns, w, "category"));
+        }
+        if (type == APNS_MIXED)
+            json_object_object_add(aps, "content-available", json_object_new_int(1));
+        /* The service extension fetches the attachment, or in privacy mode the text. */
+        if (attachment || id_only)
+            json_object_object_add(aps, "mutable-content", json_object_new_int(1));
+    }
+    if (id_only)
+        add_str(root, "messageId", id_only);
+    else
+        apns_custom(&r, root, apns, attachment);
+
+    if (r.error) {
+        json_object_put(root);
+        *error = r.error;
+        return 0;
+    }
+    if (!(body = finish(p, root, PUSH_APNS_MAX_PAYLOAD, &len))) {
+        *error = apr_psprintf(p, "the APNs payload is %" APR_SIZE_T_FMT " bytes, too large "
+                              "(at most %d)", len, PUSH_APNS_MAX_PAYLOAD);
+        return 0;
+    }
+    out->body = body;
+    out->body_len = len;
+    out->push_type = type == APNS_SILENT ? "background" : "alert";
+    out->priority = type == APNS_SILENT || c.normal ? 5 : 10;
+    /* msg may be released before the request is sent: nothing may point into it. */
+    out->collapse_id = c.collapse ? apr_pstrdup(p, c.collapse) : NULL;
+    out->expiration = expires_at > 0 ? expires_at : 0;
+    out->topic = topic;
+    return 1;
+}
+
+/* FCM refuses these data keys (its own message fields). */
+static int fcm_reserved(const char *key)
+{
+    return !strcmp(key, "from") || !strcmp(key, "message_type") || !strncmp(key, "google", 6)
+           || !strncmp(key, "gcm", 3);
+}
+
+/* v's JSON text as a JSON string. */
+static json_object *json_text(json_object *v)
+{
+    json_object *c = copy_of(v);
+    json_object *s = json_object_new_string(json_object_to_json_string_ext(
+        c, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(c);
+    return s;
+}
+
+/* FCM data: a flat map of strings. */
+static json_object *fcm_data(reader_t *r, json_object *gcm)
+{
+    json_object *custom = obj_of(r, gcm, "settings.gcm", "payload");
+    json_object *data = json_object_new_object();
+    if (!custom)
+        return data;
+    json_object_object_foreach(custom, key, val) {
+        if (fcm_reserved(key))
+            fail(r, apr_psprintf(r->p, "settings.gcm.payload has the key \"%s\", which FCM "
+                                 "reserves", key));
+        else if (json_object_is_type(val, json_type_string))
+            add_copy(data, key, val);
+        else
+            json_object_object_add(data, key, json_text(val));
+    }
+    return data;
+}
+
+static const char *fcm_visibility(reader_t *r, json_object *gcm)
+{
+    const char *v = str_of(r, gcm, "settings.gcm", "visibility");
+    if (!v)
+        return NULL;
+    if (!strcasecmp(v, "public"))
+        return "PUBLIC";
+    if (!strcasecmp(v, "private"))
+        return "PRIVATE";
+    if (!strcasecmp(v, "secret"))
+        return "SECRET";
+    fail(r, apr_psprintf(r->p, "settings.gcm.visibility is \"%s\", not public, private or "
+                         "secret", v));
+    return NULL;
+}
+
+/* android {collapse_key, priority, ttl}: how FCM delivers, whatever the content. */
+static json_object *fcm_android(reader_t *r, const common_t *c, json_object *gcm,
+                                apr_int64_t ttl_seconds)
+{
+    static const char w[] = "settings.gcm";
+    json_object *android = json_object_new_object();
+    const char *collapse = str_of(r, gcm, w, "collapseKey");
+    const char *prio = str_of(r, gcm, w, "priority");
+    apr_int64_t ttl = -1;
+
+    add_str(android, "collapse_key", collapse ? collapse : c->collapse);
+    /* settings.gcm.priority is MobileFirst's display priority; the message's own
+     * priority says how urgently to deliver, so it wins. */
+    if (c->high || c->normal)
+        add_str(android, "priority", c->high ? "HIGH" : "NORMAL");
+    else if (prio)
+        add_str(android, "priority",
+                !strcasecmp(prio, "max") || !strcasecmp(prio, "high") ? "HIGH" : "NORMAL");
+    count_of(r, gcm, w, "timeToLive", &ttl);
+    if (ttl_seconds >= 0 && (ttl < 0 || ttl_seconds < ttl))
+        ttl = ttl_seconds;
+    if (ttl > PUSH_FCM_MAX_TTL)
+        ttl = PUSH_FCM_MAX_TTL;
+    if (ttl >= 0)
+        add_str(android, "ttl", apr_psprintf(r->p, "%" APR_INT64_T_FMT "s", ttl));
+    return android;
+}
+
+int push_fcm_map(apr_pool_t *p, json_object *msg, const char *token, apr_int64_t ttl_seconds,
+                 const char *id_only, const char **body, const char **error)
+{
+    reader_t r = {p, NULL};
+    common_t c;
+    json_object *gcm, *root, *m, *data, *android, *note;
+    const char *visibility, *sound;
+    apr_size_t len = 0;
+
+    if (not_object(msg, error))
+        return 0;
+    if (!token || !*token) {
+        *error = "the device token is empty";
+        return 0;
+    }
+    read_common(&r, msg, &c);
+    gcm = obj_of(&r, obj_of(&r, msg, "", "settings"), "settings", "gcm");
+    root = json_object_new_object();
+    m = json_object_new_object();
+    json_object_object_add(root, "message", m);
+    add_str(m, "token", token);
+
+    if (id_only) {
+        /* The app fetches the content itself: nothing readable passes through Google. */
+        data = json_object_new_object();
+        add_str(data, "messageId", id_only);
+    }
+    else {
+        data = fcm_data(&r, gcm);
+        if (c.alert) {
+            note = json_object_new_object();
+            add_str(note, "body", c.alert);
+            json_object_object_add(m, "notification", note);
+        }
+        else if (json_object_object_length(data) == 0) {
+            fail(&r, "the message is empty: no message.alert and no settings.gcm.payload");
+        }
+    }
+    if (json_object_object_length(data) > 0)
+        json_object_object_add(m, "data", data);
+    else
+        json_object_put(data);
+
+    android = fcm_android(&r, &c, gcm, ttl_seconds);
+    sound = str_of(&r, gcm, "settings.gcm", "sound");
+    visibility = fcm_visibility(&r, gcm);
+    if (member(m, "notification") && (sound || visibility)) {
+        note = json_object_new_object();
+        add_str(note, "sound", sound);
+        add_str(note, "visibility", visibility);
+        json_object_object_add(android, "notification", note);
+    }
+    if (json_object_object_length(android) > 0)
+        json_object_object_add(m, "android", android);
+    else
+        json_object_put(android);
+
+    if (r.error) {
+        json_object_put(root);
+        *error = r.error;
+        return 0;
+    }
+    *body = finish(p, root, 0, &len);
+    if (!*body) {
+        *error = "the FCM message could not be serialized";
+        return 0;
+    }
+    return 1;
+}

@@ -1,0 +1,99 @@
+/* The sender's life under httpd: forked by the parent after configuration (mod_cgid's
+ * pattern), watched with apr_proc_other_child_register so that it is forked again if
+ * it dies, and stopped with the configuration pool on shutdown and on every restart,
+ * graceful or not (the next configuration forks a new one; the outbox makes that
+ * harmless). */
+#include "sender/process.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include "ap_mpm.h"
+#include "http_main.h"
+#include "apr_signal.h"
+#include "http_config.h"
+#include "mpm_common.h"
+#include "unixd.h"
+
+#include "log.h"
+#include "sender/internal.h"
+
+
+typedef struct {
+    apr_pool_t *pconf;
+    server_rec *s;
+    push_sender_conf_t *conf;
+    apr_proc_t *proc;
+    int restarts;
+    apr_time_t last_start;
+} sender_proc_t;
+
+static apr_status_t fork_sender(sender_proc_t *sp);
+
+static void maintenance(int reason, void *data, apr_wait_t status)
+{
+    sender_proc_t *sp = data;
+    int stopping = 0;
+    (void)status;
+    switch (reason) {
+    case APR_OC_REASON_DEATH:
+    case APR_OC_REASON_LOST:
+        apr_proc_other_child_unregister(data);
+        if (ap_mpm_query(AP_MPMQ_MPM_STATE, &stopping) == APR_SUCCESS && stopping == AP_MPMQ_STOPPING)
+            break;
+        PUSH_SLOG(APLOG_ERR, 0, sp->s, "PUSH0651", "the sender process (pid %d) is gone; starting "
+                  "another", (int)sp->proc->pid);
+        if (apr_time_now() - sp->last_start < apr_time_from_sec(1))
+            apr_sleep(apr_time_from_sec(1));   /* a sender that dies at once must not spin */
+        fork_sender(sp);
+        break;
+    case APR_OC_REASON_RESTART:
+        apr_proc_other_child_unregister(data);
+        break;
+    case APR_OC_REASON_UNREGISTER:
+        kill(sp->proc->pid, SIGTERM);
+        break;
+    case APR_OC_REASON_UNWRITABLE:
+    case APR_OC_REASON_RUNNING:
+    default:
+        break;
+    }
+}
+
+static apr_status_t fork_sender(sender_proc_t *sp)
+{
+    apr_status_t rv;
+    sp->proc = apr_pcalloc(sp->pconf, sizeof(*sp->proc));
+    sp->last_start = apr_time_now();
+    rv = apr_proc_fork(sp->proc, sp->pconf);
+    if (rv == APR_INCHILD) {
+        apr_pool_t *p;
+        /* the parent's signal dispositions do not belong here */
+        apr_signal(SIGCHLD, SIG_DFL);
+        apr_pool_create(&p, sp->pconf);
+        if (ap_run_drop_privileges(p, ap_server_conf) != 0) {
+            PUSH_SLOG(APLOG_CRIT, 0, sp->s, "PUSH0652", "the sender could not drop privileges");
+            _exit(1);
+        }
+        push_sender_main(p, sp->conf);   /* does not return */
+        _exit(0);
+    }
+    if (rv != APR_INPARENT) {
+        PUSH_SLOG(APLOG_ERR, rv, sp->s, "PUSH0653", "cannot fork the sender process");
+        return rv;
+    }
+    /* killed with the configuration: SIGTERM, then SIGKILL after a grace period */
+    apr_pool_note_subprocess(sp->pconf, sp->proc, APR_KILL_AFTER_TIMEOUT);
+    apr_proc_other_child_register(sp->proc, maintenance, sp, NULL, sp->pconf);
+    return APR_SUCCESS;
+}
+
+int push_sender_start(apr_pool_t *pconf, server_rec *s, push_sender_conf_t *conf)
+{
+    sender_proc_t *sp = apr_pcalloc(pconf, sizeof(*sp));
+    sp->pconf = pconf;
+    sp->s = s;
+    sp->conf = conf;
+    conf->server = s;
+    return fork_sender(sp) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
+}

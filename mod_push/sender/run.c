@@ -1,0 +1,245 @@
+/* The sender process: its threads, the LISTEN connection, the heartbeat that health
+ * reads, and an orderly stop on SIGTERM. */
+#include "sender/internal.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <apr_signal.h>
+#include <apr_strings.h>
+#include <curl/curl.h>
+
+
+const char *const push_endpoint_names[PUSH_EP__COUNT] = {
+    "apns", "apns-sandbox", "fcm", "fcm-token", "webhook-proxy"};
+
+static const char *const endpoint_defaults[PUSH_EP__COUNT] = {
+    "https://api.push.apple.com", "https://api.sandbox.push.apple.com",
+    "https://fcm.googleapis.com", NULL, NULL};
+
+void push_sender_conf_defaults(push_sender_conf_t *c)
+{
+    if (c->enabled < 0)
+        c->enabled = 1;
+    if (c->threads <= 0)
+        c->threads = 2;
+    if (c->batch <= 0)
+        c->batch = 500;
+    if (c->lease <= 0)
+        c->lease = 60;
+    if (c->max_attempts <= 0)
+        c->max_attempts = 8;
+    if (c->backoff_base_ms <= 0)
+        c->backoff_base_ms = 1000;
+    if (c->backoff_cap_ms <= 0)
+        c->backoff_cap_ms = 3600 * 1000;
+    if (c->chunk <= 0)
+        c->chunk = 5000;
+    if (c->timeout_ms <= 0)
+        c->timeout_ms = 30000;
+    for (int i = 0; i < PUSH_EP__COUNT; i++)
+        if (!c->endpoint[i])
+            c->endpoint[i] = endpoint_defaults[i];
+}
+
+int push_curl_h2c_broken;
+
+static push_sender_t *the_sender;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    if (the_sender)
+        apr_atomic_set32(&the_sender->stop, 1);
+}
+
+void push_sender_wait(push_sender_t *sd, apr_uint32_t *seen, int ms)
+{
+    apr_thread_mutex_lock(sd->lock);
+    if (*seen == sd->generation && !SENDER_STOPPING(sd))
+        apr_thread_cond_timedwait(sd->wake, sd->lock, apr_time_from_msec(ms));
+    *seen = sd->generation;
+    apr_thread_mutex_unlock(sd->lock);
+}
+
+void push_sender_wake(push_sender_t *sd)
+{
+    apr_thread_mutex_lock(sd->lock);
+    sd->generation++;
+    apr_thread_cond_broadcast(sd->wake);
+    apr_thread_mutex_unlock(sd->lock);
+}
+
+void push_curl_common(push_sender_t *sd, void *easy, const char *url, int h2)
+{
+    CURL *e = easy;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)sd->c->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "mod_push");
+    if (sd->c->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, sd->c->ca_file);
+    if (h2) {
+        /* http:// endpoints (mocks, proxies) are spoken as h2c with prior knowledge */
+        int h2c = strncmp(url, "http://", 7) == 0;
+        curl_easy_setopt(e, CURLOPT_HTTP_VERSION, h2c ? (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+                                                      : (long)CURL_HTTP_VERSION_2TLS);
+        if (h2c && push_curl_h2c_broken) {
+            /* this libcurl fails every request on a reused h2c connection: one
+             * connection per request (TLS endpoints multiplex as they should) */
+            curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+        } else {
+            curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+        }
+    }
+}
+
+/* Writes this sender's row (health reads it). */
+static void heartbeat(push_sender_t *sd, PGconn **db, int gone)
+{
+    char pid[32], host[256] = "";
+    const char *params[3];
+    PGresult *res;
+    gethostname(host, sizeof(host) - 1);
+    apr_snprintf(pid, sizeof(pid), "%d", (int)getpid());
+    params[0] = sd->owner;
+    params[1] = host;
+    params[2] = pid;
+    res = gone ? push_pg_exec(sd, db, "DELETE FROM push_sender WHERE owner = $1", 1, params)
+               : push_pg_exec(sd, db,
+                              "INSERT INTO push_sender (owner, host, pid) VALUES ($1, $2, $3) "
+                              "ON CONFLICT (owner) DO UPDATE SET seen_at = now()", 3, params);
+    PQclear(res);
+    if (!gone) {
+        /* rows of senders long gone would only confuse health */
+        res = push_pg_exec(sd, db, "DELETE FROM push_sender WHERE seen_at < now() - interval '1 hour'",
+                           0, NULL);
+        PQclear(res);
+    }
+}
+
+/* LISTEN push_sender on its own connection; returns 0 when the connection failed. */
+static int listen_on(push_sender_t *sd, PGconn **db)
+{
+    PGresult *res = push_pg_exec(sd, db, "LISTEN push_sender", 0, NULL);
+    PQclear(res);
+    return res != NULL;
+}
+
+void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
+{
+    push_sender_t *sd = apr_pcalloc(p, sizeof(*sd));
+    apr_thread_t **threads;
+    int nthreads = c->threads + 2, i;
+    PGconn *db = NULL;
+    apr_time_t last_beat = 0;
+    char rnd[8];
+
+    sd->pool = p;
+    sd->c = c;
+    sd->s = c->server;
+    apr_generate_random_bytes((unsigned char *)rnd, sizeof(rnd));
+    {
+        char host[200] = "";
+        gethostname(host, sizeof(host) - 1);
+        sd->owner = apr_psprintf(p, "%s:%d:%02x%02x%02x%02x", host, (int)getpid(),
+                                 (unsigned char)rnd[0], (unsigned char)rnd[1],
+                                 (unsigned char)rnd[2], (unsigned char)rnd[3]);
+    }
+    apr_thread_mutex_create(&sd->lock, APR_THREAD_MUTEX_DEFAULT, p);
+    apr_thread_cond_create(&sd->wake, p);
+    apr_pool_create(&sd->cred_pool, p);
+    sd->creds = apr_hash_make(sd->cred_pool);
+    the_sender = sd;
+    apr_signal(SIGTERM, on_term);
+    apr_signal(SIGINT, on_term);
+    apr_signal(SIGHUP, SIG_IGN);
+    apr_signal(SIGUSR1, SIG_IGN);
+    apr_signal(SIGPIPE, SIG_IGN);
+    apr_signal(SIGCHLD, SIG_DFL);
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        SLOG(sd, APLOG_CRIT, "PUSH0604", "sender: libcurl did not initialize");
+        _exit(1);
+    }
+    {
+        /* libcurl 7.87 and 7.88.x cannot reuse an h2c (prior knowledge) connection:
+         * curl issue 10634, fixed in 8.0 */
+        const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+        push_curl_h2c_broken = v->version_num >= 0x075700 && v->version_num < 0x080000;
+        if (push_curl_h2c_broken)
+            SLOG(sd, APLOG_INFO, "PUSH0607", "sender: libcurl %s cannot reuse h2c connections: "
+                 "http:// provider endpoints get one connection per request", v->version);
+    }
+    SLOG(sd, APLOG_NOTICE, "PUSH0605", "sender %s started: %d delivery threads, batch %d, lease %d s",
+         sd->owner, c->threads, c->batch, c->lease);
+
+    threads = apr_pcalloc(p, sizeof(*threads) * nthreads);
+    apr_thread_create(&threads[0], NULL, push_expand_thread, sd, p);
+    apr_thread_create(&threads[1], NULL, push_events_thread, sd, p);
+    for (i = 2; i < nthreads; i++)
+        apr_thread_create(&threads[i], NULL, push_deliver_thread, sd, p);
+
+    /* this thread: NOTIFY listener and heartbeat */
+    while (!SENDER_STOPPING(sd)) {
+        struct pollfd pfd;
+        PGnotify *n;
+        int woke = 0;
+        if (!db || PQstatus(db) != CONNECTION_OK) {
+            if (db)
+                PQfinish(db);
+            db = NULL;
+            if (!listen_on(sd, &db)) {
+                apr_sleep(apr_time_from_msec(500));
+                continue;
+            }
+            push_sender_wake(sd);   /* something may have arrived meanwhile */
+        }
+        if (apr_time_now() - last_beat > apr_time_from_sec(5)) {
+            heartbeat(sd, &db, 0);
+            last_beat = apr_time_now();
+            if (!db)
+                continue;
+        }
+        pfd.fd = PQsocket(db);
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        if (poll(&pfd, 1, 1000) > 0) {
+            if (!PQconsumeInput(db)) {
+                PQfinish(db);
+                db = NULL;
+                continue;
+            }
+        }
+        while ((n = PQnotifies(db))) {
+            woke = 1;
+            PQfreemem(n);
+        }
+        if (woke)
+            push_sender_wake(sd);
+    }
+
+    push_sender_wake(sd);
+    for (i = 0; i < nthreads; i++) {
+        apr_status_t trv;
+        apr_thread_join(&trv, threads[i]);
+    }
+    if (!db || PQstatus(db) != CONNECTION_OK) {
+        /* one try to say goodbye; the row ages out otherwise */
+        if (db)
+            PQfinish(db);
+        db = PQconnectdb(c->conninfo);
+    }
+    if (PQstatus(db) == CONNECTION_OK) {
+        const char *params[1] = {sd->owner};
+        PQclear(PQexecParams(db, "DELETE FROM push_sender WHERE owner = $1", 1, NULL, params, NULL,
+                             NULL, 0));
+    }
+    PQfinish(db);
+    curl_global_cleanup();
+    SLOG(sd, APLOG_NOTICE, "PUSH0606", "sender %s stopped", sd->owner);
+    _exit(0);
+}

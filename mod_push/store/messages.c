@@ -1,0 +1,65 @@
+/* Messages: accepting them into the outbox, their summaries, cancelling. The work
+ * itself is plpgsql in sql/004_messages.sql, shared with the sender. */
+#include <stdlib.h>
+
+#include <apr_strings.h>
+
+#include "store/statements.h"
+#include "store/store.h"
+
+push_status_t push_store_message_accept(push_db_t *db, const char *app_id, const char *list,
+                                        apr_array_header_t **ids)
+{
+    const char *args[] = {app_id, list};
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row = NULL;
+    push_status_t rv = push_db_select(db, PUSH_ST_MSG_ACCEPT, &res, 2, args);
+    if (rv != PUSH_OK)
+        return rv;
+    *ids = apr_array_make(db->pool, 1, sizeof(const char *));
+    /* never past the last row: the pgsql driver frees the result there */
+    for (int i = 1, last = apr_dbd_num_tuples(db->driver, res); i <= last; i++) {
+        if (apr_dbd_get_row(db->driver, db->pool, res, &row, i) != 0)
+            break;
+        APR_ARRAY_PUSH(*ids, const char *) = push_db_col(db, row, 0);
+    }
+    return PUSH_OK;
+}
+
+push_status_t push_store_message_get(push_db_t *db, const char *app_id, const char *id,
+                                     apr_dbd_row_t **row)
+{
+    const char *args[] = {app_id, id};
+    apr_dbd_results_t *res;
+    push_status_t rv = push_db_select(db, PUSH_ST_MSG_SUMMARY, &res, 2, args);
+    if (rv != PUSH_OK)
+        return rv;
+    *row = NULL;
+    return apr_dbd_get_row(db->driver, db->pool, res, row, 1) == 0 ? PUSH_OK : PUSH_NOTFOUND;
+}
+
+push_status_t push_store_message_cancel(push_db_t *db, const char *app_id, const char *id)
+{
+    const char *args[] = {app_id, id}, *found;
+    apr_dbd_results_t *res;
+    push_status_t rv = push_db_select(db, PUSH_ST_MSG_CANCEL, &res, 2, args);
+    if (rv != PUSH_OK)
+        return rv;
+    found = push_db_first_value(db, res);
+    return found && found[0] == 't' ? PUSH_OK : PUSH_NOTFOUND;
+}
+
+push_status_t push_store_sender_health(push_db_t *db, int *senders, long *queued, double *oldest)
+{
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row = NULL;
+    push_status_t rv = push_db_select(db, PUSH_ST_SENDER_HEALTH, &res, 0, NULL);
+    if (rv != PUSH_OK)
+        return rv;
+    if (apr_dbd_get_row(db->driver, db->pool, res, &row, 1) != 0)
+        return PUSH_EUNAVAIL;
+    *senders = atoi(push_db_col(db, row, 0));
+    *queued = atol(push_db_col(db, row, 1));
+    *oldest = atof(push_db_col(db, row, 2));
+    return PUSH_OK;
+}
