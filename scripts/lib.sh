@@ -10,6 +10,7 @@ push_die() { push_say "error: $*"; exit 1; }
 PUSH_PKGS_BUILD="gcc make autoconf automake libtool pkg-config apache2-dev libjson-c-dev libcurl4-openssl-dev libpq-dev libssl-dev"
 PUSH_PKGS_RUN="apache2 libaprutil1-dbd-pgsql postgresql curl openssl"
 PUSH_PKGS_TEST="libapache2-mod-perl2 libwww-perl apache2-utils clang libclang-rt-14-dev nodejs nghttp2-client"
+PUSH_PKGS_MOCK="nodejs"
 PUSH_PKGS_BENCH="wrk postgresql-contrib nghttp2-client nodejs"
 
 # push_deps build run test ... : installs what is missing when root, else names it and stops.
@@ -21,6 +22,7 @@ push_deps() {
             run) want="$want $PUSH_PKGS_RUN" ;;
             test) want="$want $PUSH_PKGS_TEST" ;;
             bench) want="$want $PUSH_PKGS_BENCH" ;;
+            mock) want="$want $PUSH_PKGS_MOCK" ;;
         esac
     done
     for p in $want; do
@@ -169,6 +171,16 @@ push_mock_start() {
     done
     cat "$log" >&2
     push_die "the mock providers did not start"
+}
+
+# push_mock_stop PORTSFILE — stops the mock providers (runuser does not pass signals on,
+# so the node process is signalled by the pid it wrote).
+push_mock_stop() {
+    local pid
+    pid=$(push_mock_port "$1" pid 2>/dev/null)
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null
+    [ -n "${MOCK_PID:-}" ] && kill "$MOCK_PID" 2>/dev/null
+    return 0
 }
 
 # push_mock_port PORTSFILE NAME — one port of the mock providers.

@@ -31,6 +31,8 @@ struct mf_op {
     push_list_query_t lq;
     push_sub_outcome_t outcome;
     push_db_t *db;                /* rows outlive the connection: they live in r->pool */
+    long queued;                  /* health: work waiting for the sender */
+    double oldest;
 };
 
 static push_status_t run_op(push_db_t *db, void *ctx)
@@ -652,6 +654,8 @@ static push_status_t op_health(push_db_t *db, mf_op_t *op)
     int version = 0;
     push_status_t rv = push_store_schema_version(db, &version);
     op->flag = version;
+    if (rv == PUSH_OK)
+        rv = push_store_sender_health(db, &op->flag2, &op->queued, &op->oldest);
     return rv;
 }
 
@@ -662,8 +666,17 @@ int mf_health(mf_req_t *q)
     push_status_t rv = with(&op);
     json_object *o = json_object_new_object();
     const char *db = rv == PUSH_OK ? "ok" : rv == PUSH_ESCHEMA ? "schema mismatch" : "unavailable";
-    json_object_object_add(o, "status", json_object_new_string(rv == PUSH_OK ? "ok" : "error"));
+    /* the sender counts as alive when one wrote its heartbeat in the last 30 s, on any
+     * node sharing the database */
+    int sender_ok = rv == PUSH_OK && op.flag2 > 0;
+    json_object_object_add(o, "status", json_object_new_string(rv == PUSH_OK && sender_ok ? "ok" : "error"));
     json_object_object_add(o, "database", json_object_new_string(db));
+    json_object_object_add(o, "sender", json_object_new_string(rv != PUSH_OK ? "unknown" : sender_ok ? "ok" : "down"));
+    if (rv == PUSH_OK) {
+        json_object_object_add(o, "senders", json_object_new_int(op.flag2));
+        json_object_object_add(o, "queued", json_object_new_int64(op.queued));
+        json_object_object_add(o, "oldestPendingSeconds", json_object_new_double(op.oldest));
+    }
     apr_table_setn(q->r->headers_out, "Cache-Control", "no-store");
-    return mf_send(q, rv == PUSH_OK ? HTTP_OK : HTTP_SERVICE_UNAVAILABLE, o);
+    return mf_send(q, rv == PUSH_OK && sender_ok ? HTTP_OK : HTTP_SERVICE_UNAVAILABLE, o);
 }
