@@ -395,4 +395,35 @@ LANGUAGE sql STABLE AS $$
              WHERE state IN ('pending', 'expanding', 'sending') AND send_at <= now())
 $$;
 
+-- Rocket.Chat's push.test: at most one per second per user (-1), none without tokens
+-- (0), else the message to every device of the user, accepted as push_message_accept
+-- does, and the number of tokens.
+CREATE TABLE push_rate (
+    key  text PRIMARY KEY,
+    at   timestamptz NOT NULL
+);
+
+CREATE FUNCTION push_rocketchat_test(p_app text, p_user text, p_id text, p_body jsonb)
+RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_n integer;
+BEGIN
+    INSERT INTO push_rate AS r (key, at) VALUES ('push.test/' || p_app || '/' || p_user, clock_timestamp())
+    ON CONFLICT (key) DO UPDATE SET at = excluded.at WHERE r.at <= excluded.at - interval '1 second';
+    IF NOT FOUND THEN
+        RETURN -1;
+    END IF;
+    SELECT count(*) INTO v_n FROM push_device d
+     WHERE d.app_id = p_app AND d.user_id = p_user AND d.enabled AND d.invalid_since IS NULL
+       AND d.platform IN ('apns', 'fcm');
+    IF v_n = 0 THEN
+        RETURN 0;
+    END IF;
+    PERFORM push_message_accept(p_app, jsonb_build_array(jsonb_build_object(
+        'id', p_id, 'body', p_body, 'target', jsonb_build_object('userIds', jsonb_build_array(p_user)))));
+    RETURN v_n;
+END
+$$;
+
 INSERT INTO push_schema_version (version) VALUES (4);

@@ -52,6 +52,16 @@ my @bad_server = (
     ['PushOAuthClient c1 ' . ('a' x 64) . ' "bad\"scope"', qr/PushOAuthClient c1: the scopes must be a space-separated list/],
     ['PushOAuthTokenLifetime 10', qr/PushOAuthTokenLifetime: tokens must live at least 60 seconds/],
     ['PushOAuthTokenLifetime soon', qr/PushOAuthTokenLifetime: 'soon' is not a whole number/],
+    ['PushSender maybe', qr/PushSender must be On or Off/],
+    ['PushSenderThreads 0', qr/PushSenderThreads: '0' is below the minimum 1/],
+    ['PushSenderThreads 65', qr/PushSenderThreads: '65' is not a whole number from 0 to 64/],
+    ['PushSenderBatch lots', qr/PushSenderBatch: 'lots' is not a whole number/],
+    ['PushSenderLease 1', qr/PushSenderLease: '1' is below the minimum 5/],
+    ['PushSenderBackoff 500 100', qr/PushSenderBackoff: BASE_MS must be at least 1 and CAP_MS at least BASE_MS/],
+    ['PushProviderEndpoint apple https://x.example', qr/PushProviderEndpoint: unknown provider 'apple' \(apns, apns-sandbox, fcm, fcm-token, webhook-proxy\)/],
+    ['PushProviderEndpoint apns ftp://x.example', qr/PushProviderEndpoint apns: 'ftp:\/\/x.example' is not an http:\/\/ or https:\/\/ URL/],
+    ['PushProviderCA /nonexistent/ca.pem', qr/PushProviderCA: '\/nonexistent\/ca.pem' is not a readable file/],
+    ["<VirtualHost *:1>\nPushSenderThreads 2\n</VirtualHost>", qr/PushSenderThreads cannot occur within <VirtualHost> section/],
 );
 for my $case (@bad_server) {
     my ($line, $want) = @$case;

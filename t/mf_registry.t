@@ -145,5 +145,16 @@ mf_err(mf(GET => "/apps/$app", $token), 404, 'FPWSE0001E', 'and so is it');
 # --- health ---------------------------------------------------------------------------------------------
 $res = mf(GET => '/health/status');
 is $res->code, 200, 'GET /health/status needs no token';
-is_deeply json_body($res), {status => 'ok', database => 'ok'}, 'and reports the database';
+my $h = json_body($res);
+is_deeply [@$h{qw(status database sender)}], ['ok', 'ok', 'ok'], 'and reports the database and the sender';
+ok $h->{senders} >= 1, 'a live sender';
+ok defined $h->{queued} && defined $h->{oldestPendingSeconds}, 'the queue depth and the oldest pending age';
+# no sender has written a heartbeat lately: 503, naming the sender
+psql("UPDATE push_sender SET seen_at = now() - interval '1 hour'");
+$res = mf(GET => '/health/status');
+is $res->code, 503, 'no live sender: 503';
+is json_body($res)->{sender}, 'down', 'naming the sender';
+my $until = time + 10;
+sleep 1 while time < $until && mf(GET => '/health/status')->code != 200;
+is mf(GET => '/health/status')->code, 200, 'the sender\'s next heartbeat brings it back';
 done_testing;

@@ -125,12 +125,12 @@ is rc(DELETE => 'push.token', undef, undef, {token => 'x'})->code, 401, 'DELETE 
 
 # --- push.info and the rest ----------------------------------------------------------------------------
 $res = rc(GET => 'push.info', $alice, $ta);
-is_deeply [$res->code, json_body($res)], [200, {pushGatewayEnabled => JSON::PP::false(),
+is_deeply [$res->code, json_body($res)], [200, {pushGatewayEnabled => JSON::PP::true(),
           defaultPushGateway => JSON::PP::true(), success => JSON::PP::true()}],
-    'push.info: no sender in this build, so no push gateway';
+    'push.info: the sender is on, so pushes are sent';
 is rc(GET => 'push.info')->code, 401, 'push.info needs a session';
 is rc(GET => 'push.token', $alice, $ta)->code, 405, 'GET push.token: 405';
-is rc(GET => 'push.get?id=x', $alice, $ta)->code, 404, 'push.get is not part of this build';
+is rc(GET => 'push.test', $alice, $ta)->code, 405, 'GET push.test: 405';
 
 # --- the session ends ------------------------------------------------------------------------------------
 rc(POST => 'push.token', $alice, $ta, {%good, value => 'last-' . random_hex(8)});

@@ -1,9 +1,9 @@
-/* Rocket.Chat's REST API for push tokens: POST and DELETE /api/v1/push.token and GET
- * /api/v1/push.info (docs/rocketchat.md). push.get and push.test need the sender and are
- * not part of this build. */
+/* Rocket.Chat's REST API for push: POST and DELETE /api/v1/push.token, GET
+ * /api/v1/push.info and POST /api/v1/push.test (docs/rocketchat.md). */
 #include "api/api.h"
 
 #include "apr_strings.h"
+#include "apr_uuid.h"
 #include "http_protocol.h"
 
 #include "config.h"
@@ -14,6 +14,7 @@
 #include "dbd.h"
 #include "http_util.h"
 #include "log.h"
+#include "sender/sender.h"
 #include "store/store.h"
 
 #define RC_LOGIN_REQUIRED "You must be logged in to do this."
@@ -201,12 +202,69 @@ static int push_token_delete(request_rec *r, const push_principal_t *who)
     return rc_send(r, HTTP_OK, o);
 }
 
-/* No sender is built yet, so this server sends no pushes: pushGatewayEnabled is false. */
+/* Whether this server sends pushes: its sender is on (PushSender). */
+static int push_enabled(request_rec *r)
+{
+    const push_srv_conf_t *c = push_srv_conf(r->server);
+    return c->sender && c->sender->enabled > 0;
+}
+
 static int push_info(request_rec *r)
 {
     json_object *o = json_object_new_object();
-    json_object_object_add(o, "pushGatewayEnabled", json_object_new_boolean(0));
+    json_object_object_add(o, "pushGatewayEnabled", json_object_new_boolean(push_enabled(r)));
     json_object_object_add(o, "defaultPushGateway", json_object_new_boolean(1));
+    json_object_object_add(o, "success", json_object_new_boolean(1));
+    return rc_send(r, HTTP_OK, o);
+}
+
+typedef struct {
+    const char *app_id, *user, *id, *body;
+    int tokens;
+} rc_test_t;
+
+static push_status_t op_test(push_db_t *db, void *ctx)
+{
+    rc_test_t *t = ctx;
+    return push_store_rocketchat_test(db, t->app_id, t->user, t->id, t->body, &t->tokens);
+}
+
+/* A test push to every device of the caller, sent through the sender like any message. */
+static int push_test(request_rec *r, const push_principal_t *who)
+{
+    rc_test_t t;
+    json_object *msg, *m, *settings, *apns, *o;
+    char id[APR_UUID_FORMATTED_LENGTH + 1];
+    apr_uuid_t u;
+    push_status_t rv;
+
+    if (!push_enabled(r))
+        return rc_error(r, HTTP_BAD_REQUEST, "Push is disabled", "error-push-disabled");
+    apr_uuid_get(&u);
+    apr_uuid_format(id, &u);
+    msg = push_json_pool_own(r->pool, json_object_new_object());
+    m = json_object_new_object();
+    json_object_object_add(m, "alert", json_object_new_string("This is a push test message"));
+    json_object_object_add(msg, "message", m);
+    settings = json_object_new_object();
+    apns = json_object_new_object();
+    json_object_object_add(apns, "title", json_object_new_string(apr_pstrcat(r->pool, "@", who->user_id, NULL)));
+    json_object_object_add(settings, "apns", apns);
+    json_object_object_add(msg, "settings", settings);
+    t.app_id = push_conf_app_id(r);
+    t.user = who->user_id;
+    t.id = id;
+    t.body = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN);
+    t.tokens = 0;
+    rv = push_db_with(r, op_test, &t);
+    if (rv != PUSH_OK)
+        return rc_unavailable(r);
+    if (t.tokens < 0)
+        return rc_error(r, HTTP_TOO_MANY_REQUESTS, "Too many requests", NULL);
+    if (t.tokens == 0)
+        return rc_error(r, HTTP_BAD_REQUEST, "There are no tokens for this user", "error-no-tokens-for-this-user");
+    o = json_object_new_object();
+    json_object_object_add(o, "tokensCount", json_object_new_int(t.tokens));
     json_object_object_add(o, "success", json_object_new_boolean(1));
     return rc_send(r, HTTP_OK, o);
 }
@@ -216,18 +274,19 @@ int push_rocketchat_handler(request_rec *r)
     const char *sub;
     push_principal_t who;
     push_status_t rv;
-    int token_route, info_route;
+    int token_route, info_route, test_route;
 
     if (strcmp(r->handler, "push-rocketchat") != 0)
         return DECLINED;
     sub = push_conf_subpath(r);
     token_route = strcmp(sub, "/push.token") == 0;
     info_route = strcmp(sub, "/push.info") == 0;
-    if (!token_route && !info_route)
+    test_route = strcmp(sub, "/push.test") == 0;
+    if (!token_route && !info_route && !test_route)
         return rc_error(r, HTTP_NOT_FOUND, "Resource not found", NULL);
     if ((token_route && r->method_number != M_POST && r->method_number != M_DELETE) ||
-        (info_route && r->method_number != M_GET)) {
-        apr_table_setn(r->err_headers_out, "Allow", token_route ? "POST, DELETE" : "GET");
+        (info_route && r->method_number != M_GET) || (test_route && r->method_number != M_POST)) {
+        apr_table_setn(r->err_headers_out, "Allow", token_route ? "POST, DELETE" : info_route ? "GET" : "POST");
         return rc_error(r, HTTP_METHOD_NOT_ALLOWED, "Method not allowed", NULL);
     }
     if (!push_conf_app_id(r)) {
@@ -241,5 +300,7 @@ int push_rocketchat_handler(request_rec *r)
         return rc_unavailable(r);
     if (info_route)
         return push_info(r);
+    if (test_route)
+        return push_test(r, &who);
     return r->method_number == M_POST ? push_token_post(r, &who) : push_token_delete(r, &who);
 }

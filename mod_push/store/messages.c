@@ -63,3 +63,16 @@ push_status_t push_store_sender_health(push_db_t *db, int *senders, long *queued
     *oldest = atof(push_db_col(db, row, 2));
     return PUSH_OK;
 }
+
+push_status_t push_store_rocketchat_test(push_db_t *db, const char *app_id, const char *user,
+                                         const char *id, const char *body, int *tokens)
+{
+    const char *args[] = {app_id, user, id, body}, *n;
+    apr_dbd_results_t *res;
+    push_status_t rv = push_db_select(db, PUSH_ST_RC_TEST, &res, 4, args);
+    if (rv != PUSH_OK)
+        return rv;
+    n = push_db_first_value(db, res);
+    *tokens = n ? atoi(n) : 0;
+    return PUSH_OK;
+}

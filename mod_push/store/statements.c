@@ -93,6 +93,7 @@ const push_statement_t push_statements[] = {
      "SELECT body, target, state, category, send_at, expires_at, created_at, targeted::text, "
      "sent::text, failed::text, invalid::text, filtered::text, expired::text, cancelled::text, "
      "pending::text, paused FROM push_message_summary(%s, %s)"},
+    {PUSH_ST_RC_TEST, "SELECT push_rocketchat_test(%s, %s, %s, %s::jsonb)::text"},
     {PUSH_ST_MSG_CANCEL, "SELECT push_message_cancel(%s, %s)::text"},
     {PUSH_ST_SENDER_HEALTH,
      "SELECT senders::text, queued::text, round(coalesce(oldest_seconds, 0)::numeric, 3)::text "

@@ -153,6 +153,10 @@ push_status_t push_store_message_get(push_db_t *db, const char *app_id, const ch
                                      apr_dbd_row_t **row);
 /* Cancels what is not yet sent; PUSH_NOTFOUND if there is no such message. */
 push_status_t push_store_message_cancel(push_db_t *db, const char *app_id, const char *id);
+/* Rocket.Chat's push.test: sends body to every device of user unless the user called
+ * within the last second (*tokens = -1) or has no tokens (*tokens = 0). */
+push_status_t push_store_rocketchat_test(push_db_t *db, const char *app_id, const char *user,
+                                         const char *id, const char *body, int *tokens);
 /* Live senders, queued work and the age in seconds of the oldest due message. */
 push_status_t push_store_sender_health(push_db_t *db, int *senders, long *queued, double *oldest);
 
