@@ -426,4 +426,30 @@ BEGIN
 END
 $$;
 
+-- Rocket.Chat's push.get: a message of the application and whether p_user may read it,
+-- that is whether it was addressed to them: by user id, or to a device, platform or tag
+-- they hold (a broadcast: any device of theirs).
+CREATE FUNCTION push_rocketchat_message(p_app text, p_id text, p_user text)
+RETURNS TABLE (body text, created_at text, updated_at text, allowed boolean, host text)
+LANGUAGE sql STABLE AS $$
+    SELECT m.body::text,
+           to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+           to_char(m.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+           CASE WHEN m.target ? 'userIds' THEN m.target->'userIds' ? p_user
+                ELSE EXISTS (
+                    SELECT 1 FROM push_device d
+                     WHERE d.app_id = p_app AND d.user_id = p_user
+                       AND (NOT m.target ? 'deviceIds' OR m.target->'deviceIds' ? d.device_id)
+                       AND (NOT m.target ? 'platforms'
+                            OR m.target->'platforms' ? push_platform_code(d.platform))
+                       AND (NOT m.target ? 'tagNames' OR EXISTS (
+                                SELECT 1 FROM push_subscription s
+                                 WHERE s.app_id = p_app AND s.device_id = d.device_id
+                                   AND m.target->'tagNames' ? s.tag_name)))
+           END,
+           a.settings->>'host'
+      FROM push_message m JOIN push_application a ON a.app_id = m.app_id
+     WHERE m.app_id = p_app AND m.message_id = p_id
+$$;
+
 INSERT INTO push_schema_version (version) VALUES (4);

@@ -66,9 +66,75 @@ is_deeply json_body($res), {success => JSON::PP::false(), errorType => 'error-no
    'error-no-tokens-for-this-user';
 is rc(POST => 'push.test', $carol, 'wrong')->code, 401, 'push.test needs a session';
 
+# --- push.get, and privacy ("id only") mode ------------------------------------------------------------
+my $erin = 'rc-erin-' . random_hex(6);
+my $frank = 'rc-frank-' . random_hex(6);
+my $te = new_session($erin, $APP);
+my $tf = new_session($frank, $APP);
+my $eapn = random_hex(64);
+rc(POST => 'push.token', $erin, $te, {type => 'apn', value => $eapn, appName => 'chat.rocket.ios'});
+rc(POST => 'push.token', $frank, $tf, {type => 'apn', value => random_hex(64), appName => 'chat.rocket.ios'});
+my ($mt) = oauth_token('*');
+my $room = {rid => 'iu7jtPAhvEeAS5tNq', sender => {_id => 'd26x6zSkaPSe5gCyy', username => 'rodriq', name => 'Rodriq'},
+            senderName => 'rodriq', type => 'c', name => 'vb'};
+sub rc_message {
+    my ($text) = @_;
+    my $res = mf(POST => "/apps/$APP/messages", $mt,
+                 {message => {alert => $text}, target => {userIds => [$erin]},
+                  settings => {apns => {title => '#vb', badge => 2, sound => 'default', payload => $room}}});
+    return json_body($res)->{messageId};
+}
+my $mid = rc_message('rodriq: fsfs');
+($a) = mock_wait('apns', 1, key => $eapn);
+is $a->{json}{aps}{alert}{body}, 'rodriq: fsfs', 'without privacy mode the push carries the text';
+$res = rc(GET => "push.get?id=$mid", $erin, $te);
+is $res->code, 200, 'push.get: 200';
+my $d = json_body($res)->{data};
+is_deeply [@{ $d->{message} }{qw(_id rid msg)}], [$mid, 'iu7jtPAhvEeAS5tNq', 'rodriq: fsfs'], 'message _id, rid, msg';
+is_deeply $d->{message}{u}, $room->{sender}, 'message u: the sender';
+like $d->{message}{ts}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, 'ts with milliseconds';
+is_deeply [map { ref $d->{message}{$_} } qw(urls mentions channels)], ['ARRAY', 'ARRAY', 'ARRAY'], 'urls, mentions, channels';
+my $n = $d->{notification};
+is_deeply [@$n{qw(from badge sound priority title text userId)}], ['push', '2', 'default', '10', '#vb', 'rodriq: fsfs', $erin],
+   'notification from, badge, sound, priority, title, text, userId';
+is_deeply [@{ $n->{payload} }{qw(messageId notificationType rid senderName type name)}],
+   [$mid, 'message', 'iu7jtPAhvEeAS5tNq', 'rodriq', 'c', 'vb'], 'notification payload';
+like $n->{payload}{host}, qr{^http://}, 'payload host: this server';
+like $n->{notId}, qr/^\d+$/, 'notId: a number';
+is $n->{apn}{category}, 'MESSAGE', 'apn category';
+is $n->{gcm}{style}, 'inbox', 'gcm style';
+is_deeply [$res = rc(GET => "push.get?id=$mid", $frank, $tf), json_body($res)]->[1],
+   {success => JSON::PP::false(), error => 'error-not-allowed'}, 'another user: 400 error-not-allowed';
+is $res->code, 400, '... a 400';
+$res = rc(GET => 'push.get?id=nope', $erin, $te);
+is_deeply [$res->code, json_body($res)], [400, {success => JSON::PP::false(), error => 'error-message-not-found'}],
+   'an unknown message: 400 error-message-not-found';
+$res = rc(GET => 'push.get', $erin, $te);
+is_deeply [$res->code, json_body($res)], [400, {success => JSON::PP::false(), error => "Match error: Missing key 'id'"}],
+   'no id: 400 Match error';
+is rc(GET => "push.get?id=$mid", $erin, 'wrong')->code, 401, 'push.get needs a session';
+
+like pushctl('app', 'set', $APP, 'id-only', 'on', 'https://chat.example.com'), qr/id-only on/, 'pushctl: privacy mode on';
+$mid = rc_message('a secret text');
+my @got;
+for (1 .. 100) {
+    @got = grep { ($_->{body} // '') =~ /\Q$mid\E/ } @{ mock_requests('apns', key => $eapn) };
+    last if @got;
+    sleep 0.1;
+}
+ok @got == 1, 'privacy mode: the push arrives';
+is $got[0]{json}{aps}{alert}{body}, 'You have a new message', 'with the generic text';
+unlike $got[0]{body}, qr/secret text/, 'and none of the content';
+is_deeply(JSON::PP->new->decode($got[0]{json}{ejson}),
+          {host => 'https://chat.example.com', messageId => $mid, notificationType => 'message-id-only'},
+          'ejson: host, messageId, notificationType');
+$d = json_body(rc(GET => "push.get?id=$mid", $erin, $te))->{data};
+is $d->{message}{msg}, 'a secret text', 'push.get gives the content';
+is $d->{notification}{payload}{host}, 'https://chat.example.com', 'and the configured host';
+pushctl('app', 'set', $APP, 'id-only', 'off');
+
 # the session that registered the tokens ends: its devices receive nothing more
 pushctl('session', 'rm', $tc);
-my ($mt) = oauth_token('*');
 $res = mf(POST => "/apps/$APP/messages", $mt, {message => {alert => 'after logout'}, target => {userIds => [$carol]}});
 is $res->code, 202, 'a message to carol after her session ended';
 my $id = json_body($res)->{messageId};

@@ -168,10 +168,44 @@ static int cmd_migrate(apr_pool_t *p, PGconn *db, int argc, char **argv)
 
 /* --- app -------------------------------------------------------------------------- */
 
+/* app set ID id-only on|off [HOST]: privacy mode, in which pushes carry only the message id
+ * (and HOST, the server URL apps fetch it from: Rocket.Chat's push.get). */
+static int app_set(PGconn *db, int argc, char **argv, const char *usage)
+{
+    const char *args[3];
+    PGresult *res;
+    if (argc < 5 || argc > 6 || strcmp(argv[3], "id-only") != 0 ||
+        (strcmp(argv[4], "on") != 0 && strcmp(argv[4], "off") != 0))
+        return usage_error(usage, "%s", "app set takes: ID id-only on|off [HOST]");
+    if (argc == 6 && !push_valid_https_url(argv[5], strlen(argv[5])))
+        return usage_error(usage, "'%s' is not an http(s) URL", argv[5]);
+    args[0] = argv[2];
+    args[1] = strcmp(argv[4], "on") == 0 ? "true" : "false";
+    args[2] = argc == 6 ? argv[5] : NULL;
+    if (!(res = run_sql(db, "UPDATE push_application SET settings = settings || "
+                        "jsonb_build_object('idOnly', $2::boolean) || "
+                        "CASE WHEN $3::text IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('host', $3::text) END, "
+                        "updated_at = now() WHERE app_id = $1", 3, args, PGRES_COMMAND_OK)))
+        return 1;
+    if (!atoi(PQcmdTuples(res))) {
+        fprintf(stderr, "pushctl: no application %s\n", argv[2]);
+        PQclear(res);
+        return 1;
+    }
+    printf("%s: id-only %s\n", argv[2], argv[4]);
+    PQclear(res);
+    return 0;
+}
+
 static int cmd_app(apr_pool_t *p, PGconn *db, int argc, char **argv)
 {
-    static const char *usage = "app add ID | app list | app rm ID";
+    static const char *usage = "app add ID | app list | app rm ID | app set ID id-only on|off [HOST]";
     PGresult *res;
+    if (argc >= 2 && strcmp(argv[1], "set") == 0) {
+        if (argc < 3 || !push_valid_app_id(argv[2], strlen(argv[2])))
+            return usage_error(usage, "%s", "app set needs an application id");
+        return app_set(db, argc, argv, usage);
+    }
     if (argc == 2 && strcmp(argv[1], "list") == 0) {
         if (!(res = run_sql(db, "SELECT app_id, CASE WHEN enabled THEN 'enabled' ELSE "
                             "'disabled' END, (SELECT count(*) FROM push_device d WHERE d.app_id "
@@ -327,7 +361,7 @@ static int cmd_client(apr_pool_t *p, PGconn *db, int argc, char **argv)
 
 static const command_t commands[] = {
     {"migrate", "migrate", cmd_migrate},
-    {"app", "app add ID | app list | app rm ID", cmd_app},
+    {"app", "app add ID | app list | app rm ID | app set ID id-only on|off [HOST]", cmd_app},
     {"session", "session add --user USER --app APP [--ttl SECONDS] | session rm TOKEN",
      cmd_session},
     {"client", "client add ID --scope \"SCOPES\" | client rm ID", cmd_client},

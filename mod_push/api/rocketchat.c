@@ -1,9 +1,10 @@
 /* Rocket.Chat's REST API for push: POST and DELETE /api/v1/push.token, GET
- * /api/v1/push.info and POST /api/v1/push.test (docs/rocketchat.md). */
+ * /api/v1/push.info, POST /api/v1/push.test and GET /api/v1/push.get (docs/rocketchat.md). */
 #include "api/api.h"
 
 #include "apr_strings.h"
 #include "apr_uuid.h"
+#include "http_core.h"
 #include "http_protocol.h"
 
 #include "config.h"
@@ -269,12 +270,141 @@ static int push_test(request_rec *r, const push_principal_t *who)
     return rc_send(r, HTTP_OK, o);
 }
 
+typedef struct {
+    const char *app_id, *id, *user;
+    apr_dbd_row_t *row;
+    push_db_t db;
+} rc_get_t;
+
+static push_status_t op_get(push_db_t *db, void *ctx)
+{
+    rc_get_t *g = ctx;
+    g->db = *db;
+    return push_store_rocketchat_message(db, g->app_id, g->id, g->user, &g->row);
+}
+
+static json_object *member(json_object *o, const char *k)
+{
+    json_object *v = NULL;
+    return o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, k, &v) ? v : NULL;
+}
+
+static const char *member_str(json_object *o, const char *k)
+{
+    json_object *v = member(o, k);
+    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+/* Rocket.Chat's notId: a positive 32-bit integer derived from the message id (FNV-1a). */
+static const char *not_id(apr_pool_t *p, const char *id)
+{
+    apr_uint32_t h = 2166136261u;
+    for (; *id; id++)
+        h = (h ^ (unsigned char)*id) * 16777619u;
+    return apr_psprintf(p, "%u", (unsigned)(h & 0x7fffffffu));
+}
+
+/* GET push.get?id=: the message and the notification as Rocket.Chat renders them, for a
+ * message sent to the caller (privacy mode apps fetch the content this way). */
+static int push_get(request_rec *r, const push_principal_t *who)
+{
+    apr_table_t *q = apr_table_make(r->pool, 4);
+    rc_get_t g;
+    push_status_t rv;
+    json_object *body, *msg, *apns, *gcm, *custom, *out, *data, *m, *n, *payload, *o;
+    const char *alert, *created, *updated, *host, *allowed, *v;
+
+    if (r->args && push_parse_form(r->pool, r->args, strlen(r->args), q) != PUSH_BODY_OK)
+        return rc_error(r, HTTP_BAD_REQUEST, "Match error: Missing key 'id'", NULL);
+    memset(&g, 0, sizeof(g));
+    g.id = apr_table_get(q, "id");
+    if (!g.id || !*g.id)
+        return rc_error(r, HTTP_BAD_REQUEST, "Match error: Missing key 'id'", NULL);
+    if (!push_valid_text(g.id, strlen(g.id), PUSH_MAX_ID))
+        return rc_error(r, HTTP_BAD_REQUEST, "error-message-not-found", NULL);
+    g.app_id = push_conf_app_id(r);
+    g.user = who->user_id;
+    rv = push_db_with(r, op_get, &g);
+    if (rv == PUSH_NOTFOUND)
+        return rc_error(r, HTTP_BAD_REQUEST, "error-message-not-found", NULL);
+    if (rv != PUSH_OK)
+        return rc_unavailable(r);
+    allowed = push_db_col(&g.db, g.row, 3);
+    if (!allowed || allowed[0] != 't')
+        return rc_error(r, HTTP_BAD_REQUEST, "error-not-allowed", NULL);
+    body = push_json_pool_own(r->pool, json_tokener_parse(push_db_col(&g.db, g.row, 0)));
+    created = push_db_col(&g.db, g.row, 1);
+    updated = push_db_col(&g.db, g.row, 2);
+    host = push_db_col(&g.db, g.row, 4);
+    if (!host)
+        host = ap_construct_url(r->pool, "/", r);
+    msg = member(body, "message");
+    apns = member(member(body, "settings"), "apns");
+    gcm = member(member(body, "settings"), "gcm");
+    custom = member(apns, "payload") ? member(apns, "payload") : member(gcm, "payload");
+    alert = member_str(msg, "alert");
+
+    m = json_object_new_object();
+    json_object_object_add(m, "_id", json_object_new_string(g.id));
+    if ((v = member_str(custom, "rid")))
+        json_object_object_add(m, "rid", json_object_new_string(v));
+    json_object_object_add(m, "msg", json_object_new_string(alert ? alert : ""));
+    json_object_object_add(m, "ts", json_object_new_string(created));
+    if ((o = member(custom, "sender")) && json_object_is_type(o, json_type_object))
+        json_object_object_add(m, "u", json_object_get(o));
+    json_object_object_add(m, "urls", json_object_new_array());
+    json_object_object_add(m, "mentions", json_object_new_array());
+    json_object_object_add(m, "channels", json_object_new_array());
+    json_object_object_add(m, "_updatedAt", json_object_new_string(updated));
+
+    n = json_object_new_object();
+    json_object_object_add(n, "from", json_object_new_string("push"));
+    if ((o = member(apns, "badge")))
+        json_object_object_add(n, "badge", json_object_new_string(json_object_get_string(o)));
+    json_object_object_add(n, "sound", json_object_new_string(member_str(apns, "sound") ? member_str(apns, "sound")
+                                                                                          : "default"));
+    v = member_str(body, "priority");
+    json_object_object_add(n, "priority", json_object_new_string(v && strcmp(v, "normal") == 0 ? "5" : "10"));
+    json_object_object_add(n, "title", json_object_new_string(member_str(apns, "title") ? member_str(apns, "title") : ""));
+    json_object_object_add(n, "text", json_object_new_string(alert ? alert : ""));
+    payload = json_object_new_object();
+    json_object_object_add(payload, "host", json_object_new_string(host));
+    json_object_object_add(payload, "messageId", json_object_new_string(g.id));
+    json_object_object_add(payload, "notificationType", json_object_new_string("message"));
+    if (custom && json_object_is_type(custom, json_type_object)) {
+        json_object_object_foreach(custom, k, cv) {
+            if (strcmp(k, "host") && strcmp(k, "messageId") && strcmp(k, "notificationType"))
+                json_object_object_add(payload, k, json_object_get(cv));
+        }
+    }
+    json_object_object_add(n, "payload", payload);
+    json_object_object_add(n, "userId", json_object_new_string(who->user_id));
+    json_object_object_add(n, "notId", json_object_new_string(not_id(r->pool, g.id)));
+    o = json_object_new_object();
+    json_object_object_add(o, "style", json_object_new_string("inbox"));
+    if ((v = member_str(apns, "attachmentUrl")))
+        json_object_object_add(o, "image", json_object_new_string(v));
+    json_object_object_add(n, "gcm", o);
+    o = json_object_new_object();
+    v = member_str(apns, "interactiveCategory") ? member_str(apns, "interactiveCategory") : member_str(apns, "category");
+    json_object_object_add(o, "category", json_object_new_string(v ? v : "MESSAGE"));
+    json_object_object_add(n, "apn", o);
+
+    data = json_object_new_object();
+    json_object_object_add(data, "message", m);
+    json_object_object_add(data, "notification", n);
+    out = json_object_new_object();
+    json_object_object_add(out, "data", data);
+    json_object_object_add(out, "success", json_object_new_boolean(1));
+    return rc_send(r, HTTP_OK, out);
+}
+
 int push_rocketchat_handler(request_rec *r)
 {
     const char *sub;
     push_principal_t who;
     push_status_t rv;
-    int token_route, info_route, test_route;
+    int token_route, info_route, test_route, get_route;
 
     if (strcmp(r->handler, "push-rocketchat") != 0)
         return DECLINED;
@@ -282,11 +412,13 @@ int push_rocketchat_handler(request_rec *r)
     token_route = strcmp(sub, "/push.token") == 0;
     info_route = strcmp(sub, "/push.info") == 0;
     test_route = strcmp(sub, "/push.test") == 0;
-    if (!token_route && !info_route && !test_route)
+    get_route = strcmp(sub, "/push.get") == 0;
+    if (!token_route && !info_route && !test_route && !get_route)
         return rc_error(r, HTTP_NOT_FOUND, "Resource not found", NULL);
     if ((token_route && r->method_number != M_POST && r->method_number != M_DELETE) ||
-        (info_route && r->method_number != M_GET) || (test_route && r->method_number != M_POST)) {
-        apr_table_setn(r->err_headers_out, "Allow", token_route ? "POST, DELETE" : info_route ? "GET" : "POST");
+        ((info_route || get_route) && r->method_number != M_GET) ||
+        (test_route && r->method_number != M_POST)) {
+        apr_table_setn(r->err_headers_out, "Allow", token_route ? "POST, DELETE" : test_route ? "POST" : "GET");
         return rc_error(r, HTTP_METHOD_NOT_ALLOWED, "Method not allowed", NULL);
     }
     if (!push_conf_app_id(r)) {
@@ -302,5 +434,7 @@ int push_rocketchat_handler(request_rec *r)
         return push_info(r);
     if (test_route)
         return push_test(r, &who);
+    if (get_route)
+        return push_get(r, &who);
     return r->method_number == M_POST ? push_token_post(r, &who) : push_token_delete(r, &who);
 }

@@ -65,6 +65,39 @@ static void job_outcome(job_t *j, const char *state, const char *error)
     j->error = error;
 }
 
+/* Privacy ("id only") mode: the push carries no content, only what the app needs to fetch
+ * it (Rocket.Chat's push.get): "You have a new message" and, as the custom payload, the
+ * message id and an ejson string {host, messageId, notificationType}. Takes the original
+ * (and releases it); collapse key and priority are kept. */
+static json_object *id_only_body(json_object *orig, const char *id, const char *host)
+{
+    json_object *b = json_object_new_object(), *m = json_object_new_object(), *ejson = json_object_new_object();
+    json_object *settings = json_object_new_object(), *v;
+    const char *ej;
+    if (host)
+        json_object_object_add(ejson, "host", json_object_new_string(host));
+    json_object_object_add(ejson, "messageId", json_object_new_string(id));
+    json_object_object_add(ejson, "notificationType", json_object_new_string("message-id-only"));
+    ej = json_object_to_json_string_ext(ejson, JSON_C_TO_STRING_PLAIN);
+    for (int i = 0; i < 2; i++) {
+        json_object *fam = json_object_new_object(), *payload = json_object_new_object();
+        json_object_object_add(payload, "ejson", json_object_new_string(ej));
+        json_object_object_add(payload, "messageId", json_object_new_string(id));
+        json_object_object_add(fam, "payload", payload);
+        json_object_object_add(settings, i == 0 ? "apns" : "gcm", fam);
+    }
+    json_object_put(ejson);
+    json_object_object_add(m, "alert", json_object_new_string(PUSH_PRIVATE_ALERT));
+    json_object_object_add(b, "message", m);
+    json_object_object_add(b, "settings", settings);
+    if (json_object_object_get_ex(orig, "collapseKey", &v))
+        json_object_object_add(b, "collapseKey", json_object_get(v));
+    if (json_object_object_get_ex(orig, "priority", &v))
+        json_object_object_add(b, "priority", json_object_get(v));
+    json_object_put(orig);
+    return b;
+}
+
 static msg_t *message(worker_t *w, job_t *j)
 {
     const char *key = apr_pstrcat(w->cache_pool, j->app, "/", j->msg, NULL);
@@ -74,14 +107,18 @@ static msg_t *message(worker_t *w, job_t *j)
     if (m)
         return m;
     res = push_pg_exec(w->sd, &w->db,
-                       "SELECT body::text, coalesce((extract(epoch FROM expires_at) * 1000000)::bigint, 0), "
-                       "state NOT IN ('cancelled', 'expired') FROM push_message "
-                       "WHERE app_id = $1 AND message_id = $2", 2, params);
+                       "SELECT m.body::text, coalesce((extract(epoch FROM m.expires_at) * 1000000)::bigint, 0), "
+                       "m.state NOT IN ('cancelled', 'expired'), "
+                       "coalesce((a.settings->>'idOnly')::boolean, false), a.settings->>'host' "
+                       "FROM push_message m JOIN push_application a ON a.app_id = m.app_id "
+                       "WHERE m.app_id = $1 AND m.message_id = $2", 2, params);
     if (!res)
         return NULL;
     m = apr_pcalloc(w->cache_pool, sizeof(*m));
     if (PQntuples(res) == 1) {
         m->body = json_tokener_parse(PQgetvalue(res, 0, 0));
+        if (m->body && PQgetvalue(res, 0, 3)[0] == 't')
+            m->body = id_only_body(m->body, j->msg, PQgetisnull(res, 0, 4) ? NULL : PQgetvalue(res, 0, 4));
         if (m->body)
             apr_pool_cleanup_register(w->cache_pool, m->body, (apr_status_t (*)(void *))json_object_put,
                                       apr_pool_cleanup_null);

@@ -76,3 +76,15 @@ push_status_t push_store_rocketchat_test(push_db_t *db, const char *app_id, cons
     *tokens = n ? atoi(n) : 0;
     return PUSH_OK;
 }
+
+push_status_t push_store_rocketchat_message(push_db_t *db, const char *app_id, const char *id,
+                                            const char *user, apr_dbd_row_t **row)
+{
+    const char *args[] = {app_id, id, user};
+    apr_dbd_results_t *res;
+    push_status_t rv = push_db_select(db, PUSH_ST_RC_MESSAGE, &res, 3, args);
+    if (rv != PUSH_OK)
+        return rv;
+    *row = NULL;
+    return apr_dbd_get_row(db->driver, db->pool, res, row, 1) == 0 ? PUSH_OK : PUSH_NOTFOUND;
+}

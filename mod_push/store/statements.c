@@ -94,6 +94,8 @@ const push_statement_t push_statements[] = {
      "sent::text, failed::text, invalid::text, filtered::text, expired::text, cancelled::text, "
      "pending::text, paused FROM push_message_summary(%s, %s)"},
     {PUSH_ST_RC_TEST, "SELECT push_rocketchat_test(%s, %s, %s, %s::jsonb)::text"},
+    {PUSH_ST_RC_MESSAGE,
+     "SELECT body, created_at, updated_at, allowed::text, host FROM push_rocketchat_message(%s, %s, %s)"},
     {PUSH_ST_MSG_CANCEL, "SELECT push_message_cancel(%s, %s)::text"},
     {PUSH_ST_SENDER_HEALTH,
      "SELECT senders::text, queued::text, round(coalesce(oldest_seconds, 0)::numeric, 3)::text "

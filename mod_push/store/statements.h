@@ -48,6 +48,7 @@
 #define PUSH_ST_MSG_CANCEL      "push_message_cancel"
 #define PUSH_ST_SENDER_HEALTH   "push_sender_health"
 #define PUSH_ST_RC_TEST         "push_rocketchat_test"
+#define PUSH_ST_RC_MESSAGE      "push_rocketchat_message"
 
 /* Column lists shared by point queries and lists, so that both read rows alike. */
 #define PUSH_ISO(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"

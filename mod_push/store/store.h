@@ -157,6 +157,10 @@ push_status_t push_store_message_cancel(push_db_t *db, const char *app_id, const
  * within the last second (*tokens = -1) or has no tokens (*tokens = 0). */
 push_status_t push_store_rocketchat_test(push_db_t *db, const char *app_id, const char *user,
                                          const char *id, const char *body, int *tokens);
+/* Rocket.Chat's push.get: a message (columns body, created_at, updated_at, allowed, host)
+ * or PUSH_NOTFOUND. */
+push_status_t push_store_rocketchat_message(push_db_t *db, const char *app_id, const char *id,
+                                            const char *user, apr_dbd_row_t **row);
 /* Live senders, queued work and the age in seconds of the oldest due message. */
 push_status_t push_store_sender_health(push_db_t *db, int *senders, long *queued, double *oldest);
 

@@ -1,0 +1,164 @@
+# Two httpd instances on one database, each with its sender: both senders are alive
+# (two push_sender rows), a broadcast to 5,000 devices is shared between them (the mock
+# slows every answer, so that both take part), every device gets the message exactly
+# once (deliveries are claimed FOR UPDATE SKIP LOCKED) and the audience is expanded by
+# one of them only. The second httpd is a minimal configuration written here, started
+# with the same httpd binary, and stopped at the end (also on failure).
+use strict;
+use warnings;
+use Test::More;
+use File::Temp qw(tempdir);
+use IO::Socket::INET ();
+use List::Util qw(max sum0);
+use Time::HiRes qw(time sleep);
+use Apache::Test ();
+use lib 't/lib';
+use PushTest;
+use PushMock qw(mock_reset mock_script mock_stats);
+use PushSender qw(slurp wait_for apns_app bulk_devices device_tokens send_broadcast summary summary_text
+                  senders live_senders httpd_pid pid_alive apns_tally);
+
+my $N = 5000;
+my $top = $ENV{PUSH_TEST_TOP};
+my $httpd = eval { Apache::Test::vars('httpd') } || '/usr/sbin/apache2';
+my $dir = tempdir('push-second-XXXXXX', TMPDIR => 1, CLEANUP => 0);
+my $second_pid;
+
+sub free_port {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0, ReuseAddr => 1)
+        or die "no free port: $!";
+    return $s->sockport;
+}
+
+sub stop_second {
+    return unless $second_pid;
+    my $pid = $second_pid;
+    undef $second_pid;
+    kill 'TERM', $pid;
+    wait_for(15, sub { !pid_alive($pid) }, 0.1);
+    kill 'KILL', $pid if pid_alive($pid);
+}
+
+END {
+    local $?;
+    stop_second();
+}
+
+# --- the second instance ---------------------------------------------------------------------
+my $conf = slurp("$top/t/conf/httpd.conf");
+my ($mpm) = $conf =~ /^\s*(LoadModule\s+mpm_\w+_module\s+\S+)/m;
+my ($user) = $conf =~ /^User\s+(.+)$/m;
+my ($group) = $conf =~ /^Group\s+(.+)$/m;
+ok $mpm, "the test httpd's MPM: $mpm";
+# the database, sender and provider lines of the test configuration, as they are (httpd
+# expands the ${PUSH_...} variables from the environment this test inherited)
+my @same = grep { /^(DBD\w+|PushSender\w*|PushProvider\w+|PushSecretKey)\s/ } split /\n/, slurp("$top/t/conf/extra.conf");
+ok scalar(grep { /^PushSender On/ } @same) && scalar(grep { /^PushSecretKey/ } @same) && scalar(grep { /^DBDParams/ } @same),
+   'the DBD, PushSender*, PushProvider* and PushSecretKey lines of t/conf/extra.conf';
+my $port = free_port();
+open my $fh, '>', "$dir/httpd.conf" or die "$dir/httpd.conf: $!";
+print $fh <<"CONF";
+# a second mod_push node on the test database (written by t/zz_two_senders.t)
+ServerRoot "$dir"
+ServerName localhost
+Listen 127.0.0.1:$port
+PidFile "$dir/httpd.pid"
+ErrorLog "$dir/error_log"
+DefaultRuntimeDir "$dir"
+LogLevel info push:debug
+$mpm
+User $user
+Group $group
+<IfModule mpm_event_module>
+    StartServers 1
+    ServerLimit 1
+    ThreadsPerChild 4
+    MaxRequestWorkers 4
+    MinSpareThreads 1
+    MaxSpareThreads 4
+</IfModule>
+LoadModule dbd_module "$ENV{PUSH_TEST_MODDIR}/mod_dbd.so"
+LoadModule push_module "$ENV{PUSH_TEST_MODULE}"
+@{[ join "\n", @same ]}
+CONF
+close $fh;
+
+my ($token) = oauth_token('*');
+my $app = 'two-' . random_hex(6);
+mock_reset();
+apns_app($token, $app);
+is bulk_devices($app, $N), $N, "$N APNs devices";
+my $tokens = device_tokens($app);
+
+my @first = live_senders();
+is scalar(@first), 1, 'before: one sender alive' or diag explain [senders()];
+my $first = $first[0] || {pid => 0, owner => ''};
+
+my $out = `'$httpd' -d '$dir' -f '$dir/httpd.conf' -k start 2>&1`;
+is $?, 0, "a second httpd starts ($httpd -f $dir/httpd.conf)" or diag $out;
+$second_pid = wait_for(15, sub { -s "$dir/httpd.pid" && slurp("$dir/httpd.pid") =~ /(\d+)/ ? $1 : undef });
+ok $second_pid && pid_alive($second_pid), "its parent runs (pid " . ($second_pid // '?') . ')';
+isnt $second_pid, httpd_pid(), 'another parent than the test httpd';
+
+my $both = wait_for(20, sub { my @l = live_senders(); @l == 2 ? \@l : undef });
+ok $both, 'two push_sender rows, each with a live process' or diag explain [senders()];
+my ($second) = grep { $_->{owner} ne $first->{owner} } @{ $both || [] };
+$second ||= {pid => 0, owner => ''};
+ok wait_for(10, sub { -r "$dir/error_log" && slurp("$dir/error_log") =~ /PUSH0605: sender \Q$second->{owner}\E started/ }),
+   'the second sender started under the second httpd (PUSH0605 in its error log)';
+
+# --- a broadcast both senders share ------------------------------------------------------------------
+mock_script('apns', '*', {delayMs => 100, times => -1});
+my $log = error_log_size();
+my $t0 = time;
+my $id = send_broadcast($token, $app, 'two ' . random_hex(4));
+my $s = wait_for(120, sub { my $x = summary($app, $id); $x->{state} eq 'done' ? $x : undef }, 0.5)
+        || summary($app, $id);
+diag sprintf 'done in %.1f s', time - $t0;
+is summary_text($s), "state=done targeted=$N sent=$N failed=0 invalid=0 filtered=0 expired=0 cancelled=0 pending=0",
+   'the broadcast completes: the summary adds up';
+is psql("SELECT count(*) FROM push_delivery WHERE app_id = '$app' AND message_id = '$id' AND state = 'sent'"), $N,
+   "$N deliveries sent";
+is psql("SELECT max(attempts) FROM push_delivery WHERE app_id = '$app' AND message_id = '$id'"), 1,
+   'each delivery claimed once';
+
+my $tally = apns_tally(keys => $tokens);
+my @missing = grep { !$tally->{key}{$_} } keys %$tokens;
+is scalar(@missing), 0, 'every device received the message';
+my @twice = grep { $tally->{key}{$_} > 1 } keys %{ $tally->{key} };
+is scalar(@twice), 0, 'no device received it twice' or diag scalar(@twice) . ' devices more than once';
+is $tally->{count}, $N, "$N requests in all";
+
+# each sender process signs its own APNs provider token: the bearer tells them apart
+my %by = %{ $tally->{auth} };
+diag 'requests per sender (by provider token): ' . join(', ', map { substr($_, -12) . "=$by{$_}" } sort keys %by);
+is scalar(keys %by), 2, 'two provider tokens: two senders sent' or diag explain \%by;
+ok !grep({ $_ < 1 } values %by), 'both senders delivered a part' if keys %by == 2;
+my $shared = grep { keys %{ $tally->{conn_auth}{$_} } > 1 } keys %{ $tally->{conn_auth} };
+is $shared, 0, 'each connection to the mock belongs to one sender';
+diag sprintf '%d connections to the mock APNs', scalar(keys %{ $tally->{conn} });
+
+my $expanded = (() = error_log_since($log) =~ /PUSH0611: sender: message \Q$app\E\//g)
+             + (() = slurp("$dir/error_log") =~ /PUSH0611: sender: message \Q$app\E\//g);
+is $expanded, 1, 'one of them expanded the audience (PUSH0611 once in the two logs)';
+unlike slurp("$dir/error_log"), qr/PUSH06[0-9][0-9].*(statement failed|not written)|\[push:(error|crit)\]/,
+       'the second httpd logged no sender error';
+
+# --- the second httpd stops: its sender goes with it ---------------------------------------------------
+stop_second();
+ok wait_for(15, sub { !pid_alive($second->{pid}) }), 'stopping the second httpd stops its sender';
+ok wait_for(10, sub { !grep { $_->{owner} eq $second->{owner} } senders() }), 'which removed its push_sender row';
+like slurp("$dir/error_log"), qr/PUSH0606: sender \Q$second->{owner}\E stopped/, 'PUSH0606 in its log';
+my @after = live_senders();
+is_deeply [map { $_->{owner} } @after], [$first->{owner}], 'the test httpd\'s sender runs on';
+
+if (Test::More->builder->is_passing) {
+    mock_reset();
+    psql("DELETE FROM push_application WHERE app_id = '$app'");
+    system('rm', '-rf', $dir);
+} else {
+    diag "the second httpd's files: $dir";
+    diag slurp("$dir/error_log") if -r "$dir/error_log";
+    mock_reset();
+}
+done_testing;
