@@ -57,8 +57,10 @@ is mf(GET => '/apps/no-such-app-xyz', $token, undef, headers => ['Accept-Languag
 
 # --- routing ----------------------------------------------------------------------------------------
 mf_err(mf(GET => '/nothing/here', $token), 404, 'FPWSE0001E', 'an unknown path');
-mf_err(mf(GET => "/apps/$app/messages", $token), 404, 'FPWSE0001E', 'messages are not part of this build');
-my $res = mf(PATCH => "/apps/$app", $token, {});
+my $res = mf(GET => "/apps/$app/messages", $token);
+is $res->code, 405, 'GET on the messages collection (POST only): 405';
+is $res->header('Allow'), 'POST', '... with Allow: POST';
+$res = mf(PATCH => "/apps/$app", $token, {});
 mf_err($res, 405, 'FPWSE0005E', 'PATCH on an application');
 is $res->header('Allow'), 'GET, DELETE', 'Allow lists the methods';
 mf_err(mf(GET => '/apps/bad%20app/devices', $token), 404, 'FPWSE0001E', 'an application id that cannot exist');

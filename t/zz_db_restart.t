@@ -29,7 +29,8 @@ $res = layer(DELETE => '/push_tokens/x', $layer_token);
 is $res->code, 503, 'Layer DELETE: 503 too';
 $res = request(GET => '/imfpush/v1/health/status');
 is $res->code, 503, 'MobileFirst health: 503 while PostgreSQL is down';
-is_deeply json_body($res), {status => 'error', database => 'unavailable'}, '... naming the database';
+is_deeply json_body($res), {status => 'error', database => 'unavailable', sender => 'unknown'},
+    '... naming the database';
 my ($mf_dead) = (json_body(request(GET => '/imfpush/v1/apps', headers => [Authorization => 'Bearer ' . ('0' x 64)])) || {});
 is $mf_dead->{code}, 'FPWSE0025E', "MobileFirst calls answer 503 in MobileFirst's format";
 
