@@ -112,8 +112,17 @@ mock_script('apns', '*', {delayMs => 100, times => -1});
 my $log = error_log_size();
 my $t0 = time;
 my $id = send_broadcast($token, $app, 'two ' . random_hex(4));
-my $s = wait_for(120, sub { my $x = summary($app, $id); $x->{state} eq 'done' ? $x : undef }, 0.5)
-        || summary($app, $id);
+# while it runs, look at who holds the leases of its deliveries (lease_owner is cleared when
+# an outcome is written, so it shows only in flight)
+my %held;
+my $s = wait_for(120, sub {
+    for (split /\n/, psql("SELECT lease_owner, count(*) FROM push_delivery WHERE app_id = '$app'
+                            AND message_id = '$id' AND lease_owner IS NOT NULL GROUP BY 1")) {
+        my ($owner, $n) = split /\|/;
+        $held{$owner} = $n if $n > ($held{$owner} // 0);
+    }
+    my $x = summary($app, $id);
+    $x->{state} eq 'done' ? $x : undef }, 0.02) || summary($app, $id);
 diag sprintf 'done in %.1f s', time - $t0;
 is summary_text($s), "state=done targeted=$N sent=$N failed=0 invalid=0 filtered=0 expired=0 cancelled=0 pending=0",
    'the broadcast completes: the summary adds up';
@@ -129,11 +138,14 @@ my @twice = grep { $tally->{key}{$_} > 1 } keys %{ $tally->{key} };
 is scalar(@twice), 0, 'no device received it twice' or diag scalar(@twice) . ' devices more than once';
 is $tally->{count}, $N, "$N requests in all";
 
-# each sender process signs its own APNs provider token: the bearer tells them apart
+diag 'deliveries in flight at once, most seen per sender: ' . join(', ', map { "$_=$held{$_}" } sort keys %held);
+is_deeply [sort keys %held], [sort $first->{owner}, $second->{owner}],
+          'both senders claimed deliveries of the broadcast (their lease_owner, seen in flight)';
+# each sender process signs its own APNs provider token (and may sign more than one, see
+# the report about push_cred_get): at least two tokens, never one shared by two connections
 my %by = %{ $tally->{auth} };
-diag 'requests per sender (by provider token): ' . join(', ', map { substr($_, -12) . "=$by{$_}" } sort keys %by);
-is scalar(keys %by), 2, 'two provider tokens: two senders sent' or diag explain \%by;
-ok !grep({ $_ < 1 } values %by), 'both senders delivered a part' if keys %by == 2;
+diag 'requests per provider token: ' . join(', ', map { substr($_, -12) . "=$by{$_}" } sort keys %by);
+ok keys(%by) >= 2, 'the mock saw the provider tokens of both senders' or diag explain \%by;
 my $shared = grep { keys %{ $tally->{conn_auth}{$_} } > 1 } keys %{ $tally->{conn_auth} };
 is $shared, 0, 'each connection to the mock belongs to one sender';
 diag sprintf '%d connections to the mock APNs', scalar(keys %{ $tally->{conn} });

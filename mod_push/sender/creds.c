@@ -94,12 +94,14 @@ static void cred_prepare(push_sender_t *sd, push_cred_t *cr, const char *sealed_
 
 push_cred_t *push_cred_get(push_sender_t *sd, PGconn **db, const char *app_id, const char *provider)
 {
-    const char *key = apr_pstrcat(sd->cred_pool, app_id, "/", provider, NULL);
+    char key[300];
     push_cred_t *cr, *old;
     const char *params[2] = {app_id, provider};
     PGresult *res;
     apr_time_t now = apr_time_now();
 
+    /* every thread reads this cache: sd->cred_pool and the hash change only under sd->lock */
+    apr_snprintf(key, sizeof(key), "%s/%s", app_id, provider);
     apr_thread_mutex_lock(sd->lock);
     old = apr_hash_get(sd->creds, key, APR_HASH_KEY_STRING);
     apr_thread_mutex_unlock(sd->lock);
@@ -121,19 +123,23 @@ push_cred_t *push_cred_get(push_sender_t *sd, PGconn **db, const char *app_id, c
         if (json_object_object_get_ex(old->config, "_updated", &stamp) &&
             strcmp(json_object_get_string(stamp), PQgetvalue(res, 0, 3)) == 0) {
             /* unchanged: keep the keys and tokens, refresh the pause */
-            apr_thread_mutex_lock(sd->lock);
+            apr_thread_mutex_lock(old->lock);   /* cr->lock guards cr->pool */
             old->paused = PQgetisnull(res, 0, 2) ? NULL
                                                  : apr_pstrdup(old->pool, PQgetvalue(res, 0, 2));
             old->fetched = now;
-            apr_thread_mutex_unlock(sd->lock);
+            apr_thread_mutex_unlock(old->lock);
             PQclear(res);
             return old;
         }
     }
     /* new or changed: a fresh entry. The old one stays valid for threads that hold it
      * (a settings change is rare; its memory is the price of not counting references). */
+    apr_thread_mutex_lock(sd->lock);
     cr = apr_pcalloc(sd->cred_pool, sizeof(*cr));
-    apr_pool_create(&cr->pool, sd->cred_pool);
+    apr_thread_mutex_unlock(sd->lock);
+    /* its own pool under the global one (whose allocator is thread-safe): it is used
+     * by whichever worker renews a token */
+    apr_pool_create(&cr->pool, NULL);
     cr->app_id = apr_pstrdup(cr->pool, app_id);
     cr->provider = apr_pstrdup(cr->pool, provider);
     cr->config = json_tokener_parse(PQgetvalue(res, 0, 0));
@@ -256,9 +262,13 @@ void push_cred_renew(push_cred_t *cr, const char *old)
 void push_cred_pause(push_sender_t *sd, PGconn **db, push_cred_t *cr, const char *reason)
 {
     const char *params[3] = {cr->app_id, cr->provider, reason};
-    if (cr->paused)
+    apr_thread_mutex_lock(cr->lock);
+    if (cr->paused) {
+        apr_thread_mutex_unlock(cr->lock);
         return;
+    }
     cr->paused = apr_pstrdup(cr->pool, reason);
+    apr_thread_mutex_unlock(cr->lock);
     SLOG(sd, APLOG_ERR, "PUSH0623", "sender: %s rejected the credentials of %s (%s): its sends stop "
          "until its settings change", cr->provider, cr->app_id, reason);
     PQclear(push_pg_exec(sd, db, "UPDATE push_credential SET paused_at = now(), paused_reason = $3 "

@@ -98,9 +98,10 @@ static json_object *id_only_body(json_object *orig, const char *id, const char *
     return b;
 }
 
-static msg_t *message(worker_t *w, job_t *j)
+static msg_t *message(worker_t *w, apr_pool_t *p, job_t *j)
 {
-    const char *key = apr_pstrcat(w->cache_pool, j->app, "/", j->msg, NULL);
+    /* the lookup key lives in the batch's pool: only a new entry copies it */
+    const char *key = apr_pstrcat(p, j->app, "/", j->msg, NULL);
     msg_t *m = apr_hash_get(w->messages, key, APR_HASH_KEY_STRING);
     const char *params[2] = {j->app, j->msg};
     PGresult *res;
@@ -126,7 +127,7 @@ static msg_t *message(worker_t *w, job_t *j)
         m->state_ok = PQgetvalue(res, 0, 2)[0] == 't' && m->body;
     }
     PQclear(res);
-    apr_hash_set(w->messages, key, APR_HASH_KEY_STRING, m);
+    apr_hash_set(w->messages, apr_pstrdup(w->cache_pool, key), APR_HASH_KEY_STRING, m);
     return m;
 }
 
@@ -379,7 +380,7 @@ static int run_batch(worker_t *w, apr_pool_t *p)
     for (int i = 0; i < rows; i++) {
         job_t *j = &jobs[i];
         int ok;
-        if (!(j->m = message(w, j)) || !j->m->state_ok) {
+        if (!(j->m = message(w, p, j)) || !j->m->state_ok) {
             job_outcome(j, j->m ? "failed" : "retry", j->m ? "the message is gone" : "database");
             j->retry_ms = 1000;
             continue;
