@@ -186,7 +186,7 @@ const char *push_message_check(apr_pool_t *p, json_object *body, apr_time_t now,
     json_object_object_foreach(body, key, val) {
         (void)val;
         if (!one_of(key, message_props))
-            return *unknown = 1, key;
+            return *unknown = 1, apr_pstrdup(p, key);   /* outlives body */
     }
     if (!json_object_object_get_ex(body, "message", &msg) || !json_object_is_type(msg, json_type_object))
         return "message";

@@ -1,0 +1,121 @@
+/* Message bodies as the message API checks them, and ISO 8601 times. */
+#include <apr_general.h>
+#include <apr_strings.h>
+#include <json-c/json.h>
+
+#include "core/messages.h"
+#include "unit.h"
+
+static apr_pool_t *pool;
+static const apr_time_t NOW = APR_INT64_C(1800000000) * APR_USEC_PER_SEC;
+
+/* The offending property for body (JSON text), or "ok"; *out gets the record. */
+static const char *check(const char *text, json_object **out, int *unknown)
+{
+    json_object *body = json_tokener_parse(text), *rec = NULL;
+    int u = 0;
+    const char *bad = push_message_check(pool, body, NOW, &rec, &u);
+    if (unknown)
+        *unknown = u;
+    if (out)
+        *out = rec;
+    else
+        json_object_put(rec);
+    json_object_put(body);
+    return bad ? bad : "ok";
+}
+
+static const char *field(json_object *rec, const char *k)
+{
+    json_object *v;
+    return json_object_object_get_ex(rec, k, &v) ? json_object_get_string(v) : "(none)";
+}
+
+int main(void)
+{
+    json_object *rec;
+    apr_time_t t;
+    int unknown;
+
+    apr_initialize();
+    apr_pool_create(&pool, NULL);
+
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"hi\"}}", &rec, NULL), "ok") == 0, "a plain message");
+    CHECK(strlen(field(rec, "id")) == 36, "gets a UUID");
+    CHECK(strcmp(field(rec, "sendAt"), "2027-01-15T08:00:00.000Z") == 0, "sendAt defaults to now");
+    CHECK(strcmp(field(rec, "expiresAt"), "(none)") == 0, "no expiry unless asked");
+    CHECK(strcmp(field(rec, "type"), "1") == 0, "notificationType 1 by default");
+    json_object_put(rec);
+
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"hi\"},\"expiration\":60,\"priority\":\"normal\","
+                       "\"collapseKey\":\"k\",\"category\":\"alarms\",\"target\":{\"tagNames\":[\"a\"]}}",
+                       &rec, NULL), "ok") == 0, "every mod_push addition");
+    CHECK(strcmp(field(rec, "expiresAt"), "2027-01-15T08:01:00.000Z") == 0, "expiration in seconds from now");
+    CHECK(strcmp(field(rec, "category"), "alarms") == 0, "category kept");
+    CHECK(strcmp(field(rec, "priority"), "normal") == 0, "priority kept");
+    json_object_put(rec);
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"sendAt\":\"2027-01-15T10:00:00+02:00\"}", &rec, NULL),
+                 "ok") == 0, "sendAt with an offset");
+    CHECK(strcmp(field(rec, "sendAt"), "2027-01-15T08:00:00.000Z") == 0, "... normalized to UTC");
+    json_object_put(rec);
+
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"colour\":1}", NULL, &unknown), "colour") == 0 && unknown,
+          "an unknown property is named, as unknown");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\",\"body\":1}}", NULL, &unknown), "message.body") == 0 &&
+          unknown, "an unknown member of message");
+    CHECK(strcmp(check("{\"message\":{\"alert\":5}}", NULL, &unknown), "message.alert") == 0 && !unknown,
+          "alert must be text");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"\"}}", NULL, NULL), "message.alert") == 0, "an empty alert");
+    CHECK(strcmp(check("{}", NULL, NULL), "message") == 0, "message is required");
+    CHECK(strcmp(check("[1]", NULL, NULL), "message") == 0, "not an object");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"target\":{\"deviceIds\":[\"a\"],\"userIds\":[\"b\"]}}",
+                       NULL, NULL), "target") == 0, "one kind of target only");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"target\":{\"deviceIds\":[]}}", NULL, NULL),
+                 "target.deviceIds") == 0, "an empty list");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"target\":{\"deviceIds\":[1]}}", NULL, NULL),
+                 "target.deviceIds") == 0, "ids are strings");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"target\":{\"platforms\":[\"Q\"]}}", NULL, NULL),
+                 "target.platforms") == 0, "platform codes A G W B");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"target\":{\"groups\":[\"a\"]}}", NULL, NULL),
+                 "target.groups") == 0, "unknown target kind");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"notificationType\":4}", NULL, NULL),
+                 "notificationType") == 0, "notificationType 1..3");
+    CHECK(strcmp(check("{\"message\":{},\"notificationType\":2}", NULL, NULL), "message.alert") == 0,
+          "an SMS needs a text");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"category\":\"a,b\"}", NULL, NULL), "category") == 0,
+          "one category, not a filter");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"priority\":\"urgent\"}", NULL, NULL), "priority") == 0,
+          "priority high|normal");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"collapseKey\":\"0123456789012345678901234567890123456789"
+                       "012345678901234567890123456789\"}", NULL, NULL), "collapseKey") == 0,
+          "collapseKey at most 64 bytes");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"expiration\":0}", NULL, NULL), "expiration") == 0,
+          "expiration must be in the future");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"expiration\":\"2020-01-01T00:00:00Z\"}", NULL, NULL),
+                 "expiration") == 0, "an expiration in the past");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"sendAt\":\"2028-01-01T00:00:00Z\","
+                       "\"expiration\":\"2027-06-01T00:00:00Z\"}", NULL, NULL), "expiration") == 0,
+          "an expiration before sendAt");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"settings\":{\"apns\":{\"badge\":\"1\"}}}", NULL, NULL),
+                 "settings.apns.badge") == 0, "badge is a number");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"settings\":{\"apns\":{\"type\":\"LOUD\"}}}", NULL, NULL),
+                 "settings.apns.type") == 0, "type DEFAULT|MIXED|SILENT");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"settings\":{\"gcm\":{\"payload\":[1]}}}", NULL, NULL),
+                 "settings.gcm.payload") == 0, "payload is an object");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"settings\":{\"mpns\":{}}}", NULL, NULL),
+                 "settings.mpns") == 0, "unknown settings family");
+
+    CHECK(push_iso_time_parse("2027-01-15T08:00:00Z", &t) && t == NOW, "ISO time, Z");
+    CHECK(push_iso_time_parse("2027-01-15T08:00:00.5Z", &t) && t == NOW + 500000, "fractions");
+    CHECK(push_iso_time_parse("2027-01-15T09:30:00+01:30", &t) && t == NOW, "an offset");
+    CHECK(!push_iso_time_parse("2027-01-15 08:00:00Z", &t), "a space instead of T");
+    CHECK(!push_iso_time_parse("2027-01-15T08:00:00", &t), "no zone");
+    CHECK(!push_iso_time_parse("2027-13-15T08:00:00Z", &t), "month 13");
+    CHECK(!push_iso_time_parse("2027-01-15T08:00:00Zjunk", &t), "trailing bytes");
+    CHECK(!push_iso_time_parse("2027-01-15T08:00:00.Z", &t), "a dot without digits");
+    CHECK(strcmp(push_iso_time(pool, NOW + 1234), "2027-01-15T08:00:00.001Z") == 0, "formatting");
+
+    apr_pool_destroy(pool);
+    apr_terminate();
+    UNIT_DONE();
+}
