@@ -354,7 +354,11 @@ $$;
 CREATE TRIGGER push_message_events AFTER UPDATE OF state ON push_message
     FOR EACH ROW EXECUTE FUNCTION push_message_events();
 
--- Webhook events: claim due ones with the webhooks that listen for them.
+-- Webhook events: claim due ones for p_lease seconds. Only the owner of a claim can
+-- finish it: a sender whose lease ran out while a receiver was slow cannot overwrite what
+-- the sender that took the event over did.
+ALTER TABLE push_event ADD COLUMN lease_owner text;
+
 CREATE FUNCTION push_event_claim(p_owner text, p_n integer, p_lease integer)
 RETURNS TABLE (event_id bigint, app_id text, kind text, payload text, attempts integer,
                created_ms bigint)
@@ -365,22 +369,24 @@ LANGUAGE sql AS $$
          ORDER BY e.next_attempt_at
          LIMIT p_n FOR UPDATE SKIP LOCKED)
     UPDATE push_event e
-       SET attempts = e.attempts + 1, lease_until = now() + make_interval(secs => p_lease),
+       SET attempts = e.attempts + 1, lease_owner = p_owner,
+           lease_until = now() + make_interval(secs => p_lease),
            next_attempt_at = now() + make_interval(secs => p_lease)
       FROM c WHERE e.event_id = c.event_id
     RETURNING e.event_id, e.app_id, e.kind, e.payload::text, e.attempts,
               (extract(epoch FROM e.created_at) * 1000)::bigint
 $$;
 
-CREATE FUNCTION push_event_finish(p_id bigint, p_state text, p_retry_ms bigint) RETURNS void
+CREATE FUNCTION push_event_finish(p_id bigint, p_owner text, p_state text, p_retry_ms bigint)
+RETURNS void
 LANGUAGE sql AS $$
     UPDATE push_event
        SET state = CASE WHEN p_state = 'retry' THEN 'pending' ELSE p_state END,
            next_attempt_at = CASE WHEN p_state = 'retry'
                                   THEN now() + p_retry_ms * interval '1 millisecond'
                                   ELSE next_attempt_at END,
-           lease_until = NULL
-     WHERE event_id = p_id
+           lease_until = NULL, lease_owner = NULL
+     WHERE event_id = p_id AND lease_owner = p_owner AND state = 'pending'
 $$;
 
 -- What health shows about delivery.

@@ -205,7 +205,26 @@ ok @y >= 1, 'the other webhook got the event as well';
 is scalar(grep { $_->{id} ne $rid } @y), 0, '(at least once: retries may repeat it, always with the same id)';
 diag 'the other webhook got it ' . scalar(@y) . ' times';
 
+# --- a receiver that always fails: given up after PushSenderMaxAttempts (4) ---------------------------
+my $fapp = 'whf-' . random_hex(6);
+apns_app($token, $fapp);
+$path{z} = "/hook/$fapp-z";
+mock_script('webhook', $path{z}, {status => 503, times => -1});
+is mf(POST => "/apps/$fapp/webhooks", $token, {name => 'z', url => "$hook$path{z}", eventTypes => 'onDeviceRegister'})->code,
+   201, 'a webhook whose receiver always answers 503';
+my $log = error_log_size();
+$res = mf(POST => "/apps/$fapp/devices", $token, {deviceId => 'f1', token => random_hex(64), platform => 'A'});
+ok $res->code =~ /^20[01]$/, 'a device: one event';
+my $fid = psql("SELECT event_id FROM push_event WHERE app_id = '$fapp'");
+ok wait_for(30, sub { psql("SELECT state FROM push_event WHERE event_id = $fid") eq 'failed' }),
+   'the event ends failed';
+is psql("SELECT attempts FROM push_event WHERE event_id = $fid"), 4, 'after 4 attempts';
+like error_log_since($log), qr/PUSH0643: sender: event $fid \(onDeviceRegister of \Q$fapp\E\) given up after 4 attempts/,
+     'PUSH0643 in the error log';
+sleep 1.5;
+is scalar(got('z')), 4, 'the receiver got it 4 times, and no more';
+
 # leave nothing behind for the next test files
 mock_reset();
-psql("DELETE FROM push_application WHERE app_id IN ('$app', '$rapp')") if Test::More->builder->is_passing;
+psql("DELETE FROM push_application WHERE app_id IN ('$app', '$rapp', '$fapp')") if Test::More->builder->is_passing;
 done_testing;

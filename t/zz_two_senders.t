@@ -14,14 +14,15 @@ use Time::HiRes qw(time sleep);
 use Apache::Test ();
 use lib 't/lib';
 use PushTest;
-use PushMock qw(mock_reset mock_script mock_stats);
+use PushMock qw(mock_reset mock_script mock_stats mock_requests);
 use PushSender qw(slurp wait_for apns_app bulk_devices device_tokens send_broadcast summary summary_text
                   senders live_senders httpd_pid pid_alive apns_tally);
 
 my $N = 5000;
 my $top = $ENV{PUSH_TEST_TOP};
 my $httpd = eval { Apache::Test::vars('httpd') } || '/usr/sbin/apache2';
-my $dir = tempdir('push-second-XXXXXX', TMPDIR => 1, CLEANUP => 0);
+# inside the test tree, so that it goes with it (and stays with it under PUSH_CHECK_KEEP=1)
+my $dir = tempdir('second-httpd-XXXXXX', DIR => "$top/t", CLEANUP => 0);
 my $second_pid;
 
 sub free_port {
@@ -141,13 +142,14 @@ is $tally->{count}, $N, "$N requests in all";
 diag 'deliveries in flight at once, most seen per sender: ' . join(', ', map { "$_=$held{$_}" } sort keys %held);
 is_deeply [sort keys %held], [sort $first->{owner}, $second->{owner}],
           'both senders claimed deliveries of the broadcast (their lease_owner, seen in flight)';
-# each sender process signs its own APNs provider token (and may sign more than one, see
-# the report about push_cred_get): at least two tokens, never one shared by two connections
+# each sender process signs its own APNs provider token (two threads that first need the
+# credential at the same moment may each sign one: push_cred_get has no check-and-insert
+# under its lock), so at least two tokens
 my %by = %{ $tally->{auth} };
 diag 'requests per provider token: ' . join(', ', map { substr($_, -12) . "=$by{$_}" } sort keys %by);
 ok keys(%by) >= 2, 'the mock saw the provider tokens of both senders' or diag explain \%by;
 my $shared = grep { keys %{ $tally->{conn_auth}{$_} } > 1 } keys %{ $tally->{conn_auth} };
-is $shared, 0, 'each connection to the mock belongs to one sender';
+is $shared, 0, 'each connection to the mock carried one provider token';
 diag sprintf '%d connections to the mock APNs', scalar(keys %{ $tally->{conn} });
 
 my $expanded = (() = error_log_since($log) =~ /PUSH0611: sender: message \Q$app\E\//g)
@@ -155,6 +157,37 @@ my $expanded = (() = error_log_since($log) =~ /PUSH0611: sender: message \Q$app\
 is $expanded, 1, 'one of them expanded the audience (PUSH0611 once in the two logs)';
 unlike slurp("$dir/error_log"), qr/PUSH06[0-9][0-9].*(statement failed|not written)|\[push:(error|crit)\]/,
        'the second httpd logged no sender error';
+
+# --- webhook events with two senders and a slow receiver ---------------------------------------------
+# A receiver that answers every POST 200 after 1.5 s. Ten events are written at once and
+# take 15 s to POST one after the other: each must still reach the receiver once, not a
+# second time from the other sender (a sender claims one event at a time, under a lease
+# that covers its receivers, and only the owner of a claim can finish it).
+my $happ = 'two-hooks-' . random_hex(6);
+mf(POST => '/apps', $token, {applicationId => $happ});
+my $hpath = "/hook/$happ-slow";
+mock_script('webhook', $hpath, {delayMs => 1500, times => -1});
+is mf(POST => "/apps/$happ/webhooks", $token,
+      {name => 'slow', url => "$ENV{PUSH_MOCK_HTTP}$hpath", eventTypes => 'onDeviceRegister'})->code, 201,
+   'a webhook whose receiver takes 1.5 s to answer';
+psql("INSERT INTO push_device (app_id, device_id, platform, token, source_family)
+      SELECT '$happ', 'h' || i, 'apns', md5('h' || i || '$happ') || md5('$happ' || i), 'mobilefirst'
+        FROM generate_series(1, 10) AS i");
+is psql("SELECT count(*) FROM push_event WHERE app_id = '$happ'"), 10, 'ten onDeviceRegister events at once';
+my $t1 = time;
+ok wait_for(60, sub { psql("SELECT count(*) FROM push_event WHERE app_id = '$happ' AND state = 'done'") == 10 }, 0.5),
+   'all ten end done';
+diag sprintf 'the events were done in %.1f s', time - $t1;
+sleep 2;   # a POST still under way
+my %posts;
+$posts{$_->{headers}{'x-push-event-id'}}++ for @{ mock_requests('webhook', key => $hpath) };
+my @again = sort { $a <=> $b } grep { $posts{$_} > 1 } keys %posts;
+is scalar(keys %posts), 10, 'the receiver got all ten';
+is scalar(@again), 0,
+   'a slow receiver gets no event twice when another sender runs'
+   or diag sprintf 'events POSTed more than once: %s; attempts in push_event: %s', join(',', map { "$_ x$posts{$_}" } @again),
+                   psql("SELECT string_agg(event_id || ':' || attempts, ' ' ORDER BY event_id) FROM push_event WHERE app_id = '$happ'");
+psql("DELETE FROM push_application WHERE app_id = '$happ'");
 
 # --- the second httpd stops: its sender goes with it ---------------------------------------------------
 stop_second();

@@ -159,6 +159,19 @@ push_cred_t *push_cred_get(push_sender_t *sd, PGconn **db, const char *app_id, c
         SLOG(sd, APLOG_ERR, "PUSH0621", "sender: %s credentials of %s cannot be used: %s", provider,
              app_id, cr->error);
     apr_thread_mutex_lock(sd->lock);
+    old = apr_hash_get(sd->creds, key, APR_HASH_KEY_STRING);
+    if (old && old != cr && old->config && cr->config) {
+        json_object *a, *b;
+        if (json_object_object_get_ex(old->config, "_updated", &a) &&
+            json_object_object_get_ex(cr->config, "_updated", &b) &&
+            strcmp(json_object_get_string(a), json_object_get_string(b)) == 0) {
+            /* another thread loaded the same version meanwhile: one entry, one provider
+             * token (Apple frowns on needless token updates) */
+            apr_thread_mutex_unlock(sd->lock);
+            apr_pool_destroy(cr->pool);
+            return old;
+        }
+    }
     apr_hash_set(sd->creds, apr_pstrdup(sd->cred_pool, key), APR_HASH_KEY_STRING, cr);
     apr_thread_mutex_unlock(sd->lock);
     return cr;

@@ -16,8 +16,16 @@
 #include "sender/jwt.h"
 
 
-#define EVENT_BATCH 50
+/* One event per claim: its lease must cover POSTing it to every webhook that listens,
+ * and a batch of slow receivers would outlast any lease (see run_events). */
+#define EVENT_BATCH 1
 #define HOOK_TIMEOUT_MS 10000
+#define MAX_HOOKS_COVERED 6   /* the lease covers this many receivers at their timeout */
+
+static int hook_timeout(const push_sender_t *sd)
+{
+    return sd->c->timeout_ms < HOOK_TIMEOUT_MS ? sd->c->timeout_ms : HOOK_TIMEOUT_MS;
+}
 
 static size_t discard(char *d, size_t s, size_t n, void *c)
 {
@@ -59,7 +67,7 @@ static void post(push_sender_t *sd, apr_pool_t *p, const char *app, const char *
     long status = 0;
 
     push_curl_common(sd, e, url, 0);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)HOOK_TIMEOUT_MS);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)hook_timeout(sd));
     if (sd->c->endpoint[PUSH_EP_WEBHOOK_PROXY])
         curl_easy_setopt(e, CURLOPT_PROXY, sd->c->endpoint[PUSH_EP_WEBHOOK_PROXY]);
     h = curl_slist_append(h, "Content-Type: application/json");
@@ -108,7 +116,7 @@ static int run_events(push_sender_t *sd, PGconn **db, apr_pool_t *p, unsigned in
     PGresult *res, *hooks;
     int rows;
     apr_snprintf(n, sizeof(n), "%d", EVENT_BATCH);
-    apr_snprintf(lease, sizeof(lease), "%d", sd->c->lease);
+    apr_snprintf(lease, sizeof(lease), "%d", sd->c->lease + MAX_HOOKS_COVERED * hook_timeout(sd) / 1000);
     res = push_pg_exec(sd, db, "SELECT event_id, app_id, kind, payload, attempts, created_ms "
                                "FROM push_event_claim($1, $2::integer, $3::integer)", 3, params);
     if (!res)
@@ -116,7 +124,7 @@ static int run_events(push_sender_t *sd, PGconn **db, apr_pool_t *p, unsigned in
     rows = PQntuples(res);
     for (int i = 0; i < rows && !SENDER_STOPPING(sd); i++) {
         const char *id = PQgetvalue(res, i, 0), *app = PQgetvalue(res, i, 1), *kind = PQgetvalue(res, i, 2);
-        const char *hp[2] = {app, kind}, *state = "done", *fp[3];
+        const char *hp[2] = {app, kind}, *state = "done", *fp[4];
         int attempts = atoi(PQgetvalue(res, i, 4)), retry_after = -1;
         json_object *ev = json_object_new_object();
         const char *body;
@@ -153,9 +161,10 @@ static int run_events(push_sender_t *sd, PGconn **db, apr_pool_t *p, unsigned in
                      push_backoff_ms(attempts, sd->c->backoff_base_ms, sd->c->backoff_cap_ms, retry_after,
                                      (*rnd = *rnd * 1103515245u + 12345u)));
         fp[0] = id;
-        fp[1] = state;
-        fp[2] = delay;
-        PQclear(push_pg_exec(sd, db, "SELECT push_event_finish($1::bigint, $2, $3::bigint)", 3, fp));
+        fp[1] = sd->owner;
+        fp[2] = state;
+        fp[3] = delay;
+        PQclear(push_pg_exec(sd, db, "SELECT push_event_finish($1::bigint, $2, $3, $4::bigint)", 4, fp));
         apr_pool_clear(p);
     }
     PQclear(res);
