@@ -64,8 +64,21 @@ static void cred_prepare(push_sender_t *sd, push_cred_t *cr, const char *sealed_
     cr->secret_len = plen;
     if (strcmp(cr->provider, "apns") == 0) {
         const char *auth = json_str(cr->config, "authType");
-        if (auth && strcmp(auth, "certificate") == 0)
-            return;   /* the .p12 goes to libcurl as it is */
+        if (auth && strcmp(auth, "certificate") == 0) {
+            /* the .p12 goes to libcurl as it is (a blob), decoded once here */
+            json_object *sealed = json_tokener_parse(cr->secret);
+            const char *b64 = json_str(sealed, "p12"), *pass = json_str(sealed, "password");
+            if (b64) {
+                unsigned char *der = apr_palloc(cr->pool, apr_base64_decode_len(b64));
+                cr->p12_len = (apr_size_t)apr_base64_decode_binary(der, b64);
+                cr->p12 = der;
+                cr->p12_password = pass ? apr_pstrdup(cr->pool, pass) : NULL;
+            } else {
+                cr->error = "the stored certificate is unreadable";
+            }
+            json_object_put(sealed);
+            return;
+        }
         if (!(cr->pkey = push_pem_private_key(cr->secret, cr->secret_len, &err)))
             cr->error = apr_pstrcat(cr->pool, "APNs key: ", err, NULL);
     } else if (strcmp(cr->provider, "fcm") == 0) {

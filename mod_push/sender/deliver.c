@@ -7,7 +7,6 @@
 
 #include <stdlib.h>
 
-#include <apr_base64.h>
 #include <apr_strings.h>
 #include <curl/curl.h>
 
@@ -207,25 +206,14 @@ static int prepare_apns(worker_t *w, apr_pool_t *p, job_t *j)
     push_curl_common(w->sd, j->easy, apr_pstrcat(p, base, "/3/device/", j->token, NULL), 1);
     auth = json_object_object_get_ex(cr->config, "authType", &v) ? json_object_get_string(v) : "token";
     if (strcmp(auth, "certificate") == 0) {
-        json_object *sealed = json_tokener_parse(cr->secret);
-        const char *b64 = NULL, *pass = NULL;
         struct curl_blob blob;
-        if (sealed && json_object_object_get_ex(sealed, "p12", &v))
-            b64 = json_object_get_string(v);
-        if (sealed && json_object_object_get_ex(sealed, "password", &v))
-            pass = json_object_get_string(v);
-        if (!b64) {
-            json_object_put(sealed);
-            return job_outcome(j, "failed", "the stored certificate is unreadable"), 0;
-        }
-        blob.data = apr_palloc(p, apr_base64_decode_len(b64));
-        blob.len = (size_t)apr_base64_decode_binary(blob.data, b64);
-        blob.flags = CURL_BLOB_COPY;
+        blob.data = (void *)cr->p12;
+        blob.len = cr->p12_len;
+        blob.flags = CURL_BLOB_NOCOPY;   /* the credential outlives the request */
         curl_easy_setopt(j->easy, CURLOPT_SSLCERT_BLOB, &blob);
         curl_easy_setopt(j->easy, CURLOPT_SSLCERTTYPE, "P12");
-        if (pass)
-            curl_easy_setopt(j->easy, CURLOPT_KEYPASSWD, pass);
-        json_object_put(sealed);
+        if (cr->p12_password)
+            curl_easy_setopt(j->easy, CURLOPT_KEYPASSWD, cr->p12_password);
     } else {
         if (!(j->bearer = push_cred_bearer(w->sd, cr, &err)))
             return job_outcome(j, "failed", apr_pstrcat(p, "APNs provider token: ", err, NULL)), 0;

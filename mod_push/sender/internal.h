@@ -57,6 +57,9 @@ struct push_cred {
     apr_time_t fetched;
     apr_thread_mutex_t *lock;       /* guards the tokens below */
     void *pkey;                     /* EVP_PKEY of the .p8 or service account */
+    const unsigned char *p12;       /* APNs certificate auth: the .p12 and its password */
+    apr_size_t p12_len;
+    const char *p12_password;
     const char *bearer;             /* APNs provider token or FCM access token */
     apr_time_t bearer_at, bearer_until;
     apr_pool_t *pool;
