@@ -11,6 +11,9 @@ PGconn *push_pg_connect(push_sender_t *sd)
     while (!SENDER_STOPPING(sd)) {
         PGconn *db = PQconnectdb(sd->c->conninfo);
         if (PQstatus(db) == CONNECTION_OK) {
+            /* the sender's statements are short and repeated: plans for the values at hand
+             * (a cached generic plan of a LIMIT $n joins whole tables), and no JIT */
+            PQclear(PQexec(db, "SET plan_cache_mode = force_custom_plan; SET jit = off"));
             if (logged)
                 SLOG(sd, APLOG_NOTICE, "PUSH0602", "sender: database connection is back");
             return db;
