@@ -22,6 +22,10 @@ use Time::HiRes qw(time sleep);
 my $json = JSON::PP->new->canonical;
 my $http = HTTP::Tiny->new(keep_alive => 1, timeout => 60, agent => 'bench/delivery');
 my $mock_http = HTTP::Tiny->new(keep_alive => 1, timeout => 30, agent => 'bench/delivery');
+# POSTs go on a new connection each: HTTP::Tiny writes a request's headers and its body
+# in two writes, and on a kept-alive connection Nagle's algorithm holds the body back
+# until httpd's delayed ACK of the headers (40 ms), which would be counted as latency.
+my $post_http = HTTP::Tiny->new(keep_alive => 0, timeout => 60, agent => 'bench/delivery');
 my %E = map { $_ => $ENV{$_} } qw(BASE BEARER APP MOCK SENDER_PID MOCK_NODE_PID PG_PID HTTPD_PID
                                  STALL_SECONDS BROADCAST_BODY);
 my $TICK = POSIX::sysconf(POSIX::_SC_CLK_TCK()) || 100;
@@ -39,7 +43,7 @@ sub api {
         $o{content} = ref $body ? $json->encode($body) : $body;
         $o{headers}{'content-type'} = 'application/json';
     }
-    my $res = $http->request($method, "$E{BASE}/imfpush/v1/apps/$E{APP}$path", \%o);
+    my $res = ($method eq 'POST' ? $post_http : $http)->request($method, "$E{BASE}/imfpush/v1/apps/$E{APP}$path", \%o);
     my $doc = eval { decode_json($res->{content}) };
     return ($res, $doc);
 }
