@@ -15,6 +15,7 @@
 
 
 #define MSG_CACHE_MAX 256
+#define MAX_INFLIGHT  250   /* requests one worker has under way */
 
 /* A message as the worker needs it, cached across batches. */
 typedef struct {
@@ -39,6 +40,8 @@ typedef struct {
     apr_pool_t *link_pool;
     apr_hash_t *links;            /* push_cred_t * -> link_t */
     unsigned int rnd;
+    CURL *idle[MAX_INFLIGHT];     /* easy handles kept for reuse */
+    int idle_count;
 } worker_t;
 
 typedef struct {
@@ -324,6 +327,77 @@ static void settle_retry(worker_t *w, apr_pool_t *p, job_t *j)
     }
 }
 
+/* Easy handles are kept for the next request (curl_easy_reset) rather than made anew. */
+static CURL *easy_get(worker_t *w)
+{
+    CURL *e = w->idle_count ? w->idle[--w->idle_count] : curl_easy_init();
+    if (e)
+        curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);   /* answers are small */
+    return e;
+}
+
+static void easy_release(worker_t *w, CURL *e)
+{
+    if (w->idle_count < MAX_INFLIGHT) {
+        curl_easy_reset(e);
+        w->idle[w->idle_count++] = e;
+    } else {
+        curl_easy_cleanup(e);
+    }
+}
+
+/* Decides a job without a request, or starts its request; returns 1 when it went out. */
+static int start_job(worker_t *w, apr_pool_t *p, job_t *j)
+{
+    int ok;
+    if (!(j->m = message(w, p, j)) || !j->m->state_ok) {
+        job_outcome(j, j->m ? "failed" : "retry", j->m ? "the message is gone" : "database");
+        j->retry_ms = 1000;
+        return 0;
+    }
+    if (j->m->expires && apr_time_now() >= j->m->expires)
+        return job_outcome(j, "expired", "expired"), 0;
+    if (!j->token)
+        return job_outcome(j, "failed", "the device was removed or its token is dead"), 0;
+    if (strcmp(j->provider, "apns") != 0 && strcmp(j->provider, "fcm") != 0)
+        return job_outcome(j, "failed", apr_pstrcat(p, "this sender does not deliver to ", j->provider, NULL)), 0;
+    j->cr = push_cred_get(w->sd, &w->db, j->app, j->provider);
+    if (!j->cr)
+        return job_outcome(j, "failed", apr_pstrcat(p, "no ", j->provider, " credentials", NULL)), 0;
+    if (j->cr->error)
+        return job_outcome(j, "failed", j->cr->error), 0;
+    if (j->cr->paused)
+        return job_outcome(j, "failed", apr_pstrcat(p, "credentials: ", j->cr->paused, NULL)), 0;
+    if (!(j->easy = easy_get(w))) {
+        job_outcome(j, "retry", "libcurl");
+        j->retry_ms = 1000;
+        return 0;
+    }
+    ok = strcmp(j->provider, "apns") == 0 ? prepare_apns(w, p, j) : prepare_fcm(w, p, j);
+    if (!ok) {
+        easy_release(w, j->easy);
+        curl_slist_free_all(j->headers);
+        j->headers = NULL;
+        j->easy = NULL;
+        if (j->state && strcmp(j->state, "retry") == 0)
+            j->retry_ms = push_backoff_ms(j->attempts, w->sd->c->backoff_base_ms, w->sd->c->backoff_cap_ms,
+                                          -1, (w->rnd = w->rnd * 1103515245u + 12345u));
+        return 0;
+    }
+    curl_easy_setopt(j->easy, CURLOPT_HTTPHEADER, j->headers);
+    curl_easy_setopt(j->easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(j->easy, CURLOPT_WRITEDATA, j);
+    curl_easy_setopt(j->easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(j->easy, CURLOPT_HEADERDATA, j);
+    curl_easy_setopt(j->easy, CURLOPT_PRIVATE, j);
+    {
+        const char *url = NULL;
+        curl_easy_getinfo(j->easy, CURLINFO_EFFECTIVE_URL, &url);
+        curl_multi_add_handle(link_for(w, j->cr, url ? url : "")->multi, j->easy);
+    }
+    return 1;
+}
+
 static int run_batch(worker_t *w, apr_pool_t *p)
 {
     char n[16], lease[16];
@@ -333,7 +407,7 @@ static int run_batch(worker_t *w, apr_pool_t *p)
     job_t *jobs;
     json_object *results;
     apr_hash_index_t *hi;
-    int pending = 0;
+    int pending = 0, next = 0;
 
     /* cached messages live across batches, never across the middle of one */
     if (apr_hash_count(w->messages) >= MSG_CACHE_MAX) {
@@ -365,66 +439,14 @@ static int run_batch(worker_t *w, apr_pool_t *p)
     }
     PQclear(res);
 
-    for (int i = 0; i < rows; i++) {
-        job_t *j = &jobs[i];
-        int ok;
-        if (!(j->m = message(w, p, j)) || !j->m->state_ok) {
-            job_outcome(j, j->m ? "failed" : "retry", j->m ? "the message is gone" : "database");
-            j->retry_ms = 1000;
-            continue;
-        }
-        if (j->m->expires && apr_time_now() >= j->m->expires) {
-            job_outcome(j, "expired", "expired");
-            continue;
-        }
-        if (!j->token) {
-            job_outcome(j, "failed", "the device was removed or its token is dead");
-            continue;
-        }
-        if (strcmp(j->provider, "apns") != 0 && strcmp(j->provider, "fcm") != 0) {
-            job_outcome(j, "failed", apr_pstrcat(p, "this sender does not deliver to ", j->provider, NULL));
-            continue;
-        }
-        j->cr = push_cred_get(w->sd, &w->db, j->app, j->provider);
-        if (!j->cr) {
-            job_outcome(j, "failed", apr_pstrcat(p, "no ", j->provider, " credentials", NULL));
-            continue;
-        }
-        if (j->cr->error) {
-            job_outcome(j, "failed", j->cr->error);
-            continue;
-        }
-        if (j->cr->paused) {
-            job_outcome(j, "failed", apr_pstrcat(p, "credentials: ", j->cr->paused, NULL));
-            continue;
-        }
-        j->easy = curl_easy_init();
-        ok = strcmp(j->provider, "apns") == 0 ? prepare_apns(w, p, j) : prepare_fcm(w, p, j);
-        if (!ok) {
-            curl_easy_cleanup(j->easy);
-            j->easy = NULL;
-            if (j->state && strcmp(j->state, "retry") == 0)
-                j->retry_ms = push_backoff_ms(j->attempts, w->sd->c->backoff_base_ms,
-                                              w->sd->c->backoff_cap_ms, -1, (w->rnd = w->rnd * 1103515245u + 12345u));
-            continue;
-        }
-        curl_easy_setopt(j->easy, CURLOPT_HTTPHEADER, j->headers);
-        curl_easy_setopt(j->easy, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(j->easy, CURLOPT_WRITEDATA, j);
-        curl_easy_setopt(j->easy, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(j->easy, CURLOPT_HEADERDATA, j);
-        curl_easy_setopt(j->easy, CURLOPT_PRIVATE, j);
-        {
-            const char *url = NULL;
-            curl_easy_getinfo(j->easy, CURLINFO_EFFECTIVE_URL, &url);
-            curl_multi_add_handle(link_for(w, j->cr, url ? url : "")->multi, j->easy);
-        }
-        pending++;
-    }
-
-    /* drive every link until its streams are answered */
-    while (pending > 0) {
+    /* at most MAX_INFLIGHT streams at once: each costs libcurl buffers, and the sender's
+     * memory must not grow with the batch (nor, ever, with the audience) */
+    while (pending > 0 || next < rows) {
         int active = 0;
+        while (next < rows && pending < MAX_INFLIGHT)
+            pending += start_job(w, p, &jobs[next++]);
+        if (pending == 0)
+            break;
         for (hi = apr_hash_first(p, w->links); hi; hi = apr_hash_next(hi)) {
             link_t *l = apr_hash_this_val(hi);
             CURLMsg *msg;
@@ -439,7 +461,7 @@ static int run_batch(worker_t *w, apr_pool_t *p)
                 curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
                 conclude(w, p, j, status, msg->data.result);
                 curl_multi_remove_handle(l->multi, j->easy);
-                curl_easy_cleanup(j->easy);
+                easy_release(w, j->easy);
                 curl_slist_free_all(j->headers);
                 j->easy = NULL;
                 j->headers = NULL;
@@ -448,7 +470,7 @@ static int run_batch(worker_t *w, apr_pool_t *p)
             if (l->running)
                 active++;
         }
-        if (pending > 0) {
+        if (pending > 0 && (next >= rows || pending >= MAX_INFLIGHT)) {
             for (hi = apr_hash_first(p, w->links); hi; hi = apr_hash_next(hi)) {
                 link_t *l = apr_hash_this_val(hi);
                 if (l->running)
@@ -513,6 +535,8 @@ void *APR_THREAD_FUNC push_deliver_thread(apr_thread_t *t, void *data)
     }
     for (hi = apr_hash_first(w.link_pool, w.links); hi; hi = apr_hash_next(hi))
         curl_multi_cleanup(((link_t *)apr_hash_this_val(hi))->multi);
+    while (w.idle_count)
+        curl_easy_cleanup(w.idle[--w.idle_count]);
     PQfinish(w.db);
     apr_pool_destroy(batch);
     apr_pool_destroy(w.link_pool);
