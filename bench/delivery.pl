@@ -205,7 +205,7 @@ sub cmd_smoke {
 sub cmd_broadcast {
     my ($n) = @_;
     my $stall = $E{STALL_SECONDS} || 60;
-    my (%peak, $last_progress, $last_count, $last_change, $doc, $t_done);
+    my (%peak, $last_progress, $last_count, $last_change, $doc, $t_done, @timeline, $t_expanded, $n_expanded);
     mock(POST => 'reset');
     my $cpu0 = cpu_snapshot();
     my %vm0 = vm_status($E{SENDER_PID});
@@ -213,6 +213,7 @@ sub cmd_broadcast {
     $last_progress = $last_change = time;
     $last_count = -1;
     my $next_summary = 0;
+    my $next_mark = time + 5;
     while (1) {
         sleep 0.2;
         my $st = apns_stats();
@@ -223,9 +224,18 @@ sub cmd_broadcast {
             $last_count = $st->{requests};
             $last_change = time;
         }
+        if (time >= $next_mark) {
+            push @timeline, sprintf('%.0f:%d', time - $t0 / 1000, $st->{requests});
+            $next_mark += 5;
+        }
         if (time >= $next_summary || $st->{requests} >= $n) {
             $doc = summary($id);
             $next_summary = time + 1;
+            # the audience is expanded once the summary counts every device
+            if (!defined $t_expanded && ($doc->{summary}{targeted} // 0) >= $n) {
+                $t_expanded = now_ms();
+                $n_expanded = $st->{requests};
+            }
             if (final_state($doc)) {
                 $t_done = now_ms();
                 last;
@@ -257,6 +267,13 @@ sub cmd_broadcast {
         accept_ms => sprintf('%.1f', $t1 - $t0),
         first_delay_ms => sprintf('%.1f', $st->{first} - $t0),
         done_s => sprintf('%.1f', ($t_done - $t0) / 1000),
+        # deliveries per second while the audience was being expanded, and after
+        expanded_s => sprintf('%.1f', (($t_expanded // $t_done) - $t0) / 1000),
+        rate_expanding => sprintf('%.0f', defined $t_expanded && $t_expanded > $st->{first}
+                                  ? $n_expanded * 1000 / ($t_expanded - $st->{first}) : 0),
+        rate_expanded => sprintf('%.0f', defined $t_expanded && $st->{last} > $t_expanded
+                                 ? ($st->{ok} - $n_expanded) * 1000 / ($st->{last} - $t_expanded) : 0),
+        timeline => join(',', @timeline),
         last_to_done_s => sprintf('%.1f', ($t_done - $st->{last}) / 1000),
         vmhwm_kb => $vm{VmHWM}, vmrss_kb => $vm{VmRSS}, vmrss_before_kb => $vm0{VmRSS} // 0,
         vmhwm_before_kb => $vm0{VmHWM} // 0, vmrss_peak_sampled_kb => $peak{rss},

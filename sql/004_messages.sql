@@ -41,8 +41,6 @@ CREATE TABLE push_sender (
     seen_at    timestamptz NOT NULL DEFAULT now()
 );
 
-CREATE INDEX push_delivery_message ON push_delivery (app_id, message_id, state);
-
 -- Accepts messages: p_list is an array of objects {id, body, target, category,
 -- priority, collapseKey, sendAt, expiresAt, type}. One statement, one transaction; the
 -- NOTIFY reaches the senders when it commits.
@@ -142,14 +140,20 @@ LANGUAGE sql AS $$
     RETURNING m.app_id, m.message_id, coalesce(m.expires_at <= now(), false)
 $$;
 
--- Expands the next chunk of a claimed message's audience into deliveries. Returns the
--- number of devices this chunk looked at; 0 means the audience is complete (and the
--- message moved on to 'sending', or 'done' when nothing is left to send). Devices whose
--- category filter rejects the message become 'filtered' deliveries; devices registered
--- by a session that has ended, disabled devices and dead tokens are not in the audience.
+-- Expands the next chunk of a claimed message's audience into deliveries, and claims up
+-- to p_claim of them for p_owner at once (a lease of p_lease seconds, attempt 1): the
+-- sender that expands hands those to its workers without a second round trip, and leaves
+-- the rest due in the outbox for any sender's claim (so that several share a broadcast).
+-- Returns one row
+-- per claimed delivery (with the device's token and Rocket.Chat appName), or a single
+-- row with a NULL device_id when the chunk claimed nothing; seen is the number of
+-- devices the chunk looked at. No row at all: the audience is complete (and the message
+-- moved on to 'sending', or 'done' when nothing is left to send). Devices whose category
+-- filter rejects the message become 'filtered' deliveries; devices registered by a
+-- session that has ended, disabled devices and dead tokens are not in the audience.
 CREATE FUNCTION push_message_expand(p_app text, p_msg text, p_owner text, p_chunk integer,
-                                    p_lease integer)
-RETURNS integer
+                                    p_lease integer, p_claim integer)
+RETURNS TABLE (seen integer, device_id text, provider text, token text, topic text)
 LANGUAGE plpgsql AS $$
 DECLARE
     m push_message;
@@ -161,12 +165,16 @@ DECLARE
     v_last text;
     v_added integer;
     v_filtered integer;
+    v_devices text[];
+    v_providers text[];
+    v_tokens text[];
+    v_topics text[];
 BEGIN
     SELECT * INTO m FROM push_message
      WHERE app_id = p_app AND message_id = p_msg AND lease_owner = p_owner AND state = 'expanding'
        FOR UPDATE;
     IF NOT FOUND THEN
-        RETURN 0;   -- lease lost or cancelled meanwhile
+        RETURN;   -- lease lost or cancelled meanwhile
     END IF;
     IF m.target ? 'deviceIds' THEN
         v_ids := ARRAY(SELECT jsonb_array_elements_text(m.target->'deviceIds'));
@@ -179,7 +187,8 @@ BEGIN
     END IF;
 
     WITH pick AS (
-        SELECT d.device_id, d.platform,
+        SELECT d.device_id, d.platform, d.token, d.extra->>'appName' AS topic,
+               row_number() OVER (ORDER BY d.device_id) AS rn,
                (m.category IS NULL OR d.category_filter IS NULL OR d.category_filter = '*'
                 OR d.categories_exclude <> (m.category = ANY (d.categories))) AS allowed
           FROM push_device d
@@ -200,30 +209,48 @@ BEGIN
          ORDER BY d.device_id
          LIMIT p_chunk),
     ins AS (
-        INSERT INTO push_delivery (app_id, message_id, device_id, provider, state)
+        INSERT INTO push_delivery (app_id, message_id, device_id, provider, state, attempts,
+                                   lease_owner, next_attempt_at, lease_until)
         SELECT p_app, p_msg, pick.device_id,
                CASE WHEN m.notification_type = 2 THEN 'sms' ELSE pick.platform END,
-               CASE WHEN pick.allowed THEN 'pending' ELSE 'filtered' END
+               CASE WHEN pick.allowed THEN 'pending' ELSE 'filtered' END,
+               CASE WHEN pick.allowed AND pick.rn <= p_claim THEN 1 ELSE 0 END,
+               CASE WHEN pick.allowed AND pick.rn <= p_claim THEN p_owner END,
+               CASE WHEN pick.allowed AND pick.rn <= p_claim
+                    THEN now() + make_interval(secs => p_lease) ELSE now() END,
+               CASE WHEN pick.allowed AND pick.rn <= p_claim
+                    THEN now() + make_interval(secs => p_lease) END
           FROM pick
         ON CONFLICT DO NOTHING
-        RETURNING state)
-    SELECT (SELECT count(*) FROM pick), (SELECT max(device_id) FROM pick),
-           (SELECT count(*) FROM ins), (SELECT count(*) FROM ins WHERE state = 'filtered')
-      INTO v_seen, v_last, v_added, v_filtered;
+        RETURNING push_delivery.device_id AS id, push_delivery.provider AS prov,
+                  CASE WHEN lease_owner IS NULL AND state = 'pending' THEN 'due' ELSE state END AS state)
+    SELECT (SELECT count(*) FROM pick), (SELECT max(pick.device_id) FROM pick),
+           (SELECT count(*) FROM ins), (SELECT count(*) FROM ins WHERE ins.state = 'filtered'),
+           ARRAY(SELECT i.id FROM ins i WHERE i.state = 'pending' ORDER BY i.id),
+           ARRAY(SELECT i.prov FROM ins i WHERE i.state = 'pending' ORDER BY i.id),
+           ARRAY(SELECT k.token FROM ins i JOIN pick k ON k.device_id = i.id
+                  WHERE i.state = 'pending' ORDER BY i.id),
+           ARRAY(SELECT k.topic FROM ins i JOIN pick k ON k.device_id = i.id
+                  WHERE i.state = 'pending' ORDER BY i.id)
+      INTO v_seen, v_last, v_added, v_filtered, v_devices, v_providers, v_tokens, v_topics;
 
     IF v_seen > 0 THEN
         UPDATE push_message
            SET expand_cursor = v_last, targeted = targeted + v_added, filtered = filtered + v_filtered,
                lease_until = now() + make_interval(secs => p_lease), updated_at = now()
-         WHERE app_id = p_app AND message_id = p_msg;
-        PERFORM pg_notify('push_sender', p_app);
-        RETURN v_seen;
+         WHERE push_message.app_id = p_app AND push_message.message_id = p_msg;
+        IF coalesce(array_length(v_devices, 1), 0) = 0 THEN
+            RETURN QUERY SELECT v_seen, NULL::text, NULL::text, NULL::text, NULL::text;
+        ELSE
+            RETURN QUERY SELECT v_seen, unnest(v_devices), unnest(v_providers), unnest(v_tokens),
+                                unnest(v_topics);
+        END IF;
+        RETURN;
     END IF;
     UPDATE push_message SET state = 'sending', lease_owner = NULL, lease_until = NULL,
            updated_at = now()
-     WHERE app_id = p_app AND message_id = p_msg;
+     WHERE push_message.app_id = p_app AND push_message.message_id = p_msg;
     PERFORM push_message_settle(p_app, p_msg);
-    RETURN 0;
 END
 $$;
 
@@ -276,7 +303,8 @@ BEGIN
 END
 $$;
 
--- Writes a batch of outcomes. p_results: [{a, m, d, s, e, p, r, g}] = app, message,
+-- Writes a batch of outcomes (sent deliveries leave the outbox; the message counts them).
+-- p_results: [{a, m, d, s, e, p, r, g}] = app, message,
 -- device, outcome ('sent' | 'failed' | 'invalid' | 'expired' | 'retry'), error, provider
 -- id, retry delay in ms, and for 'invalid' the provider's "gone since" in ms (APNs 410:
 -- a device registered again after that moment stays live). Only rows this owner still
@@ -291,7 +319,16 @@ BEGIN
     WITH res AS (
         SELECT * FROM jsonb_to_recordset(p_results)
                       AS x(a text, m text, d text, s text, e text, p text, r bigint, g bigint)),
-    u AS (
+    -- a sent delivery leaves the outbox (the message counts it); the others stay, with
+    -- their error, for retries and for the record. Only rows this owner holds: a held
+    -- row is always pending (no state test here: it would lead the planner to scan
+    -- every pending row through the partial index instead of looking each key up).
+    sent AS (
+        DELETE FROM push_delivery d USING res
+         WHERE res.s = 'sent' AND (d.app_id, d.message_id, d.device_id) = (res.a, res.m, res.d)
+           AND d.lease_owner = p_owner
+        RETURNING d.app_id, d.message_id, d.device_id, d.provider, res.s, res.g, res.e),
+    other AS (
         UPDATE push_delivery d
            SET state = CASE WHEN res.s = 'retry' THEN 'pending' ELSE res.s END,
                error = res.e, provider_id = coalesce(res.p, d.provider_id),
@@ -300,9 +337,10 @@ BEGIN
                                       ELSE d.next_attempt_at END,
                lease_owner = NULL, lease_until = NULL, updated_at = now()
           FROM res
-         WHERE (d.app_id, d.message_id, d.device_id) = (res.a, res.m, res.d)
-           AND d.lease_owner = p_owner AND d.state = 'pending'
+         WHERE res.s <> 'sent' AND (d.app_id, d.message_id, d.device_id) = (res.a, res.m, res.d)
+           AND d.lease_owner = p_owner
         RETURNING d.app_id, d.message_id, d.device_id, d.provider, res.s, res.g, res.e),
+    u AS (SELECT * FROM sent UNION ALL SELECT * FROM other),
     counts AS (
         UPDATE push_message m
            SET sent = m.sent + x.sent, failed = m.failed + x.failed, invalid = m.invalid + x.invalid,

@@ -179,6 +179,9 @@ static link_t *link_for(worker_t *w, push_cred_t *cr, const char *url)
                       push_curl_h2c_broken && strncmp(url, "http://", 7) == 0 ? CURLPIPE_NOTHING
                                                                               : CURLPIPE_MULTIPLEX);
     curl_multi_setopt(l->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 2L);
+    /* keep idle connections between batches (the default cache follows the number of
+     * handles added, which is none between batches) */
+    curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, 8L);
     curl_multi_setopt(l->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 1000L);
     apr_hash_set(w->links, apr_pmemdup(w->link_pool, &cr, sizeof(cr)), sizeof(cr), l);
     return l;
@@ -408,36 +411,58 @@ static int run_batch(worker_t *w, apr_pool_t *p)
     json_object *results;
     apr_hash_index_t *hi;
     int pending = 0, next = 0;
+    push_qjob_t *queued;
 
     /* cached messages live across batches, never across the middle of one */
     if (apr_hash_count(w->messages) >= MSG_CACHE_MAX) {
         apr_pool_clear(w->cache_pool);
         w->messages = apr_hash_make(w->cache_pool);
     }
-    apr_snprintf(n, sizeof(n), "%d", w->sd->c->batch);
-    apr_snprintf(lease, sizeof(lease), "%d", w->sd->c->lease);
-    res = push_pg_exec(w->sd, &w->db,
-                       "SELECT app_id, message_id, device_id, provider, attempts, token, topic "
-                       "FROM push_delivery_claim($1, $2::integer, $3::integer)", 3, params);
-    if (!res)
-        return -1;
-    rows = PQntuples(res);
-    if (rows == 0) {
+    /* first what the expander claimed for us, then what is due in the outbox (retries,
+     * deliveries of a sender that died, expansions of other senders) */
+    if ((queued = push_queue_take(w->sd, w->sd->c->batch))) {
+        push_qjob_t *q, *nextq;
+        for (rows = 0, q = queued; q; q = q->next)
+            rows++;
+        jobs = apr_pcalloc(p, sizeof(*jobs) * rows);
+        for (int i = 0; (q = queued); queued = nextq, i++) {
+            job_t *j = &jobs[i];
+            nextq = q->next;
+            j->app = apr_pstrdup(p, q->app);
+            j->msg = apr_pstrdup(p, q->msg);
+            j->dev = apr_pstrdup(p, q->dev);
+            j->provider = apr_pstrdup(p, q->provider);
+            j->attempts = 1;
+            j->token = q->token ? apr_pstrdup(p, q->token) : NULL;
+            j->topic = q->topic ? apr_pstrdup(p, q->topic) : NULL;
+            free(q);
+        }
+    } else {
+        apr_snprintf(n, sizeof(n), "%d", w->sd->c->batch);
+        apr_snprintf(lease, sizeof(lease), "%d", w->sd->c->lease);
+        res = push_pg_exec(w->sd, &w->db,
+                           "SELECT app_id, message_id, device_id, provider, attempts, token, topic "
+                           "FROM push_delivery_claim($1, $2::integer, $3::integer)", 3, params);
+        if (!res)
+            return -1;
+        rows = PQntuples(res);
+        if (rows == 0) {
+            PQclear(res);
+            return 0;
+        }
+        jobs = apr_pcalloc(p, sizeof(*jobs) * rows);
+        for (int i = 0; i < rows; i++) {
+            job_t *j = &jobs[i];
+            j->app = apr_pstrdup(p, PQgetvalue(res, i, 0));
+            j->msg = apr_pstrdup(p, PQgetvalue(res, i, 1));
+            j->dev = apr_pstrdup(p, PQgetvalue(res, i, 2));
+            j->provider = apr_pstrdup(p, PQgetvalue(res, i, 3));
+            j->attempts = atoi(PQgetvalue(res, i, 4));
+            j->token = PQgetisnull(res, i, 5) ? NULL : apr_pstrdup(p, PQgetvalue(res, i, 5));
+            j->topic = PQgetisnull(res, i, 6) ? NULL : apr_pstrdup(p, PQgetvalue(res, i, 6));
+        }
         PQclear(res);
-        return 0;
     }
-    jobs = apr_pcalloc(p, sizeof(*jobs) * rows);
-    for (int i = 0; i < rows; i++) {
-        job_t *j = &jobs[i];
-        j->app = apr_pstrdup(p, PQgetvalue(res, i, 0));
-        j->msg = apr_pstrdup(p, PQgetvalue(res, i, 1));
-        j->dev = apr_pstrdup(p, PQgetvalue(res, i, 2));
-        j->provider = apr_pstrdup(p, PQgetvalue(res, i, 3));
-        j->attempts = atoi(PQgetvalue(res, i, 4));
-        j->token = PQgetisnull(res, i, 5) ? NULL : apr_pstrdup(p, PQgetvalue(res, i, 5));
-        j->topic = PQgetisnull(res, i, 6) ? NULL : apr_pstrdup(p, PQgetvalue(res, i, 6));
-    }
-    PQclear(res);
 
     /* at most MAX_INFLIGHT streams at once: each costs libcurl buffers, and the sender's
      * memory must not grow with the batch (nor, ever, with the audience) */

@@ -5,30 +5,79 @@
 #include "sender/internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include <apr_strings.h>
 
 
 #define FIRST_CHUNK 500   /* small, so that the first deliveries start at once */
 
+/* One block for the entry and its strings (the worker frees it with one free). */
+static push_qjob_t *qjob(const char *app, const char *msg, PGresult *res, int i)
+{
+    const char *src[6] = {app, msg, PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+                          PQgetvalue(res, i, 3), PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4)};
+    size_t len[6], total = sizeof(push_qjob_t);
+    push_qjob_t *j;
+    char *at;
+    const char **dst[6];
+    for (int k = 0; k < 6; k++)
+        total += src[k] ? (len[k] = strlen(src[k])) + 1 : (len[k] = 0);
+    if (!(j = malloc(total)))
+        return NULL;
+    dst[0] = &j->app, dst[1] = &j->msg, dst[2] = &j->dev, dst[3] = &j->provider, dst[4] = &j->token,
+    dst[5] = &j->topic;
+    at = (char *)(j + 1);
+    for (int k = 0; k < 6; k++) {
+        if (!src[k]) {
+            *dst[k] = NULL;
+            continue;
+        }
+        memcpy(at, src[k], len[k] + 1);
+        *dst[k] = at;
+        at += len[k] + 1;
+    }
+    j->next = NULL;
+    return j;
+}
+
 static void expand_message(push_sender_t *sd, PGconn **db, const char *app, const char *msg)
 {
-    char chunk[16], lease[16];
-    const char *params[5] = {app, msg, sd->owner, chunk, lease};
+    char chunk[16], lease[16], claim[16];
+    const char *params[6] = {app, msg, sd->owner, chunk, lease, claim};
     int first = 1;
     long total = 0;
     apr_snprintf(lease, sizeof(lease), "%d", sd->c->lease);
     while (!SENDER_STOPPING(sd)) {
         PGresult *res;
         long seen;
+        int rows;
         apr_snprintf(chunk, sizeof(chunk), "%d",
                      first && sd->c->chunk > FIRST_CHUNK ? FIRST_CHUNK : sd->c->chunk);
         first = 0;
-        res = push_pg_exec(sd, db, "SELECT push_message_expand($1, $2, $3, $4::integer, $5::integer)",
-                           5, params);
+        /* claim what our workers can take soon; the rest stays due for every sender */
+        apr_thread_mutex_lock(sd->qlock);
+        apr_snprintf(claim, sizeof(claim), "%d", sd->qcap - sd->qcount);
+        apr_thread_mutex_unlock(sd->qlock);
+        res = push_pg_exec(sd, db, "SELECT seen, device_id, provider, token, topic "
+                                   "FROM push_message_expand($1, $2, $3, $4::integer, $5::integer, "
+                                   "$6::integer)", 6, params);
         if (!res)
             return;   /* logged; the lease runs out and the expansion resumes later */
-        seen = atol(PQgetvalue(res, 0, 0));
+        rows = PQntuples(res);
+        seen = rows ? atol(PQgetvalue(res, 0, 0)) : 0;
+        /* the chunk's deliveries are claimed already: straight to the workers */
+        for (int i = 0; i < rows; i++) {
+            push_qjob_t *j;
+            if (PQgetisnull(res, i, 1) || !(j = qjob(app, msg, res, i)))
+                continue;   /* nothing claimed; or no memory: its lease runs out, a claim takes it */
+            if (!push_queue_put(sd, j)) {
+                free(j);
+                break;
+            }
+            if (i % 200 == 199)
+                push_sender_wake(sd);
+        }
         PQclear(res);
         if (seen == 0)
             break;

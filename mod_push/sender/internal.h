@@ -16,6 +16,13 @@
 
 typedef struct push_cred push_cred_t;
 
+/* A delivery the expander claimed with its chunk, on its way to a worker. One malloc'd
+ * block holds the entry and its strings; the worker that takes it frees it. */
+typedef struct push_qjob {
+    struct push_qjob *next;
+    const char *app, *msg, *dev, *provider, *token, *topic;
+} push_qjob_t;
+
 typedef struct {
     apr_pool_t *pool;
     const push_sender_conf_t *c;
@@ -27,6 +34,10 @@ typedef struct {
     apr_uint32_t generation;        /* bumped on each wake */
     apr_hash_t *creds;              /* "app/provider" -> push_cred_t */
     apr_pool_t *cred_pool;
+    apr_thread_mutex_t *qlock;      /* the hand-over queue from the expander to workers */
+    apr_thread_cond_t *qspace;
+    push_qjob_t *qhead, *qtail;
+    int qcount, qcap;
 } push_sender_t;
 
 #define SLOG(sd, level, tag, ...) PUSH_SLOG((level), 0, (sd)->s, tag, __VA_ARGS__)
@@ -74,6 +85,13 @@ const char *push_cred_bearer(push_sender_t *sd, push_cred_t *cr, const char **er
 void push_cred_renew(push_cred_t *cr, const char *old);
 /* Records a credential problem: sends for app/provider stop until its settings change. */
 void push_cred_pause(push_sender_t *sd, PGconn **db, push_cred_t *cr, const char *reason);
+
+/* --- queue (run.c) --- */
+/* Adds a claimed delivery for the workers; waits while the queue is full. Returns 0 (and
+ * frees nothing: the caller keeps j) when the sender stops meanwhile. */
+int push_queue_put(push_sender_t *sd, push_qjob_t *j);
+/* Takes up to n deliveries (a list, oldest first); NULL when there are none. */
+push_qjob_t *push_queue_take(push_sender_t *sd, int n);
 
 /* --- deliver.c --- */
 void *APR_THREAD_FUNC push_deliver_thread(apr_thread_t *t, void *data);

@@ -3,6 +3,7 @@
 #include "sender/internal.h"
 
 #include <poll.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -69,6 +70,48 @@ void push_sender_wake(push_sender_t *sd)
     sd->generation++;
     apr_thread_cond_broadcast(sd->wake);
     apr_thread_mutex_unlock(sd->lock);
+}
+
+int push_queue_put(push_sender_t *sd, push_qjob_t *j)
+{
+    apr_thread_mutex_lock(sd->qlock);
+    while (sd->qcount >= sd->qcap && !SENDER_STOPPING(sd))
+        apr_thread_cond_timedwait(sd->qspace, sd->qlock, apr_time_from_msec(200));
+    if (SENDER_STOPPING(sd)) {
+        apr_thread_mutex_unlock(sd->qlock);
+        return 0;
+    }
+    j->next = NULL;
+    if (sd->qtail)
+        sd->qtail->next = j;
+    else
+        sd->qhead = j;
+    sd->qtail = j;
+    sd->qcount++;
+    apr_thread_mutex_unlock(sd->qlock);
+    return 1;
+}
+
+push_qjob_t *push_queue_take(push_sender_t *sd, int n)
+{
+    push_qjob_t *first, *last;
+    int k = 1;
+    apr_thread_mutex_lock(sd->qlock);
+    first = sd->qhead;
+    if (!first) {
+        apr_thread_mutex_unlock(sd->qlock);
+        return NULL;
+    }
+    for (last = first; k < n && last->next; k++)
+        last = last->next;
+    sd->qhead = last->next;
+    if (!sd->qhead)
+        sd->qtail = NULL;
+    last->next = NULL;
+    sd->qcount -= k;
+    apr_thread_cond_signal(sd->qspace);
+    apr_thread_mutex_unlock(sd->qlock);
+    return first;
 }
 
 void push_curl_common(push_sender_t *sd, void *easy, const char *url, int h2)
@@ -151,6 +194,11 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
     }
     apr_thread_mutex_create(&sd->lock, APR_THREAD_MUTEX_DEFAULT, p);
     apr_thread_cond_create(&sd->wake, p);
+    apr_thread_mutex_create(&sd->qlock, APR_THREAD_MUTEX_DEFAULT, p);
+    apr_thread_cond_create(&sd->qspace, p);
+    /* claimed deliveries waiting for a worker: two batches per worker keep them busy,
+     * and far less than a lease's worth */
+    sd->qcap = 2 * c->threads * c->batch;
     apr_pool_create(&sd->cred_pool, p);
     sd->creds = apr_hash_make(sd->cred_pool);
     the_sender = sd;
@@ -226,6 +274,11 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
     for (i = 0; i < nthreads; i++) {
         apr_status_t trv;
         apr_thread_join(&trv, threads[i]);
+    }
+    /* what is still queued was claimed: its leases run out and others take it over */
+    for (push_qjob_t *j = push_queue_take(sd, sd->qcount + 1), *next; j; j = next) {
+        next = j->next;
+        free(j);
     }
     if (!db || PQstatus(db) != CONNECTION_OK) {
         /* one try to say goodbye; the row ages out otherwise */
