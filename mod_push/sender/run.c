@@ -26,7 +26,7 @@ void push_sender_conf_defaults(push_sender_conf_t *c)
     if (c->threads <= 0)
         c->threads = 2;
     if (c->batch <= 0)
-        c->batch = 1000;
+        c->batch = 250;
     if (c->lease <= 0)
         c->lease = 60;
     if (c->max_attempts <= 0)
