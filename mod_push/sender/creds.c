@@ -190,18 +190,6 @@ push_cred_t *push_cred_get(push_sender_t *sd, PGconn **db, const char *app_id, c
     return cr;
 }
 
-static size_t collect(char *data, size_t size, size_t n, void *ctx)
-{
-    struct { char buf[8192]; size_t len; } *b = ctx;
-    size_t take = size * n;
-    if (b->len + take >= sizeof(b->buf))
-        take = sizeof(b->buf) - 1 - b->len;
-    memcpy(b->buf + b->len, data, take);
-    b->len += take;
-    b->buf[b->len] = '\0';
-    return size * n;
-}
-
 /* Exchanges a service-account assertion for an access token (RFC 7523). */
 static const char *fcm_token(push_sender_t *sd, push_cred_t *cr, const char **error)
 {
@@ -210,7 +198,8 @@ static const char *fcm_token(push_sender_t *sd, push_cred_t *cr, const char **er
                                                           : json_str(cr->config, "tokenUri");
     apr_int64_t now = apr_time_sec(apr_time_now());
     const char *jwt, *form, *tok;
-    struct { char buf[8192]; size_t len; } body = {"", 0};
+    char answer[8192] = "";
+    push_body_buf_t body = {answer, sizeof(answer), 0};
     CURL *e;
     CURLcode rc;
     long status = 0;
@@ -228,16 +217,16 @@ static const char *fcm_token(push_sender_t *sd, push_cred_t *cr, const char **er
                                  "&assertion=", jwt, NULL);
     push_curl_common(sd, e, uri, 0);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, form);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, push_curl_keep);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
     rc = curl_easy_perform(e);
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(e);
     if (rc != CURLE_OK)
         return *error = apr_pstrcat(cr->pool, "token endpoint: ", curl_easy_strerror(rc), NULL), NULL;
-    o = json_tokener_parse(body.buf);
+    o = json_tokener_parse(answer);
     if (status != 200 || !o || !(tok = json_str(o, "access_token"))) {
-        *error = apr_psprintf(cr->pool, "token endpoint answered %ld: %.200s", status, body.buf);
+        *error = apr_psprintf(cr->pool, "token endpoint answered %ld: %.200s", status, answer);
         json_object_put(o);
         return NULL;
     }

@@ -53,7 +53,7 @@ typedef struct {
     CURL *easy;
     struct curl_slist *headers;
     char resp[2048];
-    size_t resp_len;
+    push_body_buf_t body;         /* writes into resp */
     char apns_id[80];
     char retry_after[80];
     /* the outcome */
@@ -131,18 +131,6 @@ static msg_t *message(worker_t *w, apr_pool_t *p, job_t *j)
     PQclear(res);
     apr_hash_set(w->messages, apr_pstrdup(w->cache_pool, key), APR_HASH_KEY_STRING, m);
     return m;
-}
-
-static size_t on_body(char *data, size_t size, size_t n, void *ctx)
-{
-    job_t *j = ctx;
-    size_t take = size * n;
-    if (j->resp_len + take >= sizeof(j->resp))
-        take = sizeof(j->resp) - 1 - j->resp_len;
-    memcpy(j->resp + j->resp_len, data, take);
-    j->resp_len += take;
-    j->resp[j->resp_len] = '\0';
-    return size * n;
 }
 
 static void header_value(char *dst, size_t cap, const char *line, size_t len, size_t skip)
@@ -388,8 +376,11 @@ static int start_job(worker_t *w, apr_pool_t *p, job_t *j)
         return 0;
     }
     curl_easy_setopt(j->easy, CURLOPT_HTTPHEADER, j->headers);
-    curl_easy_setopt(j->easy, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(j->easy, CURLOPT_WRITEDATA, j);
+    j->body.buf = j->resp;
+    j->body.cap = sizeof(j->resp);
+    j->body.len = 0;
+    curl_easy_setopt(j->easy, CURLOPT_WRITEFUNCTION, push_curl_keep);
+    curl_easy_setopt(j->easy, CURLOPT_WRITEDATA, &j->body);
     curl_easy_setopt(j->easy, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(j->easy, CURLOPT_HEADERDATA, j);
     curl_easy_setopt(j->easy, CURLOPT_PRIVATE, j);

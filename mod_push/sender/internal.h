@@ -103,6 +103,14 @@ void *APR_THREAD_FUNC push_events_thread(apr_thread_t *t, void *data);
 /* Set when this libcurl cannot reuse h2c connections (see run.c). */
 extern int push_curl_h2c_broken;
 
+/* A response body kept up to cap - 1 bytes (the rest is read and dropped), always
+ * NUL-terminated: the CURLOPT_WRITEFUNCTION of every sender request. */
+typedef struct {
+    char *buf;
+    size_t cap, len;
+} push_body_buf_t;
+size_t push_curl_keep(char *data, size_t size, size_t n, void *ctx);
+
 /* curl options every provider request carries (timeouts, CA, HTTP version). */
 struct Curl_easy;
 void push_curl_common(push_sender_t *sd, void *easy, const char *url, int h2);

@@ -4,6 +4,7 @@
 
 #include <poll.h>
 #include <stdlib.h>
+#include <string.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -70,6 +71,18 @@ void push_sender_wake(push_sender_t *sd)
     sd->generation++;
     apr_thread_cond_broadcast(sd->wake);
     apr_thread_mutex_unlock(sd->lock);
+}
+
+size_t push_curl_keep(char *data, size_t size, size_t n, void *ctx)
+{
+    push_body_buf_t *b = ctx;
+    size_t take = size * n;
+    if (b->len + take >= b->cap)
+        take = b->cap - 1 - b->len;
+    memcpy(b->buf + b->len, data, take);
+    b->len += take;
+    b->buf[b->len] = '\0';
+    return size * n;
 }
 
 int push_queue_put(push_sender_t *sd, push_qjob_t *j)
