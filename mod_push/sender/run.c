@@ -235,6 +235,10 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
             SLOG(sd, APLOG_INFO, "PUSH0607", "sender: libcurl %s cannot reuse h2c connections: "
                  "http:// provider endpoints get one connection per request", v->version);
     }
+    if (!push_h2reset_enable())
+        SLOG(sd, APLOG_WARNING, "PUSH0608", "sender: libnghttp2 was loaded before mod_push, "
+             "so libcurl's resets of finished HTTP/2 streams cannot be filtered; providers may "
+             "close connections every ~1000 requests. Load push_module before http2_module");
     SLOG(sd, APLOG_NOTICE, "PUSH0605", "sender %s started: %d delivery threads, batch %d, lease %d s",
          sd->owner, c->threads, c->batch, c->lease);
 
@@ -306,6 +310,7 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
     }
     PQfinish(db);
     curl_global_cleanup();
-    SLOG(sd, APLOG_NOTICE, "PUSH0606", "sender %s stopped", sd->owner);
+    SLOG(sd, APLOG_NOTICE, "PUSH0606", "sender %s stopped (%u resets of closed HTTP/2 streams "
+         "not sent)", sd->owner, push_h2reset_dropped());
     _exit(0);
 }
