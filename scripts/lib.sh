@@ -110,6 +110,9 @@ push_pg_start() {
     fi
     opts="-p $port -c listen_addresses=127.0.0.1 -k $data -c max_connections=200"
     [ "$mode" = fast ] && opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    # PUSH_PG_OPTS: more server options, e.g. to profile a benchmark with
+    # "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+    opts="$opts ${PUSH_PG_OPTS:-}"
     push_as_unpriv "$bin/pg_ctl" -D "$data" -o "$opts" -l "$data/server.log" -w -t 60 start >/dev/null ||
         { tail -20 "$data/server.log" >&2; push_die "PostgreSQL did not start"; }
     push_as_unpriv "$bin/psql" -h 127.0.0.1 -p "$port" -U push -d postgres -qAtc \

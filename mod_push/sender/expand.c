@@ -41,24 +41,65 @@ static push_qjob_t *qjob(const char *app, const char *msg, PGresult *res, int i)
     return j;
 }
 
+/* Whether another sender is alive: then the audience is expanded ahead of this
+ * sender's workers, and what they cannot take stays due for every sender. */
+static int others_alive(push_sender_t *sd, PGconn **db)
+{
+    const char *params[1] = {sd->owner};
+    PGresult *res = push_pg_exec(sd, db, "SELECT count(*) FROM push_sender WHERE owner <> $1 "
+                                         "AND seen_at > now() - interval '30 seconds'", 1, params);
+    int n = res && PQntuples(res) == 1 ? atoi(PQgetvalue(res, 0, 0)) : 1;
+    PQclear(res);
+    return n > 0;
+}
+
+/* Waits until at least half of the hand-over queue is free, for at most max_ms (the
+ * message's lease is renewed by each chunk). Returns the free slots. */
+static int queue_room(push_sender_t *sd, int max_ms)
+{
+    apr_time_t until = apr_time_now() + apr_time_from_msec(max_ms);
+    int room;
+    apr_thread_mutex_lock(sd->qlock);
+    while (sd->qcap - sd->qcount < sd->qcap / 2 && !SENDER_STOPPING(sd)
+           && apr_time_now() < until)
+        apr_thread_cond_timedwait(sd->qspace, sd->qlock, apr_time_from_msec(100));
+    room = sd->qcap - sd->qcount;
+    apr_thread_mutex_unlock(sd->qlock);
+    return room;
+}
+
+/* Expands a claimed message chunk by chunk. Alone, the sender expands as its workers
+ * take deliveries: each chunk is the room in the hand-over queue, and all of it is
+ * claimed as it is inserted, so a delivery costs the outbox one insert and one delete.
+ * With other senders alive, chunks run ahead and only the queue's room is claimed:
+ * the rest is there for the others' claims. */
 static void expand_message(push_sender_t *sd, PGconn **db, const char *app, const char *msg)
 {
     char chunk[16], lease[16], claim[16];
     const char *params[6] = {app, msg, sd->owner, chunk, lease, claim};
-    int first = 1;
+    int first = 1, chunks = 0, shared = others_alive(sd, db);
     long total = 0;
     apr_snprintf(lease, sizeof(lease), "%d", sd->c->lease);
     while (!SENDER_STOPPING(sd)) {
         PGresult *res;
         long seen;
-        int rows;
-        apr_snprintf(chunk, sizeof(chunk), "%d",
-                     first && sd->c->chunk > FIRST_CHUNK ? FIRST_CHUNK : sd->c->chunk);
+        int rows, room, size = sd->c->chunk;
+        if (first && size > FIRST_CHUNK)
+            size = FIRST_CHUNK;
         first = 0;
-        /* claim what our workers can take soon; the rest stays due for every sender */
-        apr_thread_mutex_lock(sd->qlock);
-        apr_snprintf(claim, sizeof(claim), "%d", sd->qcap - sd->qcount);
-        apr_thread_mutex_unlock(sd->qlock);
+        if (++chunks % 20 == 0)
+            shared = others_alive(sd, db);
+        if (shared) {
+            apr_thread_mutex_lock(sd->qlock);
+            room = sd->qcap - sd->qcount;
+            apr_thread_mutex_unlock(sd->qlock);
+        } else {
+            room = queue_room(sd, sd->c->lease * 1000 / 3);
+            if (room > 0 && room < size)
+                size = room;
+        }
+        apr_snprintf(chunk, sizeof(chunk), "%d", size);
+        apr_snprintf(claim, sizeof(claim), "%d", room);
         res = push_pg_exec(sd, db, "SELECT seen, device_id, provider, token, topic "
                                    "FROM push_message_expand($1, $2, $3, $4::integer, $5::integer, "
                                    "$6::integer)", 6, params);

@@ -11,13 +11,13 @@ PGconn *push_pg_connect(push_sender_t *sd)
     while (!SENDER_STOPPING(sd)) {
         PGconn *db = PQconnectdb(sd->c->conninfo);
         if (PQstatus(db) == CONNECTION_OK) {
-            /* the sender's statements are short and repeated: plans for the values at hand
-             * (a cached generic plan of a LIMIT $n joins whole tables), and no JIT. Its
-             * commits need not wait for the disk: what a crash of PostgreSQL could lose
-             * (a claim, an expanded chunk with its cursor, a batch of outcomes) is done
-             * again, as after a crash of the sender — delivery is at least once anyway. */
-            PQclear(PQexec(db, "SET plan_cache_mode = force_custom_plan; SET jit = off; "
-                               "SET synchronous_commit = off"));
+            /* the sender's statements are short and repeated: no JIT, and the plans
+             * PL/pgSQL caches (the claim, whose LIMIT needs a plan for its value, plans
+             * itself with EXECUTE). Its commits need not wait for the disk: what a crash
+             * of PostgreSQL could lose (a claim, an expanded chunk with its cursor, a
+             * batch of outcomes) is done again, as after a crash of the sender —
+             * delivery is at least once anyway. */
+            PQclear(PQexec(db, "SET jit = off; SET synchronous_commit = off"));
             if (logged)
                 SLOG(sd, APLOG_NOTICE, "PUSH0602", "sender: database connection is back");
             return db;
