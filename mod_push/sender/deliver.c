@@ -42,6 +42,7 @@ typedef struct {
     unsigned int rnd;
     CURL *idle[MAX_INFLIGHT];     /* easy handles kept for reuse */
     int idle_count;
+    apr_time_t last_claim;        /* the last claim from the outbox */
 } worker_t;
 
 typedef struct {
@@ -429,6 +430,13 @@ static int run_batch(worker_t *w, apr_pool_t *p)
             free(q);
         }
     } else {
+        /* While the expander feeds the queue, it is about to refill it: the outbox is
+         * asked at most once a second (for retries and what other senders left), since
+         * a claim walks the due index past every row sent since its lease began. */
+        apr_time_t now = apr_time_now();
+        if (apr_atomic_read32(&w->sd->feeding) && now - w->last_claim < apr_time_from_sec(1))
+            return 0;
+        w->last_claim = now;
         apr_snprintf(n, sizeof(n), "%d", w->sd->c->batch);
         apr_snprintf(lease, sizeof(lease), "%d", w->sd->c->lease);
         res = push_pg_exec(w->sd, &w->db,

@@ -80,6 +80,7 @@ static void expand_message(push_sender_t *sd, PGconn **db, const char *app, cons
     int first = 1, chunks = 0, shared = others_alive(sd, db);
     long total = 0;
     apr_snprintf(lease, sizeof(lease), "%d", sd->c->lease);
+    apr_atomic_set32(&sd->feeding, !shared);
     while (!SENDER_STOPPING(sd)) {
         PGresult *res;
         long seen;
@@ -87,8 +88,10 @@ static void expand_message(push_sender_t *sd, PGconn **db, const char *app, cons
         if (first && size > FIRST_CHUNK)
             size = FIRST_CHUNK;
         first = 0;
-        if (++chunks % 20 == 0)
+        if (++chunks % 20 == 0) {
             shared = others_alive(sd, db);
+            apr_atomic_set32(&sd->feeding, !shared);
+        }
         if (shared) {
             apr_thread_mutex_lock(sd->qlock);
             room = sd->qcap - sd->qcount;
@@ -104,7 +107,7 @@ static void expand_message(push_sender_t *sd, PGconn **db, const char *app, cons
                                    "FROM push_message_expand($1, $2, $3, $4::integer, $5::integer, "
                                    "$6::integer)", 6, params);
         if (!res)
-            return;   /* logged; the lease runs out and the expansion resumes later */
+            break;    /* logged; the lease runs out and the expansion resumes later */
         rows = PQntuples(res);
         seen = rows ? atol(PQgetvalue(res, 0, 0)) : 0;
         /* the chunk's deliveries are claimed already: straight to the workers */
@@ -125,6 +128,8 @@ static void expand_message(push_sender_t *sd, PGconn **db, const char *app, cons
         total += seen;
         push_sender_wake(sd);
     }
+    apr_atomic_set32(&sd->feeding, 0);
+    push_sender_wake(sd);   /* workers waiting for the queue: the outbox is theirs again */
     SLOG(sd, APLOG_DEBUG, "PUSH0611", "sender: message %s/%s expanded (%ld devices looked at)",
          app, msg, total);
 }

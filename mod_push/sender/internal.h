@@ -38,6 +38,7 @@ typedef struct {
     apr_thread_cond_t *qspace;
     push_qjob_t *qhead, *qtail;
     int qcount, qcap;
+    volatile apr_uint32_t feeding;  /* the expander is feeding the queue as workers take */
 } push_sender_t;
 
 #define SLOG(sd, level, tag, ...) PUSH_SLOG((level), 0, (sd)->s, tag, __VA_ARGS__)
