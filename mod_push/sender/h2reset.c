@@ -64,8 +64,13 @@ int nghttp2_submit_rst_stream(nghttp2_session *session, uint8_t flags, int32_t s
 int nghttp2_submit_rst_stream(nghttp2_session *session, uint8_t flags, int32_t stream_id,
                               uint32_t error_code)
 {
-    if (real_rst == NULL)
-        return PUSH_NGHTTP2_ERR_INVALID_STATE;
+    if (real_rst == NULL) {
+        /* libnghttp2 arrived after mod_push (a libcurl without HTTP/2, and mod_http2
+         * loaded later): its callers still reach the real function */
+        real_rst = (rst_fn)dlsym(RTLD_NEXT, "nghttp2_submit_rst_stream");
+        if (real_rst == NULL)
+            return PUSH_NGHTTP2_ERR_INVALID_STATE;
+    }
     if (apr_atomic_read32(&filter_on) && error_code == PUSH_NGHTTP2_STREAM_CLOSED
         && stream_id > 0 && real_find != NULL && real_setud != NULL
         && real_find(session, stream_id) == NULL
