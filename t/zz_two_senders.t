@@ -2,87 +2,30 @@
 # (two push_sender rows), a broadcast to 5,000 devices is shared between them (the mock
 # slows every answer, so that both take part), every device gets the message exactly
 # once (deliveries are claimed FOR UPDATE SKIP LOCKED) and the audience is expanded by
-# one of them only. The second httpd is a minimal configuration written here, started
+# one of them only. The second httpd is a minimal configuration (t/lib/SecondHttpd.pm), started
 # with the same httpd binary, and stopped at the end (also on failure).
 use strict;
 use warnings;
 use Test::More;
-use File::Temp qw(tempdir);
-use IO::Socket::INET ();
 use List::Util qw(max sum0);
 use Time::HiRes qw(time sleep);
-use Apache::Test ();
 use lib 't/lib';
 use PushTest;
+use SecondHttpd;
 use PushMock qw(mock_reset mock_script mock_stats mock_requests);
 use PushSender qw(slurp wait_for apns_app bulk_devices device_tokens send_broadcast summary summary_text
                   senders live_senders httpd_pid pid_alive apns_tally);
 
 my $N = 5000;
-my $top = $ENV{PUSH_TEST_TOP};
-my $httpd = eval { Apache::Test::vars('httpd') } || '/usr/sbin/apache2';
-# inside the test tree, so that it goes with it (and stays with it under PUSH_CHECK_KEEP=1)
-my $dir = tempdir('second-httpd-XXXXXX', DIR => "$top/t", CLEANUP => 0);
-my $second_pid;
-
-sub free_port {
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0, ReuseAddr => 1)
-        or die "no free port: $!";
-    return $s->sockport;
-}
-
-sub stop_second {
-    return unless $second_pid;
-    my $pid = $second_pid;
-    undef $second_pid;
-    kill 'TERM', $pid;
-    wait_for(15, sub { !pid_alive($pid) }, 0.1);
-    kill 'KILL', $pid if pid_alive($pid);
-}
-
-END {
-    local $?;
-    stop_second();
-}
+my $second_httpd = SecondHttpd->new(name => 'second');
+my $dir = $second_httpd->{dir};
+sub stop_second { $second_httpd->stop }
 
 # --- the second instance ---------------------------------------------------------------------
-my $conf = slurp("$top/t/conf/httpd.conf");
-my ($mpm) = $conf =~ /^\s*(LoadModule\s+mpm_\w+_module\s+\S+)/m;
-my ($user) = $conf =~ /^User\s+(.+)$/m;
-my ($group) = $conf =~ /^Group\s+(.+)$/m;
-ok $mpm, "the test httpd's MPM: $mpm";
-# the database, sender and provider lines of the test configuration, as they are (httpd
-# expands the ${PUSH_...} variables from the environment this test inherited)
-my @same = grep { /^(DBD\w+|PushSender\w*|PushProvider\w+|PushSecretKey)\s/ } split /\n/, slurp("$top/t/conf/extra.conf");
+ok $second_httpd->{mpm}, "the test httpd's MPM: $second_httpd->{mpm}";
+my @same = @{ $second_httpd->{same} };
 ok scalar(grep { /^PushSender On/ } @same) && scalar(grep { /^PushSecretKey/ } @same) && scalar(grep { /^DBDParams/ } @same),
    'the DBD, PushSender*, PushProvider* and PushSecretKey lines of t/conf/extra.conf';
-my $port = free_port();
-open my $fh, '>', "$dir/httpd.conf" or die "$dir/httpd.conf: $!";
-print $fh <<"CONF";
-# a second mod_push node on the test database (written by t/zz_two_senders.t)
-ServerRoot "$dir"
-ServerName localhost
-Listen 127.0.0.1:$port
-PidFile "$dir/httpd.pid"
-ErrorLog "$dir/error_log"
-DefaultRuntimeDir "$dir"
-LogLevel info push:debug
-$mpm
-User $user
-Group $group
-<IfModule mpm_event_module>
-    StartServers 1
-    ServerLimit 1
-    ThreadsPerChild 4
-    MaxRequestWorkers 4
-    MinSpareThreads 1
-    MaxSpareThreads 4
-</IfModule>
-LoadModule dbd_module "$ENV{PUSH_TEST_MODDIR}/mod_dbd.so"
-LoadModule push_module "$ENV{PUSH_TEST_MODULE}"
-@{[ join "\n", @same ]}
-CONF
-close $fh;
 
 my ($token) = oauth_token('*');
 my $app = 'two-' . random_hex(6);
@@ -95,10 +38,9 @@ my @first = live_senders();
 is scalar(@first), 1, 'before: one sender alive' or diag explain [senders()];
 my $first = $first[0] || {pid => 0, owner => ''};
 
-my $out = `'$httpd' -d '$dir' -f '$dir/httpd.conf' -k start 2>&1`;
-is $?, 0, "a second httpd starts ($httpd -f $dir/httpd.conf)" or diag $out;
-$second_pid = wait_for(15, sub { -s "$dir/httpd.pid" && slurp("$dir/httpd.pid") =~ /(\d+)/ ? $1 : undef });
-ok $second_pid && pid_alive($second_pid), "its parent runs (pid " . ($second_pid // '?') . ')';
+ok $second_httpd->start, "a second httpd starts (-f $dir/httpd.conf), its parent runs"
+   or diag $second_httpd->{out};
+my $second_pid = $second_httpd->{pid};
 isnt $second_pid, httpd_pid(), 'another parent than the test httpd';
 
 my $both = wait_for(20, sub { my @l = live_senders(); @l == 2 ? \@l : undef });
