@@ -14,6 +14,7 @@
 #include "dbd.h"
 #include "http_util.h"
 #include "log.h"
+#include "sender/sender.h"
 #include "store/store.h"
 
 typedef struct {
@@ -117,6 +118,17 @@ static int parse_gcm(mf_req_t *q, json_object *body, json_object *config, const 
         if (strcmp(*f, "private_key") != 0)
             json_object_object_add(config, strcmp(*f, "project_id") == 0 ? "projectId" : "clientEmail",
                                    json_object_new_string(v));
+    }
+    {
+        /* token_uri is where the sender would post the signed assertion: only Google's,
+         * unless the operator named the token endpoint (PushProviderEndpoint fcm-token) */
+        const push_sender_conf_t *sc = push_srv_conf(q->r->server)->sender;
+        const char *uri;
+        apr_size_t len;
+        int has = push_json_string(account, "token_uri", &uri, &len);
+        if (has < 0 || (has == 1 && strcmp(uri, PUSH_GOOGLE_TOKEN_URI) != 0 &&
+                        !(sc && sc->endpoint[PUSH_EP_FCM_TOKEN])))
+            return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "serviceAccount.token_uri"), 0;
     }
     json_object_object_add(config, "api", json_object_new_string("v1"));
     *secret = json_object_to_json_string_ext(account, JSON_C_TO_STRING_PLAIN);

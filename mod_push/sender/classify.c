@@ -59,6 +59,7 @@ static void set(push_outcome_t *o, push_outcome_kind_t kind, const char *reason)
     o->reason = reason;
     o->gone_at_ms = 0;
     o->retry_after = -1;
+    o->delay_ms = 0;
 }
 
 static void retry(push_outcome_t *o, const char *reason, const char *retry_after)
@@ -98,10 +99,20 @@ static json_object *member(json_object *obj, const char *key, json_type type)
     return v;
 }
 
+/* A provider's word (APNs reason, FCM errorCode or status): an identifier of at most 64
+ * letters, digits and underscores, else NULL. Nothing else of an answer is kept, so that
+ * no answer text reaches what a tenant can read. */
 static const char *string_member(apr_pool_t *p, json_object *obj, const char *key)
 {
     json_object *v = member(obj, key, json_type_string);
-    return v ? apr_pstrdup(p, json_object_get_string(v)) : NULL;
+    const char *s = v ? json_object_get_string(v) : NULL;
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 64)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!apr_isalnum(s[i]) && s[i] != '_')
+            return NULL;
+    return apr_pstrdup(p, s);
 }
 
 /* When Apple last saw the token valid, in ms: a number in Apple's docs; json-c reads a
@@ -163,7 +174,8 @@ static int is(const char *code, const char *name)
 static int fcm_token_refused(apr_pool_t *p, json_object *error)
 {
     json_object *details = member(error, "details", json_type_array);
-    const char *message = string_member(p, error, "message");
+    json_object *text = member(error, "message", json_type_string);   /* read, never kept */
+    const char *message = text ? json_object_get_string(text) : NULL;
     size_t n = details ? json_object_array_length(details) : 0;
 
     if (message) {

@@ -13,7 +13,10 @@ typedef enum {
     PUSH_OUT_DEVICE_GONE,   /* the token is dead: disable the device */
     PUSH_OUT_MESSAGE_BAD,   /* our payload or request: record it, never retry it */
     PUSH_OUT_CREDENTIALS,   /* stop sending for the application, report it */
-    PUSH_OUT_RETRY          /* transient: back off and try again */
+    PUSH_OUT_RETRY,         /* transient: back off and try again */
+    PUSH_OUT_WAIT,          /* not tried: the credential's token is not there yet; does
+                             * not count as an attempt */
+    PUSH_OUT_EXPIRED        /* the message expired before it could be delivered */
 } push_outcome_kind_t;
 
 typedef struct {
@@ -26,6 +29,7 @@ typedef struct {
     const char *reason;
     apr_int64_t gone_at_ms;   /* APNs 410 timestamp (ms since the epoch), 0 if none */
     int retry_after;          /* seconds, -1 none; set only for PUSH_OUT_RETRY */
+    apr_int64_t delay_ms;     /* PUSH_OUT_WAIT: when to look again */
 } push_outcome_t;
 
 /* A Retry-After value, delta-seconds or an HTTP date (counted from now), as seconds

@@ -13,6 +13,7 @@
 #include "httpd.h"
 #include "log.h"
 #include "sender/sender.h"
+#include "sender/classify.h"
 
 typedef struct push_cred push_cred_t;
 
@@ -30,10 +31,10 @@ typedef struct {
     const char *owner;              /* host:pid:random, the lease owner of this sender */
     volatile apr_uint32_t stop;     /* set by SIGTERM */
     apr_thread_mutex_t *lock;       /* guards wake and the credential cache */
+    apr_thread_cond_t *cred_wake;   /* a REMOTE token is wanted */
     apr_thread_cond_t *wake;        /* NOTIFY arrived, or a chunk was expanded */
     apr_uint32_t generation;        /* bumped on each wake */
     apr_hash_t *creds;              /* "app/provider" -> push_cred_t */
-    apr_pool_t *cred_pool;
     apr_thread_mutex_t *qlock;      /* the hand-over queue from the expander to workers */
     apr_thread_cond_t *qspace;
     push_qjob_t *qhead, *qtail;
@@ -59,33 +60,59 @@ void push_sender_wake(push_sender_t *sd);
 #define SENDER_STOPPING(sd) (apr_atomic_read32(&(sd)->stop) != 0)
 
 /* --- creds.c: credentials, provider tokens --- */
+typedef struct push_provider push_provider_t;
+
+typedef enum {
+    PUSH_BEARER_NONE,               /* requests carry no token (APNs certificate auth) */
+    PUSH_BEARER_LOCAL,              /* signed here, in a moment (the APNs provider token) */
+    PUSH_BEARER_REMOTE              /* fetched from a token endpoint, on the credential thread */
+} push_bearer_kind_t;
+
+/* One version of an application's credential for one provider. Counted references: the
+ * cache holds one, and so does each delivery and each worker's connection that uses it;
+ * the last release frees its pool, keys and handles. */
 struct push_cred {
+    const push_provider_t *prov;
+    const char *key;                /* "app/provider": the cache's key */
     const char *app_id, *provider;
+    const char *version;            /* push_credential.updated_at */
     json_object *config;            /* what push_credential.config shows */
     const char *secret;             /* opened secret (NUL-terminated), or NULL */
     apr_size_t secret_len;
     const char *error;              /* unusable: why (sends fail with it) */
     const char *paused;             /* credential problem reported by the provider */
-    apr_time_t fetched;
-    apr_thread_mutex_t *lock;       /* guards the tokens below */
-    void *pkey;                     /* EVP_PKEY of the .p8 or service account */
-    const unsigned char *p12;       /* APNs certificate auth: the .p12 and its password */
-    apr_size_t p12_len;
-    const char *p12_password;
-    const char *bearer;             /* APNs provider token or FCM access token */
-    apr_time_t bearer_at, bearer_until;
+    void *state;                    /* the provider's: keys, certificates */
+    push_bearer_kind_t bearer_kind;
+    apr_uint32_t refs;
+    volatile apr_uint32_t retired;  /* out of the cache: superseded, deleted or idle */
+    apr_time_t fetched, used;
+    apr_thread_mutex_t *lock;       /* guards what follows and cr->pool */
+    const char *bearer;             /* the APNs provider token or the FCM access token */
+    apr_time_t bearer_until;
+    int wanted, fetching;           /* REMOTE: a token is asked for / being fetched */
+    int failures;                   /* REMOTE fetches that failed in a row */
+    apr_time_t next_fetch;          /* REMOTE: not before (backoff after failures) */
+    const char *bearer_error;       /* why the last fetch failed (classified, no answer text) */
     apr_pool_t *pool;
 };
-/* The credential of app/provider, cached for a short while; NULL when none is stored. */
+/* The credential of app/provider, read again after a short while; NULL when none is
+ * stored. A reference the caller gives back with push_cred_release. */
 push_cred_t *push_cred_get(push_sender_t *sd, PGconn **db, const char *app_id, const char *provider);
-/* A bearer token for the credential: the APNs JWT (renewed between 20 and 60 minutes)
- * or an FCM access token (fetched from token_uri, kept until shortly before expiry).
- * NULL and *error on failure. */
-const char *push_cred_bearer(push_sender_t *sd, push_cred_t *cr, const char **error);
-/* Forgets the bearer (APNs ExpiredProviderToken, FCM 401) so the next call renews it. */
-void push_cred_renew(push_cred_t *cr, const char *old);
+void push_cred_hold(push_cred_t *cr);
+void push_cred_release(push_cred_t *cr);
+/* The bearer token for a request with cr, when one is at hand. Otherwise NULL and *o
+ * says what the delivery does: wait for the credential thread (PUSH_OUT_WAIT, with the
+ * delay), or fail (a LOCAL token that cannot be made, REMOTE fetches that kept failing). */
+const char *push_cred_bearer(push_sender_t *sd, push_cred_t *cr, push_outcome_t *o);
+/* Forgets the bearer (APNs ExpiredProviderToken, FCM 401) so that a new one is made. */
+void push_cred_renew(push_sender_t *sd, push_cred_t *cr, const char *old);
 /* Records a credential problem: sends for app/provider stop until its settings change. */
 void push_cred_pause(push_sender_t *sd, PGconn **db, push_cred_t *cr, const char *reason);
+/* The credential thread: fetches REMOTE tokens (many at once, each with a short timeout,
+ * failures remembered with backoff) and retires credentials nobody used for a while. */
+void *APR_THREAD_FUNC push_creds_thread(apr_thread_t *t, void *data);
+/* Drops every cached credential (the sender stops). */
+void push_creds_clear(push_sender_t *sd);
 
 /* --- queue (run.c) --- */
 /* Adds a claimed delivery for the workers; waits while the queue is full. Returns 0 (and

@@ -198,8 +198,20 @@ static void apns_custom(reader_t *r, json_object *root, json_object *apns, const
     add_str(root, "attachmentUrl", attachment);
 }
 
+const char *push_private_ejson(apr_pool_t *p, const push_private_t *priv)
+{
+    json_object *e = json_object_new_object();
+    const char *text;
+    add_str(e, "host", priv->host);
+    add_str(e, "messageId", priv->id);
+    add_str(e, "notificationType", "message-id-only");
+    text = apr_pstrdup(p, json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(e);
+    return text;
+}
+
 int push_apns_map(apr_pool_t *p, json_object *msg, const char *topic, apr_int64_t expires_at,
-                  const char *id_only, push_apns_request_t *out, const char **error)
+                  const push_private_t *priv, push_apns_request_t *out, const char **error)
 {
     static const char w[] = "settings.apns";
     reader_t r = {p, NULL};
@@ -229,7 +241,7 @@ int push_apns_map(apr_pool_t *p, json_object *msg, const char *topic, apr_int64_
         json_object_object_add(aps, "content-available", json_object_new_int(1));
     }
     else {
-        if (id_only) {
+        if (priv) {
             alert = json_object_new_object();
             add_str(alert, "body", PUSH_PRIVATE_ALERT);
         }
@@ -239,7 +251,7 @@ int push_apns_map(apr_pool_t *p, json_object *msg, const char *topic, apr_int64_
         }
         if (alert)
             json_object_object_add(aps, "alert", alert);
-        if (!id_only) {
+        if (!priv) {
             if (has_badge)
                 json_object_object_add(aps, "badge", json_object_new_int64(badge));
             add_str(aps, "sound", str_of(&r, apns, w, "sound"));
@@ -250,11 +262,13 @@ int push_apns_map(apr_pool_t *p, json_object *msg, const char *topic, apr_int64_
         if (type == APNS_MIXED)
             json_object_object_add(aps, "content-available", json_object_new_int(1));
         /* The service extension fetches the attachment, or in privacy mode the text. */
-        if (attachment || id_only)
+        if (attachment || priv)
             json_object_object_add(aps, "mutable-content", json_object_new_int(1));
     }
-    if (id_only)
-        add_str(root, "messageId", id_only);
+    if (priv) {
+        add_str(root, "messageId", priv->id);
+        add_str(root, "ejson", push_private_ejson(p, priv));
+    }
     else
         apns_custom(&r, root, apns, attachment);
 
@@ -360,7 +374,7 @@ static json_object *fcm_android(reader_t *r, const common_t *c, json_object *gcm
 }
 
 int push_fcm_map(apr_pool_t *p, json_object *msg, const char *token, apr_int64_t ttl_seconds,
-                 const char *id_only, const char **body, const char **error)
+                 const push_private_t *priv, const char **body, const char **error)
 {
     reader_t r = {p, NULL};
     common_t c;
@@ -381,10 +395,11 @@ int push_fcm_map(apr_pool_t *p, json_object *msg, const char *token, apr_int64_t
     json_object_object_add(root, "message", m);
     add_str(m, "token", token);
 
-    if (id_only) {
+    if (priv) {
         /* The app fetches the content itself: nothing readable passes through Google. */
         data = json_object_new_object();
-        add_str(data, "messageId", id_only);
+        add_str(data, "messageId", priv->id);
+        add_str(data, "ejson", push_private_ejson(p, priv));
     }
     else {
         data = fcm_data(&r, gcm);

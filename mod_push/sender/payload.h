@@ -25,6 +25,14 @@
 /* What a device shows in privacy mode, where the text never passes through Apple. */
 #define PUSH_PRIVATE_ALERT       "You have a new message"
 
+/* Privacy ("id only") mode: the push says only that something arrived and how the app
+ * fetches it (Rocket.Chat's push.get): the message id and, as "ejson", the JSON text
+ * {"host", "messageId", "notificationType": "message-id-only"}. */
+typedef struct {
+    const char *id;            /* the message id */
+    const char *host;          /* the server the app asks, or NULL */
+} push_private_t;
+
 typedef struct {
     const char *body;          /* JSON text, NUL-terminated */
     apr_size_t body_len;
@@ -46,17 +54,17 @@ typedef struct {
  * mutable-content; the custom payload and attachmentUrl stay), push type background,
  * priority 5. MIXED: the alert plus content-available 1. Otherwise priority 10, or 5
  * when the message's priority is "normal"; push type alert.
- * id_only non-NULL is privacy mode: no text leaves the server. The payload is
+ * priv non-NULL is privacy mode: no text leaves the server. The payload is
  * {"aps": {"alert": {"body": PUSH_PRIVATE_ALERT}, "mutable-content": 1},
- *  "messageId": id_only} so that the app's service extension fetches the content; the
- * type still counts: MIXED adds content-available 1, and a SILENT message becomes
- * {"aps": {"content-available": 1}, "messageId": id_only}.
+ *  "messageId": id, "ejson": "{...}"} so that the app's service extension fetches the
+ * content; the type still counts: MIXED adds content-available 1, and a SILENT message
+ * becomes {"aps": {"content-available": 1}, "messageId": id, "ejson": "{...}"}.
  * expires_at (epoch seconds, 0 none; negative counts as 0) becomes the expiration.
  * Returns 1 and fills *out, or 0 and *error: a field of the wrong type, nothing to show
  * (no body, title, subtitle or loc-key: "empty"), a collapseKey over 64 bytes, or a
  * payload over 4096 bytes ("too large"). */
 int push_apns_map(apr_pool_t *p, json_object *msg, const char *topic, apr_int64_t expires_at,
-                  const char *id_only, push_apns_request_t *out, const char **error);
+                  const push_private_t *priv, push_apns_request_t *out, const char **error);
 
 /* Maps msg to an FCM HTTP v1 body {"message": {...}} for token:
  *   notification {body = message.alert}, left out when the alert is empty;
@@ -71,10 +79,13 @@ int push_apns_map(apr_pool_t *p, json_object *msg, const char *topic, apr_int64_
  *   android.notification {sound, visibility: PUBLIC | PRIVATE | SECRET from
  *   public | private | secret}, only with a notification.
  * A message with neither an alert nor data is "empty".
- * id_only non-NULL is privacy mode: no notification, data {"messageId": id_only}; the
- * android delivery options stay.
+ * priv non-NULL is privacy mode: no notification, data {"messageId", "ejson"} as for
+ * APNs; the android delivery options stay.
  * Returns 1 and *body (NUL-terminated JSON), or 0 and *error. */
 int push_fcm_map(apr_pool_t *p, json_object *msg, const char *token, apr_int64_t ttl_seconds,
-                 const char *id_only, const char **body, const char **error);
+                 const push_private_t *priv, const char **body, const char **error);
+
+/* The "ejson" text of privacy mode for priv. */
+const char *push_private_ejson(apr_pool_t *p, const push_private_t *priv);
 
 #endif

@@ -189,7 +189,7 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
 {
     push_sender_t *sd = apr_pcalloc(p, sizeof(*sd));
     apr_thread_t **threads;
-    int nthreads = c->threads + 2, i;
+    int nthreads = c->threads + 3, i;
     PGconn *db = NULL;
     apr_time_t last_beat = 0;
     char rnd[8];
@@ -207,13 +207,13 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
     }
     apr_thread_mutex_create(&sd->lock, APR_THREAD_MUTEX_DEFAULT, p);
     apr_thread_cond_create(&sd->wake, p);
+    apr_thread_cond_create(&sd->cred_wake, p);
     apr_thread_mutex_create(&sd->qlock, APR_THREAD_MUTEX_DEFAULT, p);
     apr_thread_cond_create(&sd->qspace, p);
     /* claimed deliveries waiting for a worker: two batches per worker keep them busy,
      * and far less than a lease's worth */
     sd->qcap = 2 * c->threads * c->batch;
-    apr_pool_create(&sd->cred_pool, p);
-    sd->creds = apr_hash_make(sd->cred_pool);
+    sd->creds = apr_hash_make(p);
     the_sender = sd;
     apr_signal(SIGTERM, on_term);
     apr_signal(SIGINT, on_term);
@@ -245,7 +245,8 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
     threads = apr_pcalloc(p, sizeof(*threads) * nthreads);
     apr_thread_create(&threads[0], NULL, push_expand_thread, sd, p);
     apr_thread_create(&threads[1], NULL, push_events_thread, sd, p);
-    for (i = 2; i < nthreads; i++)
+    apr_thread_create(&threads[2], NULL, push_creds_thread, sd, p);
+    for (i = 3; i < nthreads; i++)
         apr_thread_create(&threads[i], NULL, push_deliver_thread, sd, p);
 
     /* this thread: NOTIFY listener and heartbeat */
@@ -288,10 +289,14 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
     }
 
     push_sender_wake(sd);
+    apr_thread_mutex_lock(sd->lock);
+    apr_thread_cond_broadcast(sd->cred_wake);
+    apr_thread_mutex_unlock(sd->lock);
     for (i = 0; i < nthreads; i++) {
         apr_status_t trv;
         apr_thread_join(&trv, threads[i]);
     }
+    push_creds_clear(sd);
     /* what is still queued was claimed: its leases run out and others take it over */
     for (push_qjob_t *j = push_queue_take(sd, sd->qcount + 1), *next; j; j = next) {
         next = j->next;

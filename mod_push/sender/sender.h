@@ -10,6 +10,9 @@
 
 struct push_secret_key;
 
+/* The only token endpoint a service account may name (its token_uri is tenant input). */
+#define PUSH_GOOGLE_TOKEN_URI "https://oauth2.googleapis.com/token"
+
 /* Provider endpoints a directive may replace (tests and staging point them at mocks). */
 typedef enum {
     PUSH_EP_APNS = 0,       /* https://api.push.apple.com */

@@ -38,15 +38,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();   /* an answer is either an error or a record */
     if (rec) {
         push_apns_request_t req;
+        push_private_t priv = {"id-1", "https://chat.example.com"};
         const char *out, *err;
         if (!json_object_object_get_ex(rec, "body", &stored) || !json_object_object_get_ex(rec, "id", NULL))
             abort();
         if (push_apns_map(p, stored, "com.example.app", 0, NULL, &req, &err) &&
             (req.body_len > PUSH_APNS_MAX_PAYLOAD || strlen(req.body) != req.body_len))
             abort();   /* a mapped payload is never over Apple's limit */
-        push_apns_map(p, stored, NULL, 1700000000, "id-1", &req, &err);
+        push_apns_map(p, stored, NULL, 1700000000, &priv, &req, &err);
         push_fcm_map(p, stored, "token-1", 60, NULL, &out, &err);
-        push_fcm_map(p, stored, "token-1", -1, "id-1", &out, &err);
+        push_fcm_map(p, stored, "token-1", -1, &priv, &out, &err);
         json_object_put(rec);
     }
     json_object_put(body);

@@ -31,6 +31,21 @@ static json_object *msg_of(const char *text)
     return m;
 }
 
+/* Privacy mode for message id (NULL: off), the host the tests use. */
+static const push_private_t *private_of(const char *id)
+{
+    push_private_t *v;
+    if (!id)
+        return NULL;
+    v = apr_pcalloc(pool, sizeof(*v));
+    v->id = id;
+    v->host = "https://chat.example.com";
+    return v;
+}
+
+#define EJSON(id) "\"ejson\":\"{\\\"host\\\":\\\"https://chat.example.com\\\"," \
+    "\\\"messageId\\\":\\\"" id "\\\",\\\"notificationType\\\":\\\"message-id-only\\\"}\""
+
 static int apns(const char *text, const char *id_only, push_apns_request_t *out,
                 const char **error)
 {
@@ -38,7 +53,7 @@ static int apns(const char *text, const char *id_only, push_apns_request_t *out,
     int ok;
     memset(out, 0, sizeof(*out));
     *error = NULL;
-    ok = push_apns_map(pool, m, "com.example.app", 1700000000, id_only, out, error);
+    ok = push_apns_map(pool, m, "com.example.app", 1700000000, private_of(id_only), out, error);
     json_object_put(m);
     json_object_put(last);
     last = ok ? json_tokener_parse(out->body) : NULL;
@@ -52,7 +67,7 @@ static int fcm(const char *text, apr_int64_t ttl, const char *id_only, const cha
     int ok;
     *body = NULL;
     *error = NULL;
-    ok = push_fcm_map(pool, m, "tok-1", ttl, id_only, body, error);
+    ok = push_fcm_map(pool, m, "tok-1", ttl, private_of(id_only), body, error);
     json_object_put(m);
     json_object_put(last);
     last = ok ? json_tokener_parse(*body) : NULL;
@@ -302,16 +317,16 @@ static void test_apns_private(void)
                "{\"apns\": {\"title\": \"T\", \"badge\": 4, \"sound\": \"s\", \"payload\": {\"k\": 1},"
                "\"attachmentUrl\": \"https://x/y\"}}}", "m-42", &r, &err)
           && eq(r.body, "{\"aps\":{\"alert\":{\"body\":\"" PUSH_PRIVATE_ALERT "\"},"
-                "\"mutable-content\":1},\"messageId\":\"m-42\"}"),
-          "privacy mode: the generic alert, mutable-content and the message id only");
-    CHECK(!has(r.body, "Secret") && !has(r.body, "https"), "no text of the message leaves");
+                "\"mutable-content\":1},\"messageId\":\"m-42\"," EJSON("m-42") "}"),
+          "privacy mode: the generic alert, mutable-content, the message id and its ejson only");
+    CHECK(!has(r.body, "Secret") && !has(r.body, "https://x/y"), "no text of the message leaves");
     CHECK(eq(r.push_type, "alert") && r.priority == 10 && eq(r.collapse_id, "c"),
           "privacy mode keeps the delivery headers");
     CHECK(apns("{\"priority\": \"normal\"}", "m-1", &r, &err) && r.priority == 5,
           "privacy mode needs no alert of its own, and honours priority normal");
     CHECK(apns("{\"message\": {\"alert\": \"x\"}, \"settings\": {\"apns\": {\"type\": \"SILENT\"}}}",
                "m-43", &r, &err)
-          && eq(r.body, "{\"aps\":{\"content-available\":1},\"messageId\":\"m-43\"}")
+          && eq(r.body, "{\"aps\":{\"content-available\":1},\"messageId\":\"m-43\"," EJSON("m-43") "}")
           && eq(r.push_type, "background") && r.priority == 5,
           "a SILENT message in privacy mode stays silent");
     CHECK(apns("{\"message\": {\"alert\": \"x\"}, \"settings\": {\"apns\": {\"type\": \"MIXED\"}}}",
@@ -434,13 +449,14 @@ static void test_fcm_private(void)
     CHECK(fcm("{\"message\": {\"alert\": \"Secret text\"}, \"priority\": \"high\", \"settings\": {"
               "\"gcm\": {\"payload\": {\"k\": \"v\"}, \"sound\": \"s\", \"timeToLive\": 60}}}", -1, "m-7",
               &b, &err), "privacy mode maps");
-    CHECK(!at("message.notification") && members_at("message.data") == 1
+    CHECK(!at("message.notification") && members_at("message.data") == 2
           && eq(str_at("message.data.messageId"), "m-7") && !has(b, "Secret"),
-          "privacy mode: no notification, data holds the message id only");
+          "privacy mode: no notification, data holds the message id and its ejson only");
     CHECK(eq(str_at("message.android.priority"), "HIGH") && eq(str_at("message.android.ttl"), "60s")
           && !at("message.android.notification"), "privacy mode keeps the delivery options");
     CHECK(fcm("{}", -1, "m-8", &b, &err)
-          && eq(b, "{\"message\":{\"token\":\"tok-1\",\"data\":{\"messageId\":\"m-8\"}}}"),
+          && eq(b, "{\"message\":{\"token\":\"tok-1\",\"data\":{\"messageId\":\"m-8\","
+                EJSON("m-8") "}}}"),
           "privacy mode needs no alert of its own");
     err = NULL;
     {
