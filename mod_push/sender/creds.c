@@ -211,7 +211,12 @@ const char *push_cred_bearer(push_sender_t *sd, push_cred_t *cr, push_outcome_t 
     } else {
         o->kind = PUSH_OUT_WAIT;
         o->reason = cr->bearer_error ? cr->bearer_error : "waiting for the access token";
-        o->delay_ms = cr->next_fetch > now ? apr_time_as_msec(cr->next_fetch - now) : WAIT_FIRST_MS;
+        /* a first token usually comes within milliseconds; a slow fetch is not asked
+         * about five times a second by every delivery that waits for it */
+        if (cr->next_fetch > now)
+            o->delay_ms = apr_time_as_msec(cr->next_fetch - now);
+        else
+            o->delay_ms = cr->fetching && now - cr->fetch_started > apr_time_from_sec(1) ? 1000 : WAIT_FIRST_MS;
         if (o->delay_ms < WAIT_FIRST_MS)
             o->delay_ms = WAIT_FIRST_MS;
         wake = !cr->wanted && !cr->fetching;
@@ -384,6 +389,7 @@ static void keeper_scan(keeper_t *k)
         apr_thread_mutex_lock(cr->lock);
         if (ns < 64 && fetch_due(cr, now)) {
             cr->fetching = 1;
+            cr->fetch_started = now;
             push_cred_hold(cr);
             start[ns++] = cr;
         }

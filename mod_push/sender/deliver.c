@@ -208,7 +208,7 @@ static void settle(worker_t *w, apr_pool_t *p, push_req_t *j)
         o->kind = PUSH_OUT_EXPIRED;
         o->reason = apr_pstrcat(p, "expired after ", o->reason ? o->reason : "a failure", NULL);
     }
-    if (o->kind != PUSH_OUT_SENT)
+    if (o->kind != PUSH_OUT_SENT && o->kind != PUSH_OUT_WAIT)
         SLOG(w->sd, APLOG_DEBUG, "PUSH0632", "sender: %s delivery of message %s of %s to %s: %s (%s)",
              j->provider, j->msg, j->app, j->dev, outcome_state(o->kind), o->reason ? o->reason : "");
 }

@@ -90,6 +90,7 @@ struct push_cred {
     const char *bearer;             /* the APNs provider token or the FCM access token */
     apr_time_t bearer_until;
     int wanted, fetching;           /* REMOTE: a token is asked for / being fetched */
+    apr_time_t fetch_started;
     int failures;                   /* REMOTE fetches that failed in a row */
     apr_time_t next_fetch;          /* REMOTE: not before (backoff after failures) */
     const char *bearer_error;       /* why the last fetch failed (classified, no answer text) */
