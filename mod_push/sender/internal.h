@@ -132,12 +132,14 @@ void *APR_THREAD_FUNC push_events_thread(apr_thread_t *t, void *data);
 /* Set when this libcurl cannot reuse h2c connections (see run.c). */
 extern int push_curl_h2c_broken;
 
-/* --- h2reset.c --- */
+/* --- h2reset.c (built for libcurl < 8.0 only: configure defines PUSH_H2RESET) --- */
 /* Turns on, in the sender process, the filter that drops libcurl's resets of closed
  * HTTP/2 streams; 0 when libcurl's calls cannot reach it (libnghttp2 was loaded before
  * mod_push). push_h2reset_dropped counts the resets dropped. */
+#ifdef PUSH_H2RESET
 int push_h2reset_enable(void);
 apr_uint32_t push_h2reset_dropped(void);
+#endif
 
 /* A response body kept up to cap - 1 bytes (the rest is read and dropped), always
  * NUL-terminated: the CURLOPT_WRITEFUNCTION of every sender request. */

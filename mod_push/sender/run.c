@@ -235,10 +235,18 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
             SLOG(sd, APLOG_INFO, "PUSH0607", "sender: libcurl %s cannot reuse h2c connections: "
                  "http:// provider endpoints get one connection per request", v->version);
     }
+#ifdef PUSH_H2RESET
     if (!push_h2reset_enable())
         SLOG(sd, APLOG_WARNING, "PUSH0608", "sender: libnghttp2 was loaded before mod_push, "
              "so libcurl's resets of finished HTTP/2 streams cannot be filtered; providers may "
              "close connections every ~1000 requests. Load push_module before http2_module");
+#else
+    if (curl_version_info(CURLVERSION_NOW)->version_num < 0x080000)
+        SLOG(sd, APLOG_WARNING, "PUSH0609", "sender: mod_push was built without the filter of "
+             "HTTP/2 stream resets (for libcurl >= 8.0) but runs with libcurl %s, which resets "
+             "every finished stream; providers may close connections every ~1000 requests. "
+             "Rebuild mod_push against this libcurl", curl_version_info(CURLVERSION_NOW)->version);
+#endif
     SLOG(sd, APLOG_NOTICE, "PUSH0605", "sender %s started: %d delivery threads, batch %d, lease %d s",
          sd->owner, c->threads, c->batch, c->lease);
 
@@ -315,7 +323,11 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
     }
     PQfinish(db);
     curl_global_cleanup();
+#ifdef PUSH_H2RESET
     SLOG(sd, APLOG_NOTICE, "PUSH0606", "sender %s stopped (%u resets of closed HTTP/2 streams "
          "not sent)", sd->owner, push_h2reset_dropped());
+#else
+    SLOG(sd, APLOG_NOTICE, "PUSH0606", "sender %s stopped", sd->owner);
+#endif
     _exit(0);
 }
