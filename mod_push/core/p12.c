@@ -106,14 +106,14 @@ static int pbe_ok(p12_file_t *f, const X509_ALGOR *alg, const char *what)
     const ASN1_OBJECT *oid = NULL, *kdf_oid = NULL;
     PBE2PARAM *pbe2;
     PBKDF2PARAM *kdf;
-    PBEPARAM *pbe;
     int ok;
 
     if (!alg)
         return fail(f, apr_psprintf(f->p, "the certificate file's %s algorithm is missing", what));
     X509_ALGOR_get0(&oid, NULL, NULL, alg);
     if (OBJ_obj2nid(oid) != NID_pbes2) {
-        if (!(pbe = param_of(alg, ASN1_ITEM_rptr(PBEPARAM), &oid)))
+        PBEPARAM *pbe = param_of(alg, ASN1_ITEM_rptr(PBEPARAM), &oid);
+        if (!pbe)
             return fail(f, apr_psprintf(f->p, "the certificate file's %s uses %s, without the "
                                         "parameters of a password-based encryption", what,
                                         oid_name(f->p, oid)));
