@@ -83,6 +83,53 @@ like json_body(upload(certificate => [undef, 'apns.p12', Content => $p12], passw
 mf_err(upload(certificate => [undef, 'apns.p12', Content => 'not a certificate'], password => 's3cret'), 400,
        'FPWSE0005E', 'a file that is not a .p12');
 mf_err(upload(password => 's3cret'), 400, 'FPWSE0005E', 'no certificate part');
+
+# A .p12 declaring 40 million MAC iterations: seconds of CPU to check its MAC. It is refused
+# from its declared counts, before any key is derived. Its MAC value stays the one made with
+# 2048 iterations: nothing should get far enough to notice.
+sub der_len { my $n = shift; return chr($n) if $n < 128; my $b = ''; while ($n) { $b = chr($n & 255) . $b; $n >>= 8 } chr(0x80 | length $b) . $b }
+sub der { my ($tag, $v) = @_; $tag . der_len(length $v) . $v }
+sub der_tlvs {   # the TLVs that make up a DER value's contents
+    my $s = shift;
+    my @out;
+    while (length $s) {
+        my ($l, $hl) = (ord substr($s, 1, 1), 2);
+        if ($l & 0x80) { my $k = $l & 0x7f; $l = 0; $l = $l * 256 + ord substr($s, 2 + $_, 1) for 0 .. $k - 1; $hl += $k }
+        push @out, [substr($s, 0, 1), substr($s, $hl, $l)];
+        substr($s, 0, $hl + $l) = '';
+    }
+    return @out;
+}
+sub with_mac_iter {
+    my ($file, $iter) = @_;
+    my ($pfx) = der_tlvs($file);
+    my ($version, $auth_safe, $mac_data) = der_tlvs($pfx->[1]);
+    my ($digest, $salt) = der_tlvs($mac_data->[1]);
+    my $int = ''; for (my $n = $iter; $n; $n >>= 8) { $int = chr($n & 255) . $int }
+    $int = "\0$int" if ord($int) & 0x80;
+    return der("\x30", join '', der(@$version), der(@$auth_safe),
+               der("\x30", join '', der(@$digest), der(@$salt), der("\x02", $int)));
+}
+my $slow = with_mac_iter($p12, 40_000_000);
+ok $slow =~ /\x02\x04\x02\x62\x5a\x00\z/, 'a .p12 declaring 40000000 MAC iterations';
+use Time::HiRes ();
+my $t0 = Time::HiRes::time();
+my $slow_res = upload(certificate => [undef, 'slow.p12', Content => $slow], password => 's3cret');
+my $took = Time::HiRes::time() - $t0;
+mf_err($slow_res, 400, 'FPWSE0005E', 'a .p12 declaring 40000000 MAC iterations is refused');
+like json_body($slow_res)->{message}, qr/MAC iteration count 40000000 exceeds 100000/, '... naming the count and the cap';
+ok $took < 0.5, sprintf('... at once (%.3f s)', $took);
+diag sprintf('the 40000000-iteration upload was refused in %.1f ms', $took * 1000);
+is with_mac_iter($p12, 2048), $p12, 'the test rewrites a .p12 faithfully';
+system("openssl pkcs12 -export -inkey $dir/k.pem -in $dir/c.pem -passout pass:s3cret -iter 100000 "
+       . "-out $dir/cap.p12") == 0 or BAIL_OUT('openssl pkcs12 -iter');
+my $cap = do { local $/; open my $fh, '<:raw', "$dir/cap.p12" or die; <$fh> };
+$t0 = Time::HiRes::time();
+is upload(certificate => [undef, 'cap.p12', Content => $cap], password => 's3cret')->code, 200,
+   'a .p12 at 100000 iterations is accepted';
+diag sprintf('the 100000-iteration upload was accepted in %.1f ms', (Time::HiRes::time() - $t0) * 1000);
+is upload(certificate => [undef, 'apns.p12', Content => $p12], password => 's3cret', isSandBox => 'true')->code, 200,
+   'and the 2048-iteration one again';
 mf_err(call(PUT => "$base/apnsConf", $token, "--x\r\nbroken", headers => ['Content-Type' => 'multipart/form-data; boundary=x']),
        400, 'FPWSE0005E', 'a broken multipart body');
 is psql("SELECT position(convert_to('s3cret', 'UTF8') in secret) FROM push_credential WHERE app_id = '$app' AND provider = 'apns'"),

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "core/multipart.h"
+#include "core/p12.h"
 #include "core/secret.h"
 #include "core/validate.h"
 #include "dbd.h"
@@ -205,6 +206,9 @@ static int parse_apns_p12(mf_req_t *q, json_object *config, const char **secret)
     cert = push_multipart_get(parts, "certificate");
     if (!cert || cert->len == 0)
         return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "certificate"), 0;
+    /* the iteration counts first: a file may ask for seconds of key derivation */
+    if (!push_p12_check(q->r->pool, cert->data, cert->len, &error))
+        return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_CERT_INVALID, error), 0;
     if ((pass = push_multipart_get(parts, "password")) != NULL) {
         password = apr_pstrmemdup(q->r->pool, (const char *)pass->data, pass->len);
         if (strlen(password) != pass->len || !push_valid_utf8(password, pass->len))

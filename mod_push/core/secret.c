@@ -5,22 +5,18 @@
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <apr_errno.h>
 #include <apr_strings.h>
 
-#include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
-#include <openssl/pkcs12.h>
 #include <openssl/rand.h>
-#include <openssl/x509.h>
 
 struct push_secret_key {
     unsigned char key[PUSH_SECRET_KEY_LEN];
@@ -327,133 +323,13 @@ int push_bytea_decode(apr_pool_t *p, const char *text, unsigned char **b, apr_si
     return 1;
 }
 
-/* Names and CNs end up in logs and JSON: no control characters. */
+/* Names end up in logs and JSON: no control characters. */
 static const char *printable(char *s)
 {
     for (char *c = s; *c; c++)
         if ((unsigned char)*c < 0x20 || *c == 0x7f)
             *c = '?';
     return s;
-}
-
-static const char *cert_subject(apr_pool_t *p, X509 *cert)
-{
-    X509_NAME *name = X509_get_subject_name(cert);
-    int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
-    const char *s = NULL;
-    BIO *b;
-
-    if (i >= 0) {
-        unsigned char *u = NULL;
-        int ulen = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
-        if (ulen > 0)
-            s = printable(apr_pstrmemdup(p, (const char *)u, (apr_size_t)ulen));
-        OPENSSL_free(u);
-        if (s && *s)
-            return s;
-    }
-    /* No usable CN: the whole subject, with UTF-8 kept readable. */
-    if ((b = BIO_new(BIO_s_mem())) == NULL)
-        return "";
-    s = "";
-    if (X509_NAME_print_ex(b, name, 0, XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
-        char *data = NULL;
-        long dlen = BIO_get_mem_data(b, &data);
-        if (dlen > 0)
-            s = printable(apr_pstrmemdup(p, data, (apr_size_t)dlen));
-    }
-    BIO_free(b);
-    return s;
-}
-
-static const char *iso_time(apr_pool_t *p, const ASN1_TIME *t)
-{
-    struct tm tm;
-    if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
-        return NULL;
-    return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
-/* PKCS12_parse treats "" and no password alike; so does the MAC check here. */
-static int p12_mac_ok(PKCS12 *p12, const char *password)
-{
-    if (PKCS12_verify_mac(p12, password, -1) == 1)
-        return 1;
-    return password[0] == '\0' && PKCS12_verify_mac(p12, NULL, 0) == 1;
-}
-
-int push_p12_inspect(apr_pool_t *p, const unsigned char *der, apr_size_t n, const char *password,
-                     const char **subject, const char **not_after, const char **error)
-{
-    const unsigned char *cur = der;
-    PKCS12 *p12 = NULL;
-    EVP_PKEY *pkey = NULL;
-    X509 *cert = NULL;
-    STACK_OF(X509) *ca = NULL;
-    const char *why = NULL, *subj = NULL, *until = NULL;
-
-    if (!password)
-        password = "";
-    ERR_set_mark();
-    if (!der || n == 0 || n > LONG_MAX || !(p12 = d2i_PKCS12(NULL, &cur, (long)n))) {
-        why = "the certificate file is not a PKCS#12 file";
-    }
-    else if (cur != der + n) {
-        why = "the certificate file has bytes after its PKCS#12 data";
-    }
-    else if (PKCS12_mac_present(p12) && !p12_mac_ok(p12, password)) {
-        why = "the password does not open the certificate";
-    }
-    else if (!PKCS12_parse(p12, password, &pkey, &cert, &ca)) {
-        /* The MAC was right (or absent), so this is the contents. OpenSSL 3 keeps the
-         * RC2 and DES that old Keychain exports used in its legacy provider only. */
-        unsigned long e = ERR_peek_last_error();
-        int reason = ERR_GET_REASON(e);
-        if (reason == ERR_R_UNSUPPORTED || reason == EVP_R_UNSUPPORTED_ALGORITHM
-            || reason == ERR_R_FETCH_FAILED)
-            why = "the certificate file is encrypted with an algorithm OpenSSL 3 no longer "
-                  "offers by default (RC2, from an older export); re-export it, or "
-                  "convert it with: openssl pkcs12 -legacy -in OLD.p12 -nodes | "
-                  "openssl pkcs12 -export -out NEW.p12";
-        else if (!PKCS12_mac_present(p12) && password[0])
-            /* OpenSSL 3.0 will not open a MAC-less file with a password at all. */
-            why = "the certificate file has no integrity MAC, which OpenSSL refuses when "
-                  "there is a password; re-export it with one";
-        else if (!PKCS12_mac_present(p12))
-            why = "the password does not open the certificate";
-        else {
-            const char *r = e ? ERR_reason_error_string(e) : NULL;
-            why = apr_psprintf(p, "the certificate file cannot be read: %s",
-                               r ? r : "OpenSSL gave no reason");
-        }
-    }
-    else if (!pkey) {
-        why = "the certificate holds no private key";
-    }
-    else if (!cert) {
-        why = "the certificate file holds a private key but no certificate that matches it";
-    }
-    else if (!(until = iso_time(p, X509_get0_notAfter(cert)))) {
-        why = "the certificate's expiry date cannot be read";
-    }
-    else {
-        subj = cert_subject(p, cert);
-    }
-    EVP_PKEY_free(pkey);
-    X509_free(cert);
-    sk_X509_pop_free(ca, X509_free);
-    PKCS12_free(p12);
-    ERR_pop_to_mark();
-    if (why) {
-        *error = why;
-        return 0;
-    }
-    if (subject)
-        *subject = subj;
-    if (not_after)
-        *not_after = until;
-    return 1;
 }
 
 /* Never prompt on a terminal: record that a password was wanted and refuse. */

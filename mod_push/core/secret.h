@@ -1,7 +1,8 @@
 /* Provider credentials at rest (APNs .p12 and its password, APNs .p8, FCM service
  * account JSON, WNS client secret): sealed with AES-256-GCM under the operator's key
  * (PushSecretKey FILE) before they reach push_credential.secret, plus the checks that
- * a credential is usable before it is stored. No httpd headers; OpenSSL does the crypto. */
+ * an APNs key is usable before it is stored (the .p12 checks are in p12.h). No httpd
+ * headers; OpenSSL does the crypto. */
 #ifndef PUSH_SECRET_H
 #define PUSH_SECRET_H
 
@@ -55,13 +56,6 @@ const char *push_bytea_encode(apr_pool_t *p, const unsigned char *b, apr_size_t 
  * Returns 1 with *b (n bytes), or 0. The escape form (bytea_output = 'escape') is
  * refused. */
 int push_bytea_decode(apr_pool_t *p, const char *text, unsigned char **b, apr_size_t *n);
-
-/* Opens an APNs certificate (PKCS#12, DER) with its password (NULL counts as "").
- * Returns 1 when it holds a certificate and its private key, with *subject (the
- * certificate's CN, or its whole subject on one line if it has none) and *not_after
- * ("2027-01-02T03:04:05Z"); either pointer may be NULL. Otherwise 0 and *error. */
-int push_p12_inspect(apr_pool_t *p, const unsigned char *der, apr_size_t n, const char *password,
-                     const char **subject, const char **not_after, const char **error);
 
 /* Checks an APNs auth key (.p8): an unencrypted PEM private key on P-256. Returns 1,
  * or 0 and *error. */

@@ -1,9 +1,8 @@
-/* Sealed provider credentials, the key file, bytea text, and the .p12 and .p8 checks. */
+/* Sealed provider credentials, the key file, bytea text, and the .p8 check. */
 #include <ctype.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <apr_general.h>
@@ -13,9 +12,6 @@
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/pkcs12.h>
-#include <openssl/rand.h>
-#include <openssl/x509.h>
 
 #include "core/secret.h"
 #include "unit.h"
@@ -54,44 +50,6 @@ static const char *load_id(apr_pool_t *p, const void *data, size_t n, mode_t mod
         return NULL;
     k = push_secret_key_load(p, path, error, warning);
     return k ? push_secret_key_id(k) : NULL;
-}
-
-static X509 *self_signed(EVP_PKEY *k, const char *field, const char *value, time_t t0,
-                         long days)
-{
-    X509 *x = X509_new();
-    X509_NAME *n;
-    if (!x)
-        return NULL;
-    n = X509_get_subject_name(x);
-    if (X509_set_version(x, X509_VERSION_3) != 1
-        || ASN1_INTEGER_set(X509_get_serialNumber(x), 1) != 1
-        || !X509_time_adj_ex(X509_getm_notBefore(x), 0, 0, &t0)
-        || !X509_time_adj_ex(X509_getm_notAfter(x), (int)days, 0, &t0)
-        || X509_NAME_add_entry_by_txt(n, field, MBSTRING_UTF8, (const unsigned char *)value,
-                                      -1, -1, 0) != 1
-        || X509_set_issuer_name(x, n) != 1 || X509_set_pubkey(x, k) != 1
-        || X509_sign(x, k, EVP_sha256()) <= 0) {
-        X509_free(x);
-        return NULL;
-    }
-    return x;
-}
-
-/* A PKCS#12 as a .p12 file holds it: DER, copied into the pool. */
-static unsigned char *p12_der(apr_pool_t *p, EVP_PKEY *k, X509 *x, const char *password,
-                              apr_size_t *n)
-{
-    PKCS12 *p12 = PKCS12_create(password, "push test", k, x, NULL, 0, 0, 0, 0, 0);
-    unsigned char *der = NULL, *copy = NULL;
-    int len = p12 ? i2d_PKCS12(p12, &der) : -1;
-    if (len > 0) {
-        copy = apr_pmemdup(p, der, (apr_size_t)len);
-        *n = (apr_size_t)len;
-    }
-    OPENSSL_free(der);
-    PKCS12_free(p12);
-    return copy;
 }
 
 /* A key as PEM text in the pool: PKCS#8 unless traditional; encrypted if password. */
@@ -305,73 +263,6 @@ static void test_key_files(apr_pool_t *p)
     CHECK(!k && has(err, "not a regular file"), "a directory is refused");
 }
 
-static void test_p12(apr_pool_t *p)
-{
-    time_t t0 = time(NULL), end = t0 + 365 * 86400L;
-    EVP_PKEY *k = EVP_EC_gen("P-256");
-    X509 *x = k ? self_signed(k, "CN", "com.example.app", t0, 365) : NULL;
-    X509 *anon = k ? self_signed(k, "O", "Example Org", t0, 365) : NULL;
-    unsigned char *der = NULL, *der2 = NULL, *der3 = NULL, noise[512];
-    apr_size_t n = 0, n2 = 0, n3 = 0;
-    const char *subject = NULL, *until = NULL, *err = NULL;
-    char want[32];
-    struct tm tm;
-
-    CHECK(k && x && anon, "the test made a key and certificates");
-    if (!k || !x || !anon)
-        goto done;
-    gmtime_r(&end, &tm);
-    strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%SZ", &tm);
-
-    der = p12_der(p, k, x, "secret", &n);
-    CHECK(der != NULL, "the test made a PKCS#12");
-    if (!der)
-        goto done;
-    CHECK(push_p12_inspect(p, der, n, "secret", &subject, &until, &err), "the right password opens it");
-    CHECK(subject && !strcmp(subject, "com.example.app"), "the subject is the CN");
-    CHECK(until && strlen(until) == 20 && until[4] == '-' && until[10] == 'T' && until[19] == 'Z',
-          "notAfter is ISO-8601 UTC");
-    CHECK(until && !strcmp(until, want), "notAfter is a year on");
-    CHECK(push_p12_inspect(p, der, n, "secret", NULL, NULL, &err), "outputs may be NULL");
-
-    err = NULL;
-    CHECK(!push_p12_inspect(p, der, n, "wrong", &subject, &until, &err)
-          && has(err, "password does not open"), "a wrong password is refused");
-    err = NULL;
-    CHECK(!push_p12_inspect(p, der, n, NULL, &subject, &until, &err)
-          && has(err, "password does not open"), "no password is refused");
-
-    err = NULL;
-    RAND_bytes(noise, sizeof(noise));
-    CHECK(!push_p12_inspect(p, noise, sizeof(noise), "secret", &subject, &until, &err)
-          && has(err, "not a PKCS#12 file"), "random bytes are not a PKCS#12");
-    err = NULL;
-    CHECK(!push_p12_inspect(p, der, n / 2, "secret", &subject, &until, &err)
-          && has(err, "not a PKCS#12 file"), "half a PKCS#12 is refused");
-    err = NULL;
-    CHECK(!push_p12_inspect(p, der, 0, "secret", &subject, &until, &err) && err,
-          "nothing is refused");
-
-    der2 = p12_der(p, NULL, x, "secret", &n2);
-    err = NULL;
-    CHECK(der2 && !push_p12_inspect(p, der2, n2, "secret", &subject, &until, &err)
-          && has(err, "no private key"), "a certificate without its key is refused");
-
-    /* No CN: the whole subject. A date past 2049 is a GeneralizedTime. */
-    ASN1_TIME_set_string_X509(X509_getm_notAfter(anon), "20510102030405Z");
-    X509_sign(anon, k, EVP_sha256());
-    der3 = p12_der(p, k, anon, "", &n3);
-    CHECK(der3 && push_p12_inspect(p, der3, n3, "", &subject, &until, &err)
-          && has(subject, "O = Example Org") && !strcmp(until, "2051-01-02T03:04:05Z"),
-          "without a CN the subject is one line; an empty password works");
-    CHECK(der3 && push_p12_inspect(p, der3, n3, NULL, &subject, &until, &err),
-          "NULL is the empty password");
-done:
-    X509_free(anon);
-    X509_free(x);
-    EVP_PKEY_free(k);
-}
-
 static void test_p8(apr_pool_t *p)
 {
     EVP_PKEY *ec = EVP_EC_gen("P-256"), *ec384 = EVP_EC_gen("P-384"), *rsa = EVP_RSA_gen(2048);
@@ -421,7 +312,6 @@ int main(void)
     test_seal(p);
     test_bytea(p);
     test_key_files(p);
-    test_p12(p);
     test_p8(p);
 
     for (int i = 0; i < made->nelts; i++)
