@@ -9,7 +9,7 @@ use File::Temp qw(tempdir);
 use HTTP::Request::Common ();
 use lib 't/lib';
 use PushTest;
-use PushMock qw(mock_wait);
+use PushMock qw(mock_wait mock_script mock_reset);
 
 my ($token) = oauth_token('*');
 my $app = 'cert-' . random_hex(6);
@@ -44,5 +44,30 @@ for (1 .. 100) {
     sleep 0.1;
 }
 is $s->{summary}{sent}, 1, 'the summary counts it sent';
+
+# the .p12 is opened once per credential version, not on every TLS connection: each
+# answer closes the connection (GOAWAY), so each of these pushes opens a new one
+my $mark = error_log_size();
+my @toks = map { random_hex(64) } 1 .. 4;
+mf(POST => "/apps/$app/devices", $token, {deviceId => "g$_", token => $toks[$_ - 1], platform => 'A'}) for 1 .. 4;
+mock_script('apns', $_, {status => 200, goaway => JSON::PP::true()}) for @toks;
+for my $i (1 .. 4) {
+    is mf(POST => "/apps/$app/messages", $token, {message => {alert => "again $i"}, target => {deviceIds => ["g$i"]}})->code,
+       202, "message $i";
+    ok scalar(mock_wait('apns', 1, key => $toks[$i - 1])), "... arrives by certificate";
+}
+my $log = error_log_since($mark);
+is scalar(() = $log =~ /PUSH0624: .* of \Q$app\E is opened/g), 0,
+   'four more connections, the certificate not opened again' or diag $log;
+my $conns = () = grep { $_->{clientCert} } map { @{ PushMock::mock_requests('apns', key => $_) } } @toks;
+is $conns, 4, 'each with the certificate';
+is mf(PUT => "/apps/$app/settings/apnsConf", $token, $req->content,
+      headers => ['Content-Type' => scalar $req->header('Content-Type')])->code, 200, 'the settings again';
+sleep 11;   # a read credential is trusted for 10 s
+my $tn = random_hex(64);
+mf(POST => "/apps/$app/devices", $token, {deviceId => 'n1', token => $tn, platform => 'A'});
+mf(POST => "/apps/$app/messages", $token, {message => {alert => 'new version'}, target => {deviceIds => ['n1']}});
+ok scalar(mock_wait('apns', 1, key => $tn)), 'a push after the change arrives';
+like error_log_since($mark), qr/PUSH0624: .* of \Q$app\E is opened/, 'the new version is opened once';
 mf(DELETE => "/apps/$app", $token);
 done_testing;

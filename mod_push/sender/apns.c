@@ -1,5 +1,6 @@
 /* APNs: token auth (an ES256 provider token made here from the team's .p8 key) or
- * certificate auth (the uploaded .p12 as the TLS client certificate), one HTTP/2
+ * certificate auth (the uploaded .p12, opened once per credential version, as the TLS
+ * client certificate), one HTTP/2
  * request per device to /3/device/<token>, the payload mapped once per message and
  * topic (payload.c), the answer classified by Apple's reasons (classify.c). */
 #include "sender/provider.h"
@@ -9,6 +10,7 @@
 #include <apr_strings.h>
 #include <openssl/evp.h>
 
+#include "core/p12.h"
 #include "sender/jwt.h"
 
 
@@ -19,9 +21,8 @@ typedef struct {
     const char *key_id, *team_id;
     const char *bundle_id;          /* the topic when the device names none */
     int sandbox;
-    int certificate;                /* certificate auth: the blob below */
-    struct curl_blob cert;
-    const char *cert_password;
+    int certificate;                /* certificate auth: the blobs below */
+    struct curl_blob cert, cert_key;   /* PEM: the .p12 is opened once per credential version */
 } apns_cred_t;
 
 /* A message mapped for one topic, kept with the message. */
@@ -49,26 +50,37 @@ static const char *apns_cred_open(push_sender_t *sd, push_cred_t *cr)
     apns_cred_t *a = apr_pcalloc(cr->pool, sizeof(*a));
     const char *auth = str_at(cr->config, "authType"), *err = NULL;
     json_object *v;
-    (void)sd;
     cr->state = a;
     a->bundle_id = str_at(cr->config, "bundleId");
     a->sandbox = json_object_object_get_ex(cr->config, "isSandBox", &v) && json_object_get_boolean(v);
     if (a->bundle_id && !push_header_safe(a->bundle_id))
         return "the bundle id holds characters a header cannot carry";
     if (auth && strcmp(auth, "certificate") == 0) {
-        /* the .p12 goes to libcurl as it is (a blob), decoded once here */
+        /* opened here, once: a .p12 given to libcurl as it is would be decrypted again,
+         * key derivation and all, on every TLS connection */
         json_object *sealed = json_tokener_parse(cr->secret);
         const char *b64 = str_at(sealed, "p12"), *pass = str_at(sealed, "password");
+        const char *cert = NULL, *key = NULL, *chain = NULL;
+        int ok = 0;
         if (b64) {
             unsigned char *der = apr_palloc(cr->pool, apr_base64_decode_len(b64));
-            a->cert.data = der;
-            a->cert.len = (size_t)apr_base64_decode_binary(der, b64);
-            a->cert.flags = CURL_BLOB_NOCOPY;   /* the credential outlives its requests */
-            a->cert_password = pass ? apr_pstrdup(cr->pool, pass) : NULL;
+            size_t n = (size_t)apr_base64_decode_binary(der, b64);
+            ok = push_p12_open(cr->pool, der, n, pass, &cert, &key, &chain, &err);
         }
         json_object_put(sealed);
         if (!b64)
             return "the stored certificate is unreadable";
+        if (!ok)
+            return apr_pstrcat(cr->pool, "APNs certificate: ", err, NULL);
+        cert = chain ? apr_pstrcat(cr->pool, cert, chain, NULL) : cert;
+        a->cert.data = (void *)cert;
+        a->cert.len = strlen(cert);
+        a->cert.flags = CURL_BLOB_NOCOPY;   /* the credential outlives its requests */
+        a->cert_key.data = (void *)key;
+        a->cert_key.len = strlen(key);
+        a->cert_key.flags = CURL_BLOB_NOCOPY;
+        SLOG(sd, APLOG_DEBUG, "PUSH0624", "sender: the APNs certificate of %s is opened (version %s)",
+             cr->app_id, cr->version);
         a->certificate = 1;
         cr->bearer_kind = PUSH_BEARER_NONE;
         return NULL;
@@ -127,9 +139,9 @@ static int apns_build(push_sender_t *sd, apr_pool_t *p, push_req_t *rq)
                                  "/3/device/", apr_pescape_path_segment(p, rq->token), NULL), 1);
     if (a->certificate) {
         curl_easy_setopt(rq->easy, CURLOPT_SSLCERT_BLOB, &a->cert);
-        curl_easy_setopt(rq->easy, CURLOPT_SSLCERTTYPE, "P12");
-        if (a->cert_password)
-            curl_easy_setopt(rq->easy, CURLOPT_KEYPASSWD, a->cert_password);
+        curl_easy_setopt(rq->easy, CURLOPT_SSLCERTTYPE, "PEM");
+        curl_easy_setopt(rq->easy, CURLOPT_SSLKEY_BLOB, &a->cert_key);
+        curl_easy_setopt(rq->easy, CURLOPT_SSLKEYTYPE, "PEM");
     } else {
         if (!push_req_bearer(sd, rq))
             return 0;
