@@ -136,22 +136,56 @@ sub is_layer_error {
 }
 
 # --- Accept header -------------------------------------------------------------------
+# Client API versions 1.0 (Web SDK 1.x and 2.x), 2.0 (Web SDK 3.x) and 3.0 (Web XDK 1.x-4.x)
+# all register push tokens the same way.
 for my $accept ('application/vnd.layer+json; version=1.0', 'application/vnd.layer+json;version=1.0',
                 'application/vnd.layer+json; version="1.0"', 'Application/VND.Layer+JSON; Version=1.0',
                 'text/html, application/vnd.layer+json; version=1.0',
-                'application/vnd.layer+json; charset=utf-8; version=1.0') {
+                'application/vnd.layer+json; charset=utf-8; version=1.0',
+                'application/vnd.layer+json; version=2.0', 'application/vnd.layer+json; version=3.0') {
     my $res = layer(POST => '/push_tokens', $token, {token => random_hex(64), type => 'apns', device_id => random_hex(8)},
                     accept => $accept);
     is $res->code, 202, "Accept: $accept is accepted";
 }
-for my $accept (undef, 'application/json', '*/*', 'application/vnd.layer+json', 'application/vnd.layer+json; version=2.0',
-                'application/vnd.layer+json; version=1', 'application/vnd.layer+xml; version=1.0') {
+my $accept_message = 'Invalid Accept header; send application/vnd.layer+json with version 1.0, 2.0 or 3.0, '
+                   . 'e.g. Accept: application/vnd.layer+json; version=2.0';
+for my $accept (undef, 'application/json', '*/*', 'application/vnd.layer+json', 'application/vnd.layer+json; version=4.0',
+                'application/vnd.layer+json; version=1', 'application/vnd.layer+json; version=2',
+                'application/vnd.layer+xml; version=1.0') {
     my $res = layer(POST => '/push_tokens', $token, {token => random_hex(64), type => 'apns', device_id => random_hex(8)},
                     accept => $accept);
     my $b = is_layer_error($res, 406, 107, 'invalid_header', 'Accept: ' . ($accept // '(none)') . ' is refused');
-    is $b && $b->{message}, 'Invalid Accept header; must be of form application/vnd.layer+json; version=x.y',
-        '... with the documented message';
+    is $b && $b->{message}, $accept_message, '... with a message naming the versions accepted';
     is $b && $b->{data}{header}, 'Accept', '... naming the header';
+}
+
+# --- the Web SDK 3.x as it sends: lower-case header names, Accept version=2.0,
+# content-type application/json on every call (DELETE too, without a body), JSON.stringify
+# bodies that leave out what the caller did not give --------------------------------------
+{
+    my @sdk3 = (accept => 'application/vnd.layer+json; version=2.0', 'content-type' => 'application/json',
+                authorization => qq{Layer session-token="$token"});
+    my $ios = 'sdk3-ios-' . random_hex(8);
+    my $apns = random_hex(64);
+    my $res = request(POST => '/push_tokens', headers => \@sdk3,
+                      content => qq({"token":"$apns","type":"apns","device_id":"$ios","ios_version":"10.3"}));
+    is $res->code, 202, 'Web SDK 3.x registerIOSPushToken (no bundleId) answers 202';
+    is((device($ios))[1], $apns, '... and stores the token');
+    my $android = 'sdk3-android-' . random_hex(8);
+    $res = request(POST => '/push_tokens', headers => \@sdk3,
+                   content => qq({"token":"fcm-$android","type":"gcm","device_id":"$android","gcm_sender_id":"184460713254"}));
+    is $res->code, 202, 'Web SDK 3.x registerAndroidPushToken answers 202';
+    like((device($android))[3], qr/"gcm_sender_id": "184460713254"/, '... keeping the sender id');
+    $res = request(DELETE => "/push_tokens/$android", headers => \@sdk3);
+    is $res->code, 202, 'Web SDK 3.x unregisterPushToken answers 202';
+    is psql("SELECT count(*) FROM push_device WHERE app_id = '$APP' AND device_id = '$android'"), 0, '... and removes it';
+    my @xdk = (@sdk3[2 .. 5], accept => 'application/vnd.layer+json; version=3.0');
+    $res = request(POST => '/push_tokens', headers => \@xdk,
+                   content => qq({"token":"xdk-$android","type":"gcm","device_id":"$android"}));
+    is $res->code, 202, 'the Web XDK (version=3.0) registers too';
+    is request(DELETE => "/push_tokens/$android", headers => \@xdk)->code, 202, '... and unregisters';
+    my $sdk1 = layer(POST => '/push_tokens', $token, {token => random_hex(64), type => 'apns', device_id => $ios});
+    is $sdk1->code, 202, 'SDK 1.x (version=1.0) still works on the same device';
 }
 is_layer_error(layer(DELETE => '/push_tokens/x', $token, undef, accept => 'application/json'), 406, 107,
                'invalid_header', 'DELETE checks Accept too');

@@ -81,7 +81,9 @@ mf_err(mf(POST => $path, $token, $dev->(deviceId => '')), 400, 'FPWSE0005E', 'an
 mf_err(mf(POST => $path, $token, '{"deviceId": "a\u0000b", "token": "t", "platform": "A"}'), 400, 'FPWSE0005E',
        'a NUL in deviceId');
 mf_err(mf(POST => $path, $token, $dev->(platform => ['A'])), 400, 'FPWSE0005E', 'an array for platform');
-mf_err(mf(POST => $path, $token, $dev->(phoneNumber => 5)), 400, 'FPWSE0005E', 'a number for phoneNumber');
+mf_err(mf(POST => $path, $token, $dev->(phoneNumber => 5.5)), 400, 'FPWSE0005E', 'a fraction for phoneNumber');
+mf_err(mf(POST => $path, $token, $dev->(phoneNumber => -5)), 400, 'FPWSE0005E', 'a negative phoneNumber');
+mf_err(mf(POST => $path, $token, $dev->(phoneNumber => JSON::PP::true())), 400, 'FPWSE0005E', 'a boolean for phoneNumber');
 mf_err(mf(POST => "/apps/$app/tags", $token, {name => 'x', description => 'd' x 1025}), 400, 'FPWSE0005E',
        'a description over 1024 bytes');
 {

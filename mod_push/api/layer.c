@@ -59,8 +59,21 @@ static int layer_status_error(request_rec *r, push_status_t rv)
                        "please retry later", NULL, NULL);
 }
 
-/* One media range of Accept: application/vnd.layer+json with version=1.0. */
-static int accept_range_ok(apr_pool_t *p, char *range)
+/* The Client API versions whose push_tokens calls are the same; the Web SDK sends 1.0
+ * (1.x, 2.x), 2.0 (3.x) and the Web XDK 3.0 (docs/layer.md). */
+static const char *const layer_versions[] = {"1.0", "2.0", "3.0", NULL};
+#define LAYER_VERSIONS_TEXT "1.0, 2.0 or 3.0"
+
+static int version_known(const char *v)
+{
+    for (const char *const *k = layer_versions; *k; k++)
+        if (strcmp(*k, v) == 0)
+            return 1;
+    return 0;
+}
+
+/* One media range of Accept: application/vnd.layer+json with a version we serve. */
+static int accept_range_ok(char *range)
 {
     char *state = NULL, *part = apr_strtok(range, ";", &state);
     int version_ok = 0;
@@ -82,7 +95,7 @@ static int accept_range_ok(apr_pool_t *p, char *range)
             value++;
         }
         if (strcasecmp(name, "version") == 0)
-            version_ok = strcmp(value, "1.0") == 0;
+            version_ok = version_known(value);
     }
     return version_ok;
 }
@@ -95,7 +108,7 @@ static int accept_ok(request_rec *r)
         return 0;
     copy = apr_pstrdup(r->pool, accept);
     for (range = apr_strtok(copy, ",", &state); range; range = apr_strtok(NULL, ",", &state))
-        if (accept_range_ok(r->pool, range))
+        if (accept_range_ok(range))
             return 1;
     return 0;
 }
@@ -304,8 +317,9 @@ int push_layer_handler(request_rec *r)
                                "/push_tokens and /push_tokens/:device_id", NULL, NULL);
     }
     if (!accept_ok(r))
-        return layer_error(r, &E_HEADER, "Invalid Accept header; must be of form "
-                           "application/vnd.layer+json; version=x.y", "header", "Accept");
+        return layer_error(r, &E_HEADER, "Invalid Accept header; send application/vnd.layer+json "
+                           "with version " LAYER_VERSIONS_TEXT ", e.g. Accept: "
+                           "application/vnd.layer+json; version=2.0", "header", "Accept");
     if ((device_id && r->method_number != M_DELETE) || (!device_id && r->method_number != M_POST)) {
         apr_table_setn(r->headers_out, "Allow", device_id ? "DELETE" : "POST");
         return layer_error(r, &E_METHOD, apr_psprintf(r->pool, "Method %s is not allowed here; "

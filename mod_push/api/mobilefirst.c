@@ -83,6 +83,32 @@ static const mf_route_t routes[] = {
     {0, NULL, NULL, 0, 0, NULL, NULL}
 };
 
+/* What push.mobileclient reaches (docs/mobilefirst.md): the calls the device SDKs make on
+ * their own device. The routes check that the device is the token's client's own. */
+static const struct {
+    int method;
+    const char *path;
+} device_routes[] = {
+    {M_GET, "apps/{}/settings/gcmConfPublic"},
+    {M_GET, "apps/{}/tags"},
+    {M_POST, "apps/{}/devices"},
+    {M_GET, "apps/{}/devices/{}"},
+    {M_PUT, "apps/{}/devices/{}"},
+    {M_DELETE, "apps/{}/devices/{}"},
+    {M_GET, "apps/{}/subscriptions"},
+    {M_POST, "apps/{}/subscriptions"},
+    {M_DELETE, "apps/{}/subscriptions"},
+    {0, NULL}
+};
+
+static int device_route(const mf_route_t *route)
+{
+    for (int i = 0; device_routes[i].path; i++)
+        if (device_routes[i].method == route->method && strcmp(device_routes[i].path, route->path) == 0)
+            return 1;
+    return 0;
+}
+
 /* --- answers ------------------------------------------------------------------------- */
 
 json_object *mf_str(const char *s)
@@ -367,14 +393,14 @@ static const char *bearer_token(request_rec *r)
 }
 
 typedef struct {
-    const char *hash, *app_id, *scopes;
+    const char *hash, *app_id, *scopes, *client_id;
     int app_state;
 } token_lookup_t;
 
 static push_status_t lookup_token(push_db_t *db, void *ctx)
 {
     token_lookup_t *t = ctx;
-    return push_store_token_app(db, t->hash, t->app_id, &t->scopes, &t->app_state);
+    return push_store_token_app(db, t->hash, t->app_id, &t->scopes, &t->client_id, &t->app_state);
 }
 
 static int challenge(mf_req_t *q, int status, const char *header)
@@ -385,12 +411,20 @@ static int challenge(mf_req_t *q, int status, const char *header)
     return OK;
 }
 
+int mf_insufficient_scope(mf_req_t *q, const char *scope)
+{
+    return challenge(q, HTTP_FORBIDDEN,
+                     apr_psprintf(q->r->pool, "Bearer realm=\"imfpush\", error=\"insufficient_scope\", "
+                                  "scope=\"%s push.application.%s\"", scope, q->app_id));
+}
+
 /* Returns 0 when the caller may go on, else the answer already sent (OK). */
 static int authorize(mf_req_t *q, const mf_route_t *route, int *answered)
 {
     const char *token = bearer_token(q->r), *app_scope = NULL, *needed;
-    token_lookup_t t = {NULL, q->app_id, NULL, -1};
+    token_lookup_t t = {NULL, q->app_id, NULL, NULL, -1};
     push_status_t rv;
+    int op_ok;
 
     *answered = 1;
     if (!token)
@@ -407,8 +441,12 @@ static int authorize(mf_req_t *q, const mf_route_t *route, int *answered)
     else if (route->app_scope == SCOPE_ALL_APPS)
         app_scope = "push.application.*";
     needed = app_scope ? apr_pstrcat(q->r->pool, route->scope, " ", app_scope, NULL) : route->scope;
-    if (!push_scope_list_covers(t.scopes, route->scope) ||
-        (app_scope && !push_scope_list_covers(t.scopes, app_scope)))
+    op_ok = push_scope_list_covers(t.scopes, route->scope);
+    if (!op_ok && device_route(route) && push_scope_list_covers(t.scopes, PUSH_SCOPE_MOBILECLIENT)) {
+        q->device_client = t.client_id ? t.client_id : "";
+        op_ok = 1;
+    }
+    if (!op_ok || (app_scope && !push_scope_list_covers(t.scopes, app_scope)))
         return challenge(q, HTTP_FORBIDDEN,
                          apr_psprintf(q->r->pool, "Bearer realm=\"imfpush\", error=\"insufficient_scope\", "
                                       "scope=\"%s\"", needed));
@@ -466,7 +504,7 @@ static apr_array_header_t *segments(apr_pool_t *p, const char *sub)
 
 int push_mobilefirst_handler(request_rec *r)
 {
-    mf_req_t q = {r, NULL, NULL, NULL, NULL, 0, NULL};
+    mf_req_t q = {r, NULL, NULL, NULL, NULL, 0, NULL, NULL};
     const char *sub, *vars[2] = {NULL, NULL}, *allow = NULL;
     const mf_route_t *route = NULL;
     apr_array_header_t *segs;

@@ -19,10 +19,14 @@ typedef struct {
     const char *id;            /* the resource id after it, decoded */
     int app_enabled;
     apr_table_t *query;        /* query parameters, repeated ones kept */
+    const char *device_client; /* a push.mobileclient token's OAuth client: it reaches only
+                                  the devices it registered; NULL for other tokens */
 } mf_req_t;
 
 /* An error body {"code", "message"} in the caller's language. Returns OK. */
 int mf_error(mf_req_t *q, int status, push_msg_t m, const char *arg);
+/* 403 with a Bearer insufficient_scope challenge naming scope. Returns OK. */
+int mf_insufficient_scope(mf_req_t *q, const char *scope);
 /* 503 (or the schema's 503) for a store failure. */
 int mf_store_error(mf_req_t *q, push_status_t rv);
 /* Sends a JSON answer. */

@@ -48,6 +48,34 @@ static push_status_t with(mf_op_t *op)
     return push_db_with(op->q->r, run_op, op);
 }
 
+/* --- push.mobileclient: a device client reaches only the devices it registered -------------- */
+
+typedef struct {
+    const char *app_id, *device_id, *owner;
+} owner_op_t;
+
+static push_status_t op_owner(push_db_t *db, void *ctx)
+{
+    owner_op_t *o = ctx;
+    return push_store_mf_device_owner(db, o->app_id, o->device_id, &o->owner);
+}
+
+/* 1 when q may act on device_id; else 0 after answering (another client's device reads as
+ * absent, so a device client learns nothing of the others). */
+static int own_device(mf_req_t *q, const char *device_id)
+{
+    owner_op_t o = {q->app_id, device_id, NULL};
+    push_status_t rv;
+    if (!q->device_client)
+        return 1;
+    rv = push_db_with(q->r, op_owner, &o);
+    if (rv == PUSH_OK && o.owner && strcmp(o.owner, q->device_client) == 0)
+        return 1;
+    if (rv == PUSH_OK || rv == PUSH_NOTFOUND)
+        return mf_error(q, HTTP_NOT_FOUND, PUSH_MSG_DEVICE_MISSING, device_id), 0;
+    return mf_store_error(q, rv), 0;
+}
+
 /* --- JSON shapes -------------------------------------------------------------------------- */
 
 static json_object *device_json(mf_req_t *q, push_db_t *db, apr_dbd_row_t *row, int full)
@@ -203,7 +231,13 @@ int mf_subscriptions_list(mf_req_t *q)
     static const push_filter_field_t fields[] = {
         {"tagName", 0}, {"deviceId", 0}, {"userId", 0}, {NULL, 0}};
     mf_op_t op = {.q = q, .a = q->app_id, .spec = &push_list_subscriptions};
-    if (!mf_known_params(q, params) || !mf_list_query(q, fields, extra, &op.lq))
+    const char *device = apr_table_get(q->query, "deviceId");
+    if (!mf_known_params(q, params))
+        return OK;
+    /* a device client lists its own device's subscriptions only */
+    if (q->device_client && !device)
+        return mf_insufficient_scope(q, "subscriptions.read");
+    if ((device && !own_device(q, device)) || !mf_list_query(q, fields, extra, &op.lq))
         return OK;
     op.flag = mf_expand(q);
     return answer_list(&op, "subscriptions", PUSH_SUBCOL_ID, subscription_row);
@@ -350,12 +384,43 @@ static int phone_ok(mf_req_t *q, json_object *body, const char **phone, int *pre
 {
     json_object *v;
     *present = json_object_object_get_ex(body, "phoneNumber", &v);
+    /* the Windows SDK sends the number as a JSON number; it is stored as its digits */
+    if (*present && json_object_is_type(v, json_type_int)) {
+        int64_t n = json_object_get_int64(v);
+        if (n < 0 || n == INT64_MAX)
+            return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "phoneNumber"), 0;
+        *phone = apr_psprintf(q->r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)n);
+        return 1;
+    }
     return mf_string(q, body, "phoneNumber", 32, phone) >= 0;
+}
+
+/* A device client cannot name the user: that takes a backend with devices.write. */
+static int user_allowed(mf_req_t *q, int present)
+{
+    if (present && q->device_client)
+        return mf_insufficient_scope(q, "devices.write"), 0;
+    return 1;
 }
 
 static push_status_t op_register(push_db_t *db, mf_op_t *op)
 {
-    return push_store_mf_register(db, &op->dev, op->b, &op->row);
+    const char *owner = NULL;
+    push_status_t rv;
+    if (op->c) {
+        /* a device client registers a new device or its own one, never another's */
+        rv = push_store_mf_device_owner(db, op->dev.app_id, op->dev.device_id, &owner);
+        if (rv == PUSH_OK && strcmp(owner, op->c) != 0) {
+            op->flag = 1;
+            return PUSH_OK;
+        }
+        if (rv != PUSH_OK && rv != PUSH_NOTFOUND)
+            return rv;
+    }
+    rv = push_store_mf_register(db, &op->dev, op->b, &op->row);
+    if (rv == PUSH_OK && op->c)
+        rv = push_store_mf_device_claim(db, op->dev.app_id, op->dev.device_id, op->c);
+    return rv;
 }
 
 int mf_device_register(mf_req_t *q)
@@ -377,9 +442,11 @@ int mf_device_register(mf_req_t *q)
         return OK;
     if (!(op.dev.platform = platform_name(platform)))
         return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "platform");
-    if (!phone_ok(q, body, &phone, &present) || !user_id_ok(q, body, &op.dev.user_id, &present))
+    if (!phone_ok(q, body, &phone, &present) || !user_id_ok(q, body, &op.dev.user_id, &present) ||
+        !user_allowed(q, present))
         return OK;
     op.dev.app_id = q->app_id;
+    op.c = q->device_client;
     op.dev.family = "mobilefirst";
     op.dev.user_agent = apr_table_get(q->r->headers_in, "User-Agent");
     if (op.dev.user_agent && (strlen(op.dev.user_agent) > 1024 ||
@@ -389,6 +456,8 @@ int mf_device_register(mf_req_t *q)
     rv = with(&op);
     if (rv != PUSH_OK)
         return mf_store_error(q, rv);
+    if (op.flag)
+        return mf_error(q, HTTP_CONFLICT, PUSH_MSG_ALREADY_EXISTS, op.dev.device_id);
     apr_table_setn(q->r->headers_out, "Location",
                    mf_href(q, "apps", q->app_id, "devices", op.dev.device_id, NULL));
     return mf_send(q, HTTP_CREATED, device_json(q, op.db, op.row, 1));
@@ -402,7 +471,10 @@ static push_status_t op_device_get(push_db_t *db, mf_op_t *op)
 int mf_device_get(mf_req_t *q)
 {
     mf_op_t op = {.q = q, .run = op_device_get, .a = q->app_id, .b = q->id};
-    push_status_t rv = with(&op);
+    push_status_t rv;
+    if (!own_device(q, q->id))
+        return OK;
+    rv = with(&op);
     if (rv == PUSH_NOTFOUND)
         return mf_error(q, HTTP_NOT_FOUND, PUSH_MSG_DEVICE_MISSING, q->id);
     return rv == PUSH_OK ? mf_send(q, HTTP_OK, device_json(q, op.db, op.row, 1))
@@ -423,7 +495,7 @@ int mf_device_update(mf_req_t *q)
     mf_op_t op = {.q = q, .run = op_device_update, .a = q->app_id, .b = q->id};
     push_status_t rv;
 
-    if (!body || !mf_known_properties(q, body, props))
+    if (!body || !mf_known_properties(q, body, props) || !own_device(q, q->id))
         return OK;
     /* deviceId and platform may be repeated but not changed */
     if (mf_string(q, body, "deviceId", PUSH_MAX_ID, &same) < 0)
@@ -435,7 +507,8 @@ int mf_device_update(mf_req_t *q)
     if (platform && !platform_name(platform))
         return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "platform");
     if (mf_string(q, body, "token", PUSH_MAX_TOKEN, &op.dev.token) < 0 ||
-        !phone_ok(q, body, &op.c, &op.flag2) || !user_id_ok(q, body, &op.dev.user_id, &op.flag))
+        !phone_ok(q, body, &op.c, &op.flag2) || !user_id_ok(q, body, &op.dev.user_id, &op.flag) ||
+        !user_allowed(q, op.flag))
         return OK;
     op.d = apr_table_get(q->r->headers_in, "User-Agent");
     if (op.d && (strlen(op.d) > 1024 || !push_valid_utf8(op.d, strlen(op.d))))
@@ -455,7 +528,10 @@ static push_status_t op_device_delete(push_db_t *db, mf_op_t *op)
 int mf_device_delete(mf_req_t *q)
 {
     mf_op_t op = {.q = q, .run = op_device_delete, .a = q->app_id, .b = q->id};
-    push_status_t rv = with(&op);
+    push_status_t rv;
+    if (!own_device(q, q->id))
+        return OK;
+    rv = with(&op);
     if (rv == PUSH_NOTFOUND)
         return mf_error(q, HTTP_NOT_FOUND, PUSH_MSG_DEVICE_MISSING, q->id);
     return rv == PUSH_OK ? mf_no_content(q) : mf_store_error(q, rv);
@@ -552,49 +628,158 @@ int mf_tag_delete(mf_req_t *q)
 
 /* --- subscriptions ------------------------------------------------------------------------------ */
 
-static push_status_t op_subscribe(push_db_t *db, mf_op_t *op)
+#define MF_MAX_TAGS 100   /* tags in one tagNames array */
+
+/* The tags of a subscription body: "tagName" (a string) and/or "tagNames" (an array of
+ * strings, as the device SDKs send). NULL after answering 400. */
+static apr_array_header_t *body_tags(mf_req_t *q, json_object *body)
 {
-    return push_store_subscribe(db, op->a, op->b, op->c, &op->outcome, &op->row);
+    apr_array_header_t *tags = apr_array_make(q->r->pool, 4, sizeof(const char *));
+    json_object *list = NULL;
+    const char *one = NULL;
+    if (mf_string(q, body, "tagName", PUSH_MAX_ID, &one) < 0)
+        return NULL;
+    if (one)
+        APR_ARRAY_PUSH(tags, const char *) = one;
+    if (json_object_object_get_ex(body, "tagNames", &list) && list) {
+        size_t n = json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
+        if (n == 0 || n > MF_MAX_TAGS)
+            return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "tagNames"), NULL;
+        for (size_t i = 0; i < n; i++) {
+            json_object *e = json_object_array_get_idx(list, i);
+            const char *v = json_object_is_type(e, json_type_string) ? json_object_get_string(e) : NULL;
+            apr_size_t len = v ? (apr_size_t)json_object_get_string_len(e) : 0;
+            if (!v || !push_valid_text(v, len, PUSH_MAX_ID) || strlen(v) != len)
+                return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "tagNames"), NULL;
+            APR_ARRAY_PUSH(tags, const char *) = apr_pstrmemdup(q->r->pool, v, len);
+        }
+    }
+    if (tags->nelts == 0)
+        return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "tagName"), NULL;
+    return tags;
 }
 
+typedef struct {
+    mf_req_t *q;
+    const char *device_id;
+    apr_array_header_t *tags;
+    int remove, strict;          /* strict: one tagName, whose outcome is the answer */
+    int missing;                 /* removing: the one subscription named was not there */
+    push_sub_outcome_t outcome;
+    const char *failed_tag;
+    apr_array_header_t *rows;    /* subscribed: apr_dbd_row_t * per tag */
+    push_db_t *db;
+} subs_op_t;
+
+/* Every tag of the body in one visit to the store; a tag array stops at the first unknown
+ * tag and takes existing subscriptions (or missing ones, to remove) as done. */
+static push_status_t op_subscriptions(push_db_t *db, void *ctx)
+{
+    subs_op_t *o = ctx;
+    const char *owner;
+    push_status_t rv;
+    o->db = apr_pmemdup(o->q->r->pool, db, sizeof(*db));
+    if (o->remove) {
+        rv = push_store_mf_device_owner(o->db, o->q->app_id, o->device_id, &owner);
+        if (rv == PUSH_NOTFOUND)
+            o->outcome = PUSH_SUB_NO_DEVICE;
+        if (rv != PUSH_OK)
+            return rv == PUSH_NOTFOUND ? PUSH_OK : rv;
+    }
+    for (int i = 0; i < o->tags->nelts; i++) {
+        const char *tag = APR_ARRAY_IDX(o->tags, i, const char *);
+        apr_dbd_row_t *row = NULL;
+        if (o->remove) {
+            rv = push_store_subscription_delete_pair(o->db, o->q->app_id, o->device_id, tag);
+            o->missing = rv == PUSH_NOTFOUND && o->strict;
+            if (rv != PUSH_OK && rv != PUSH_NOTFOUND)
+                return rv;
+            continue;
+        }
+        rv = push_store_subscribe(o->db, o->q->app_id, o->device_id, tag, &o->outcome, &row);
+        if (rv != PUSH_OK)
+            return rv;
+        if (o->outcome == PUSH_SUB_NO_DEVICE || o->outcome == PUSH_SUB_NO_TAG ||
+            (o->outcome == PUSH_SUB_EXISTS && o->strict)) {
+            o->failed_tag = tag;
+            return PUSH_OK;
+        }
+        APR_ARRAY_PUSH(o->rows, apr_dbd_row_t *) = row;
+    }
+    o->outcome = PUSH_SUB_CREATED;
+    return PUSH_OK;
+}
+
+static json_object *subscribed_json(mf_req_t *q, push_db_t *db, apr_dbd_row_t *row,
+                                    const char *device_id, const char *tag)
+{
+    const char *id = push_db_col(db, row, 1);
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "createdTime", mf_str(push_db_col(db, row, 3)));
+    json_object_object_add(o, "deviceId", json_object_new_string(device_id));
+    json_object_object_add(o, "href", mf_str(mf_href(q, "apps", q->app_id, "subscriptions", id, NULL)));
+    json_object_object_add(o, "subscriptionId", mf_str(id));
+    json_object_object_add(o, "tagName", json_object_new_string(tag));
+    json_object_object_add(o, "userId", mf_str(push_db_col(db, row, 2)));
+    return o;
+}
+
+/* POST /subscriptions {"deviceId", "tagName"} (201, the subscription) or {"deviceId",
+ * "tagNames": [...]} (201, {"subscriptions": [...]}); with ?action=delete, the device SDKs'
+ * unsubscribe: the same bodies, 204. */
 int mf_subscribe(mf_req_t *q)
 {
-    static const char *const props[] = {"deviceId", "tagName", NULL};
-    json_object *body = mf_body(q), *o;
-    mf_op_t op = {.q = q, .run = op_subscribe, .a = q->app_id};
-    const char *id;
+    static const char *const props[] = {"deviceId", "tagName", "tagNames", NULL};
+    static const char *const params[] = {"action", NULL};
+    const char *action = apr_table_get(q->query, "action");
+    json_object *body, *list, *tag_names = NULL;
+    subs_op_t o = {q, NULL, NULL, 0, 0, 0, PUSH_SUB_CREATED, NULL, NULL, NULL};
     push_status_t rv;
     int has;
-    if (!body || !mf_known_properties(q, body, props))
+
+    if (!mf_known_params(q, params))
         return OK;
-    if ((has = mf_string(q, body, "deviceId", PUSH_MAX_ID, &op.b)) <= 0)
+    if (action && strcmp(action, "delete") != 0)
+        return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "action");
+    if (!(body = mf_body(q)) || !mf_known_properties(q, body, props))
+        return OK;
+    if ((has = mf_string(q, body, "deviceId", PUSH_MAX_ID, &o.device_id)) <= 0)
         return has < 0 ? OK : mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "deviceId");
-    if ((has = mf_string(q, body, "tagName", PUSH_MAX_ID, &op.c)) <= 0)
-        return has < 0 ? OK : mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "tagName");
-    rv = with(&op);
+    if (!(o.tags = body_tags(q, body)) || !own_device(q, o.device_id))
+        return OK;
+    o.remove = action != NULL;
+    o.strict = !json_object_object_get_ex(body, "tagNames", &tag_names) || !tag_names;
+    o.rows = apr_array_make(q->r->pool, o.tags->nelts, sizeof(apr_dbd_row_t *));
+    rv = push_db_with(q->r, op_subscriptions, &o);
     if (rv != PUSH_OK)
         return mf_store_error(q, rv);
-    switch (op.outcome) {
+    if (o.remove && o.outcome != PUSH_SUB_NO_DEVICE)
+        return o.missing ? mf_error(q, HTTP_NOT_FOUND, PUSH_MSG_SUBSCRIPTION_MISSING, NULL)
+                         : mf_no_content(q);
+    switch (o.outcome) {
     case PUSH_SUB_NO_DEVICE:
-        return mf_error(q, HTTP_NOT_FOUND, PUSH_MSG_DEVICE_MISSING, op.b);
+        return mf_error(q, HTTP_NOT_FOUND, PUSH_MSG_DEVICE_MISSING, o.device_id);
     case PUSH_SUB_NO_TAG:
-        return mf_error(q, HTTP_NOT_FOUND, PUSH_MSG_TAG_MISSING, op.c);
+        return mf_error(q, HTTP_NOT_FOUND, PUSH_MSG_TAG_MISSING, o.failed_tag);
     case PUSH_SUB_EXISTS:
         return mf_error(q, HTTP_CONFLICT, PUSH_MSG_SUBSCRIPTION_EXISTS, NULL);
     default:
         break;
     }
-    id = push_db_col(op.db, op.row, 1);
-    o = json_object_new_object();
-    json_object_object_add(o, "createdTime", mf_str(push_db_col(op.db, op.row, 3)));
-    json_object_object_add(o, "deviceId", json_object_new_string(op.b));
-    json_object_object_add(o, "href", mf_str(mf_href(q, "apps", q->app_id, "subscriptions", id, NULL)));
-    json_object_object_add(o, "subscriptionId", mf_str(id));
-    json_object_object_add(o, "tagName", json_object_new_string(op.c));
-    json_object_object_add(o, "userId", mf_str(push_db_col(op.db, op.row, 2)));
-    apr_table_setn(q->r->headers_out, "Location",
-                   mf_href(q, "apps", q->app_id, "subscriptions", id, NULL));
-    return mf_send(q, HTTP_CREATED, o);
+    if (o.strict) {
+        apr_dbd_row_t *row = APR_ARRAY_IDX(o.rows, 0, apr_dbd_row_t *);
+        apr_table_setn(q->r->headers_out, "Location", mf_href(q, "apps", q->app_id, "subscriptions",
+                                                              push_db_col(o.db, row, 1), NULL));
+        return mf_send(q, HTTP_CREATED, subscribed_json(q, o.db, row, o.device_id,
+                                                        APR_ARRAY_IDX(o.tags, 0, const char *)));
+    }
+    list = json_object_new_array();
+    for (int i = 0; i < o.rows->nelts; i++)
+        json_object_array_add(list, subscribed_json(q, o.db, APR_ARRAY_IDX(o.rows, i, apr_dbd_row_t *),
+                                                    o.device_id, APR_ARRAY_IDX(o.tags, i, const char *)));
+    body = json_object_new_object();
+    json_object_object_add(body, "subscriptions", list);
+    return mf_send(q, HTTP_CREATED, body);
 }
 
 static push_status_t op_subscription_get(push_db_t *db, mf_op_t *op)
@@ -641,6 +826,8 @@ int mf_subscriptions_delete(mf_req_t *q)
         return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_QUERY_PARAM_MISSING, "deviceId");
     if (!op.c || !*op.c)
         return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_QUERY_PARAM_MISSING, "tagName");
+    if (!own_device(q, op.b))
+        return OK;
     rv = with(&op);
     if (rv == PUSH_NOTFOUND)
         return mf_error(q, HTTP_NOT_FOUND, PUSH_MSG_SUBSCRIPTION_MISSING, NULL);

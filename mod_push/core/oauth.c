@@ -32,6 +32,32 @@ static push_status_t load_token(push_db_t *db, void *ctx)
     return push_store_token_get(db, op->hash, &op->client_id, &op->scopes);
 }
 
+/* Whether the space-separated list holds an entry equal to name, or (prefix) starting with it. */
+static int list_has(apr_pool_t *p, const char *list, const char *name, int prefix)
+{
+    char *copy = apr_pstrdup(p, list), *state = NULL, *s;
+    for (s = apr_strtok(copy, " ", &state); s; s = apr_strtok(NULL, " ", &state))
+        if (prefix ? strncmp(s, name, strlen(name)) == 0 : strcmp(s, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* The device SDKs ask for push.mobileclient alone: their token also gets the client's
+ * application scopes, without which it could reach no application. */
+static const char *with_app_scopes(apr_pool_t *p, const char *granted, const char *allowed)
+{
+    char *copy, *state = NULL, *s;
+    const char *out = granted;
+    if (!list_has(p, granted, PUSH_SCOPE_MOBILECLIENT, 0) ||
+        list_has(p, granted, "push.application.", 1))
+        return granted;
+    copy = apr_pstrdup(p, allowed);
+    for (s = apr_strtok(copy, " ", &state); s; s = apr_strtok(NULL, " ", &state))
+        if (strncmp(s, "push.application.", 17) == 0)
+            out = apr_pstrcat(p, out, " ", s, NULL);
+    return out;
+}
+
 /* Compares secret hashes without leaking where they differ. */
 static int same_hash(const char *a, const char *b)
 {
@@ -62,7 +88,7 @@ push_oauth_result_t push_oauth_issue(request_rec *r, const char *client_id, cons
     if (scope && *scope) {
         if (!push_scope_list_all_covered(r->pool, op.scopes, scope, &out->bad_scope))
             return PUSH_OAUTH_INVALID_SCOPE;
-        op.scopes = scope;
+        op.scopes = with_app_scopes(r->pool, scope, op.scopes);
     }
     token = push_token_new(r->pool, 32);
     if (!token)

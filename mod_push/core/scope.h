@@ -6,6 +6,10 @@
 
 #include <apr_pools.h>
 
+/* The fixed scope MobileFirst's device SDKs ask for: their own device's registration,
+ * subscriptions, the tag list and gcmConfPublic, nothing administrative. */
+#define PUSH_SCOPE_MOBILECLIENT "push.mobileclient"
+
 /* Whether one pattern covers a scope ('*' matches any run of characters). */
 int push_scope_match(const char *pattern, const char *scope);
 

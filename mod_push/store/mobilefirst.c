@@ -35,7 +35,7 @@ static push_status_t changed(push_db_t *db, const char *label, int nargs, const 
 }
 
 push_status_t push_store_token_app(push_db_t *db, const char *token_hash, const char *app_id,
-                                   const char **scopes, int *app_state)
+                                   const char **scopes, const char **client_id, int *app_state)
 {
     const char *args[] = {app_id ? app_id : "", token_hash};
     apr_dbd_row_t *row;
@@ -44,6 +44,7 @@ push_status_t push_store_token_app(push_db_t *db, const char *token_hash, const 
     if (rv != PUSH_OK)
         return rv;
     *scopes = push_db_col(db, row, 0);
+    *client_id = push_db_col(db, row, 2);
     enabled = push_db_col(db, row, 1);
     *app_state = !enabled ? -1 : enabled[0] == 't';
     return PUSH_OK;
@@ -103,6 +104,24 @@ push_status_t push_store_mf_device_update(push_db_t *db, const char *app_id, con
     const char *args[] = {app_id, device_id, token, set_user ? "true" : "false", user,
                           set_phone ? "true" : "false", phone, agent};
     return first_row(db, PUSH_ST_MF_UPDATE, 8, args, row);
+}
+
+push_status_t push_store_mf_device_owner(push_db_t *db, const char *app_id, const char *device_id,
+                                         const char **client_id)
+{
+    const char *args[] = {app_id, device_id};
+    apr_dbd_row_t *row;
+    push_status_t rv = first_row(db, PUSH_ST_MF_OWNER, 2, args, &row);
+    if (rv == PUSH_OK)
+        *client_id = push_db_col(db, row, 0);
+    return rv;
+}
+
+push_status_t push_store_mf_device_claim(push_db_t *db, const char *app_id, const char *device_id,
+                                         const char *client_id)
+{
+    const char *args[] = {client_id, app_id, device_id};
+    return changed(db, PUSH_ST_MF_CLAIM, 3, args);
 }
 
 push_status_t push_store_device_remove(push_db_t *db, const char *app_id, const char *device_id)

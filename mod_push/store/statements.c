@@ -35,7 +35,7 @@ const push_statement_t push_statements[] = {
      "SELECT client_id, scopes FROM push_access_token WHERE token_hash = %s AND expires_at > now()"},
     /* the bearer token and the application of the path, in one round trip */
     {PUSH_ST_TOKEN_APP,
-     "SELECT t.scopes, a.enabled FROM push_access_token t LEFT JOIN push_application a "
+     "SELECT t.scopes, a.enabled, t.client_id FROM push_access_token t LEFT JOIN push_application a "
      "ON a.app_id = %s WHERE t.token_hash = %s AND t.expires_at > now()"},
     {PUSH_ST_APP_CREATE,
      "INSERT INTO push_application (app_id, enabled) VALUES (%s, %s::boolean) ON CONFLICT DO NOTHING"},
@@ -51,6 +51,12 @@ const push_statement_t push_statements[] = {
      "SELECT " PUSH_DEVICE_COLS " FROM push_device_update_mf(%s, %s, %s, %s::boolean, %s, "
      "%s::boolean, %s, %s) d"},
     {PUSH_ST_DEVICE_REMOVE, "DELETE FROM push_device WHERE app_id = %s AND device_id = %s"},
+    /* the OAuth client a push.mobileclient token registered the device with ('' for none) */
+    {PUSH_ST_MF_OWNER,
+     "SELECT coalesce(extra->>'mfClient', '') FROM push_device WHERE app_id = %s AND device_id = %s"},
+    {PUSH_ST_MF_CLAIM,
+     "UPDATE push_device SET extra = extra || jsonb_build_object('mfClient', %s::text) "
+     "WHERE app_id = %s AND device_id = %s"},
     {PUSH_ST_TAG_CREATE,
      "INSERT INTO push_tag AS t (app_id, name, description) VALUES (%s, %s, %s) "
      "ON CONFLICT DO NOTHING RETURNING " PUSH_TAG_COLS},

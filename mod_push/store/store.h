@@ -77,10 +77,10 @@ typedef struct {
 /* Column i of a row, copied into db->pool; NULL for SQL NULL. */
 const char *push_db_col(push_db_t *db, apr_dbd_row_t *row, int i);
 
-/* The granted scopes of a live token, and whether the application exists and is enabled
- * (*app_state: -1 no such application, 0 disabled, 1 enabled). */
+/* The granted scopes and the client of a live token, and whether the application exists
+ * and is enabled (*app_state: -1 no such application, 0 disabled, 1 enabled). */
 push_status_t push_store_token_app(push_db_t *db, const char *token_hash, const char *app_id,
-                                   const char **scopes, int *app_state);
+                                   const char **scopes, const char **client_id, int *app_state);
 
 /* PUSH_EINVAL when the application exists already. */
 push_status_t push_store_app_create(push_db_t *db, const char *app_id, int enabled);
@@ -99,6 +99,13 @@ push_status_t push_store_mf_device_update(push_db_t *db, const char *app_id, con
                                           const char *token, int set_user, const char *user,
                                           int set_phone, const char *phone, const char *agent,
                                           apr_dbd_row_t **row);
+/* The OAuth client that registered the device through push.mobileclient ("" for none);
+ * PUSH_NOTFOUND when there is no such device. */
+push_status_t push_store_mf_device_owner(push_db_t *db, const char *app_id, const char *device_id,
+                                         const char **client_id);
+/* Marks the device as registered by that client. */
+push_status_t push_store_mf_device_claim(push_db_t *db, const char *app_id, const char *device_id,
+                                         const char *client_id);
 /* Deletes a device whoever owns it; PUSH_NOTFOUND when there was none. */
 push_status_t push_store_device_remove(push_db_t *db, const char *app_id, const char *device_id);
 
