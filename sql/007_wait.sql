@@ -1,4 +1,5 @@
--- mod_push schema, version 7: a delivery may wait without spending an attempt.
+-- mod_push schema, version 7: a delivery may wait without spending an attempt, and
+-- Rocket.Chat registrations keep the VoIP token newer apps send.
 --
 -- A delivery whose credential has no bearer token yet (the FCM access token is fetched
 -- on the sender's credential thread, and a token endpoint may be slow or failing) is
@@ -88,5 +89,40 @@ END
 $$;
 
 ALTER FUNCTION push_delivery_finish(text, jsonb) SET plan_cache_mode = force_custom_plan;
+
+-- Rocket.Chat's push.token with the VoIP (PushKit) token of newer iOS apps, kept in the
+-- device's extra as voipToken; a registration without one keeps the one stored.
+DROP FUNCTION push_rocketchat_register(text, text, text, text, text, text, text, text, text);
+CREATE FUNCTION push_rocketchat_register(
+    p_app text, p_id text, p_new_id text, p_platform text, p_token text, p_app_name text,
+    p_user text, p_session text, p_user_agent text, p_voip text)
+RETURNS TABLE (device_id text, created_at text, updated_at text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_id text := p_id;
+    v_voip text := p_voip;
+BEGIN
+    IF v_id IS NULL THEN
+        SELECT d.device_id INTO v_id FROM push_device d
+         WHERE d.app_id = p_app AND d.platform = p_platform AND d.token = p_token
+           AND d.invalid_since IS NULL AND d.extra->>'appName' = p_app_name;
+        v_id := coalesce(v_id, p_new_id);
+    END IF;
+    IF v_voip IS NULL THEN
+        SELECT d.extra->>'voipToken' INTO v_voip FROM push_device d
+         WHERE d.app_id = p_app AND d.device_id = v_id AND d.platform = p_platform;
+    END IF;
+    PERFORM push_device_register(p_app, v_id, p_platform, p_token, p_user, 'rocketchat', p_session,
+                                 NULL, '{}', false,
+                                 jsonb_strip_nulls(jsonb_build_object('appName', p_app_name,
+                                                                      'voipToken', v_voip)),
+                                 p_user_agent, 0);
+    RETURN QUERY
+    SELECT d.device_id,
+           to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+           to_char(d.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+      FROM push_device d WHERE d.app_id = p_app AND d.device_id = v_id;
+END
+$$;
 
 INSERT INTO push_schema_version (version) VALUES (7);

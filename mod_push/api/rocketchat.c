@@ -15,6 +15,7 @@
 #include "dbd.h"
 #include "http_util.h"
 #include "log.h"
+#include "sender/payload.h"
 #include "sender/sender.h"
 #include "store/store.h"
 
@@ -99,7 +100,7 @@ static int text_ok(json_object *obj, const char *name, apr_size_t max, const cha
 
 typedef struct {
     push_device_t d;
-    const char *id, *new_id, *app_name, *token;
+    const char *id, *new_id, *app_name, *token, *voip;
     apr_dbd_row_t *row;
     push_db_t db;
 } rc_op_t;
@@ -108,7 +109,7 @@ static push_status_t op_register(push_db_t *db, void *ctx)
 {
     rc_op_t *op = ctx;
     op->db = *db;
-    return push_store_rocketchat_register(db, &op->d, op->id, op->new_id, op->app_name, &op->row);
+    return push_store_rocketchat_register(db, &op->d, op->id, op->new_id, op->app_name, op->voip, &op->row);
 }
 
 static push_status_t op_delete(push_db_t *db, void *ctx)
@@ -145,6 +146,24 @@ static int push_token_post(request_rec *r, const push_principal_t *who)
         return rc_error(r, HTTP_BAD_REQUEST, "The required \"appName\" body param is missing or invalid.",
                         "error-appName-param-not-valid");
 
+    /* the PushKit token of newer iOS apps (optional): VoIP pushes go to it */
+    if (json_object_object_get_ex(body, "voipToken", &id) && id) {
+        push_device_t vd;
+        apr_size_t len;
+        memset(&vd, 0, sizeof(vd));
+        vd.platform = "apns";
+        vd.token = NULL;
+        if (push_json_string(body, "voipToken", &op.voip, &len) != 1 || !push_valid_text(op.voip, len, PUSH_MAX_TOKEN))
+            return rc_error(r, HTTP_BAD_REQUEST, "The \"voipToken\" body param is invalid.",
+                            "error-voipToken-param-not-valid");
+        vd.token = op.voip;
+        vd.app_id = push_conf_app_id(r);
+        vd.device_id = "voip";
+        vd.family = "rocketchat";
+        if (!push_registry_validate(r->pool, &vd, &why))
+            return rc_error(r, HTTP_BAD_REQUEST, "The \"voipToken\" body param is invalid.",
+                            "error-voipToken-param-not-valid");
+    }
     op.new_id = push_token_meteor_id(r->pool);
     if (!op.new_id)
         return rc_unavailable(r);
@@ -170,6 +189,8 @@ static int push_token_post(request_rec *r, const push_principal_t *who)
     json_object_object_add(tok, type, json_object_new_string(value));
     json_object_object_add(result, "token", tok);
     json_object_object_add(result, "appName", json_object_new_string(app_name));
+    if (op.voip)
+        json_object_object_add(result, "voipToken", json_object_new_string(op.voip));
     json_object_object_add(result, "userId", json_object_new_string(who->user_id));
     json_object_object_add(result, "enabled", json_object_new_boolean(1));
     json_object_object_add(result, "createdAt", json_object_new_string(push_db_col(&op.db, op.row, 1)));
@@ -295,15 +316,6 @@ static const char *member_str(json_object *o, const char *k)
     return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
-/* Rocket.Chat's notId: a positive 32-bit integer derived from the message id (FNV-1a). */
-static const char *not_id(apr_pool_t *p, const char *id)
-{
-    apr_uint32_t h = 2166136261u;
-    for (; *id; id++)
-        h = (h ^ (unsigned char)*id) * 16777619u;
-    return apr_psprintf(p, "%u", (unsigned)(h & 0x7fffffffu));
-}
-
 /* GET push.get?id=: the message and the notification as Rocket.Chat renders them, for a
  * message sent to the caller (privacy mode apps fetch the content this way). */
 static int push_get(request_rec *r, const push_principal_t *who)
@@ -359,12 +371,12 @@ static int push_get(request_rec *r, const push_principal_t *who)
 
     n = json_object_new_object();
     json_object_object_add(n, "from", json_object_new_string("push"));
-    if ((o = member(apns, "badge")))
-        json_object_object_add(n, "badge", json_object_new_string(json_object_get_string(o)));
+    if ((o = member(apns, "badge")) && json_object_is_type(o, json_type_int))
+        json_object_object_add(n, "badge", json_object_new_int64(json_object_get_int64(o)));
     json_object_object_add(n, "sound", json_object_new_string(member_str(apns, "sound") ? member_str(apns, "sound")
                                                                                           : "default"));
     v = member_str(body, "priority");
-    json_object_object_add(n, "priority", json_object_new_string(v && strcmp(v, "normal") == 0 ? "5" : "10"));
+    json_object_object_add(n, "priority", json_object_new_int(v && strcmp(v, "normal") == 0 ? 5 : 10));
     json_object_object_add(n, "title", json_object_new_string(member_str(apns, "title") ? member_str(apns, "title") : ""));
     json_object_object_add(n, "text", json_object_new_string(alert ? alert : ""));
     payload = json_object_new_object();
@@ -379,7 +391,7 @@ static int push_get(request_rec *r, const push_principal_t *who)
     }
     json_object_object_add(n, "payload", payload);
     json_object_object_add(n, "userId", json_object_new_string(who->user_id));
-    json_object_object_add(n, "notId", json_object_new_string(not_id(r->pool, g.id)));
+    json_object_object_add(n, "notId", json_object_new_int64(push_rc_notid(g.id)));
     o = json_object_new_object();
     json_object_object_add(o, "style", json_object_new_string("inbox"));
     if ((v = member_str(apns, "attachmentUrl")))

@@ -136,6 +136,10 @@ static const char *check_settings(apr_pool_t *p, json_object *settings)
                strcmp(json_object_get_string(x), "MIXED") == 0 ||
                strcmp(json_object_get_string(x), "SILENT") == 0)))
             return "settings.apns.type";
+        /* a mod_push addition: a VoIP push to the devices that registered a VoIP token */
+        if (json_object_object_get_ex(v, "voip", &x) && strcmp(k, "apns") == 0 &&
+            !json_object_is_type(x, json_type_boolean))
+            return "settings.apns.voip";
         if (json_object_object_get_ex(v, "timeToLive", &x) && strcmp(k, "gcm") == 0 &&
             !(json_object_is_type(x, json_type_int) && json_object_get_int64(x) >= 0 &&
               json_object_get_int64(x) <= 2419200))

@@ -25,12 +25,17 @@ typedef struct {
     struct curl_blob cert, cert_key;   /* PEM: the .p12 is opened once per credential version */
 } apns_cred_t;
 
-/* A message mapped for one topic, kept with the message. */
-typedef struct {
+/* A message mapped for one topic and shape, kept with the message (a few of them). */
+typedef struct apns_mapped {
+    struct apns_mapped *next;
     const char *topic;
+    int shape;                      /* SHAPE_* */
     push_apns_request_t req;
     const char *error;
 } apns_mapped_t;
+
+enum { SHAPE_MF, SHAPE_RC, SHAPE_RC_VOIP };
+#define MAPPED_MAX 4
 
 static const char *str_at(json_object *o, const char *k)
 {
@@ -104,16 +109,28 @@ static const char *apns_bearer(push_sender_t *sd, push_cred_t *cr, apr_time_t *u
     return jwt;
 }
 
-static const apns_mapped_t *mapped_for(push_msg_t *m, const char *topic)
+static const apns_mapped_t *mapped_for(push_msg_t *m, const char *topic, int shape)
 {
-    apns_mapped_t *am = m->mapped[push_provider_apns.slot];
+    apns_mapped_t *am, **head = (apns_mapped_t **)&m->mapped[push_provider_apns.slot];
     const char *err = NULL;
-    if (am && strcmp(am->topic, topic) == 0)
-        return am;
-    if (!am)
-        am = m->mapped[push_provider_apns.slot] = apr_pcalloc(m->pool, sizeof(*am));
+    int n = 0, ok;
+    for (am = *head; am; am = am->next, n++)
+        if (am->shape == shape && strcmp(am->topic, topic) == 0)
+            return am;
+    if (n >= MAPPED_MAX)
+        am = *head;     /* many topics in one message (Rocket.Chat apps): reuse the first */
+    else {
+        am = apr_pcalloc(m->pool, sizeof(*am));
+        am->next = *head;
+        *head = am;
+    }
     am->error = NULL;
-    if (!push_apns_map(m->pool, m->body, topic, apr_time_sec(m->expires), m->priv, &am->req, &err))
+    am->shape = shape;
+    ok = shape == SHAPE_MF
+             ? push_apns_map(m->pool, m->body, topic, apr_time_sec(m->expires), m->priv, &am->req, &err)
+             : push_rc_apns_map(m->pool, m->body, topic, apr_time_sec(m->expires), &m->rc,
+                                shape == SHAPE_RC_VOIP, &am->req, &err);
+    if (!ok)
         am->error = apr_pstrdup(m->pool, err);
     else if (am->req.collapse_id && !push_header_safe(am->req.collapse_id))
         am->error = "the collapse key holds characters a header cannot carry";
@@ -121,22 +138,43 @@ static const apns_mapped_t *mapped_for(push_msg_t *m, const char *topic)
     return am;
 }
 
+/* The device's VoIP token, when it registered one (Rocket.Chat's newer iOS apps). */
+static const char *voip_token(push_sender_t *sd, apr_pool_t *p, push_req_t *rq)
+{
+    const char *params[2] = {rq->app, rq->dev}, *tok = NULL;
+    PGresult *res = push_pg_exec(sd, rq->db, "SELECT extra->>'voipToken' FROM push_device "
+                                             "WHERE app_id = $1 AND device_id = $2", 2, params);
+    if (res && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+        tok = apr_pstrdup(p, PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return tok;
+}
+
 static int apns_build(push_sender_t *sd, apr_pool_t *p, push_req_t *rq)
 {
     apns_cred_t *a = rq->cr->state;
     const char *topic = rq->topic ? rq->topic : a->bundle_id ? a->bundle_id : "";
+    const char *token = rq->token;
     const apns_mapped_t *am;
     struct curl_slist *h = NULL;
+    int shape = rq->topic ? SHAPE_RC : SHAPE_MF;
 
     if (!push_header_safe(topic))
         return push_req_decide(rq, PUSH_OUT_MESSAGE_BAD, "the APNs topic holds characters a header "
                                "cannot carry"), 0;
-    am = mapped_for(rq->m, topic);
+    if (shape == SHAPE_RC && rq->m->voip) {
+        const char *v = voip_token(sd, p, rq);
+        if (v) {
+            token = v;
+            shape = SHAPE_RC_VOIP;
+        }
+    }
+    am = mapped_for(rq->m, topic, shape);
     if (am->error)
         return push_req_decide(rq, PUSH_OUT_MESSAGE_BAD, am->error), 0;
     push_curl_common(sd, rq->easy,
                      apr_pstrcat(p, sd->c->endpoint[a->sandbox ? PUSH_EP_APNS_SANDBOX : PUSH_EP_APNS],
-                                 "/3/device/", apr_pescape_path_segment(p, rq->token), NULL), 1);
+                                 "/3/device/", apr_pescape_path_segment(p, token), NULL), 1);
     if (a->certificate) {
         curl_easy_setopt(rq->easy, CURLOPT_SSLCERT_BLOB, &a->cert);
         curl_easy_setopt(rq->easy, CURLOPT_SSLCERTTYPE, "PEM");

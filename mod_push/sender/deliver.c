@@ -68,6 +68,15 @@ static push_msg_t *message(worker_t *w, apr_pool_t *p, push_req_t *j)
             v->host = PQgetisnull(res, 0, 4) ? NULL : apr_pstrdup(w->cache_pool, PQgetvalue(res, 0, 4));
             m->priv = v;
         }
+        m->rc.id = apr_pstrdup(w->cache_pool, j->msg);
+        m->rc.host = PQgetisnull(res, 0, 4) ? NULL : apr_pstrdup(w->cache_pool, PQgetvalue(res, 0, 4));
+        m->rc.private_mode = m->priv != NULL;
+        if (m->body) {
+            json_object *s, *a, *v;
+            m->voip = json_object_object_get_ex(m->body, "settings", &s) &&
+                      json_object_object_get_ex(s, "apns", &a) && json_object_object_get_ex(a, "voip", &v) &&
+                      json_object_get_boolean(v);
+        }
         m->expires = (apr_time_t)apr_atoi64(PQgetvalue(res, 0, 1));
         m->state_ok = PQgetvalue(res, 0, 2)[0] == 't' && m->body;
     }
@@ -267,6 +276,7 @@ static int start_job(worker_t *w, apr_pool_t *p, push_req_t *j)
         return push_req_decide(j, PUSH_OUT_MESSAGE_BAD, j->cr->error), 0;
     if (j->cr->paused)
         return push_req_decide(j, PUSH_OUT_MESSAGE_BAD, apr_pstrcat(p, "credentials: ", j->cr->paused, NULL)), 0;
+    j->db = &w->db;
     if (!(j->easy = easy_get(w))) {
         push_req_decide(j, PUSH_OUT_WAIT, "libcurl");
         j->out.delay_ms = 1000;

@@ -126,7 +126,8 @@ static int fcm_build(push_sender_t *sd, apr_pool_t *p, push_req_t *rq)
 
     if (rq->m->expires)
         ttl = apr_time_sec(rq->m->expires - apr_time_now());
-    if (!push_fcm_map(p, rq->m->body, rq->token, ttl < 0 ? -1 : ttl, rq->m->priv, &body, &err))
+    if (!(rq->topic ? push_rc_fcm_map(p, rq->m->body, rq->token, ttl < 0 ? -1 : ttl, &rq->m->rc, &body, &err)
+                    : push_fcm_map(p, rq->m->body, rq->token, ttl < 0 ? -1 : ttl, rq->m->priv, &body, &err)))
         return push_req_decide(rq, PUSH_OUT_MESSAGE_BAD, err), 0;
     if (!push_req_bearer(sd, rq))
         return 0;

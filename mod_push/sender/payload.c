@@ -443,3 +443,182 @@ int push_fcm_map(apr_pool_t *p, json_object *msg, const char *token, apr_int64_t
     }
     return 1;
 }
+
+/* --- Rocket.Chat's shape -------------------------------------------------------------- */
+
+unsigned int push_rc_notid(const char *message_id)
+{
+    apr_uint32_t h = 2166136261u;   /* FNV-1a: the same message always gets the same number */
+    for (; *message_id; message_id++)
+        h = (h ^ (unsigned char)*message_id) * 16777619u;
+    return (unsigned int)(h & 0x7fffffffu);
+}
+
+/* What Rocket.Chat's notification holds, read from a message of our API. */
+typedef struct {
+    const char *title, *text, *sound, *category, *image, *ejson;
+    apr_int64_t badge;
+    int has_badge;
+    unsigned int notid;
+} rc_note_t;
+
+static void rc_read(reader_t *r, json_object *msg, const common_t *c, const push_rc_t *rc, rc_note_t *n)
+{
+    static const char w[] = "settings.apns";
+    json_object *settings = obj_of(r, msg, "", "settings");
+    json_object *apns = obj_of(r, settings, "settings", "apns");
+    json_object *gcm = obj_of(r, settings, "settings", "gcm");
+    json_object *custom = obj_of(r, apns, w, "payload");
+    json_object *payload = json_object_new_object();
+
+    if (!custom)
+        custom = obj_of(r, gcm, "settings.gcm", "payload");
+    memset(n, 0, sizeof(*n));
+    n->notid = push_rc_notid(rc->id);
+    if (rc->private_mode) {
+        /* Rocket.Chat's "id only": the app fetches the rest with push.get */
+        n->text = PUSH_PRIVATE_ALERT;
+        n->title = "";
+        add_str(payload, "host", rc->host);
+        add_str(payload, "messageId", rc->id);
+        add_str(payload, "notificationType", "message-id-only");
+    } else {
+        n->text = c->alert ? c->alert : "";
+        n->title = str_of(r, apns, w, "title");
+        if (!n->title)
+            n->title = "";
+        n->has_badge = count_of(r, apns, w, "badge", &n->badge);
+        n->sound = str_of(r, apns, w, "sound");
+        if (!n->sound)
+            n->sound = str_of(r, gcm, "settings.gcm", "sound");
+        n->image = str_of(r, apns, w, "attachmentUrl");
+        add_str(payload, "host", rc->host);
+        add_str(payload, "messageId", rc->id);
+        add_str(payload, "notificationType", "message");
+        if (custom) {
+            json_object_object_foreach(custom, key, val) {
+                if (strcmp(key, "host") && strcmp(key, "messageId") && strcmp(key, "notificationType"))
+                    json_object_object_add(payload, key, copy_of(val));
+            }
+        }
+    }
+    n->category = str_of(r, apns, w, "interactiveCategory");
+    if (!n->category)
+        n->category = str_of(r, apns, w, "category");
+    if (!n->category)
+        n->category = "MESSAGE";
+    n->ejson = apr_pstrdup(r->p, json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN
+                                                                         | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(payload);
+}
+
+int push_rc_apns_map(apr_pool_t *p, json_object *msg, const char *topic, apr_int64_t expires_at,
+                     const push_rc_t *rc, int voip, push_apns_request_t *out, const char **error)
+{
+    reader_t r = {p, NULL};
+    common_t c;
+    rc_note_t n;
+    json_object *root, *aps, *alert;
+    apr_size_t len = 0;
+    const char *body;
+
+    if (not_object(msg, error))
+        return 0;
+    read_common(&r, msg, &c);
+    rc_read(&r, msg, &c, rc, &n);
+    root = json_object_new_object();
+    aps = json_object_new_object();
+    alert = json_object_new_object();
+    add_str(alert, "title", n.title);
+    add_str(alert, "body", n.text);
+    json_object_object_add(aps, "alert", alert);
+    if (n.has_badge)
+        json_object_object_add(aps, "badge", json_object_new_int64(n.badge));
+    add_str(aps, "sound", n.sound);
+    add_str(aps, "category", n.category);
+    add_str(aps, "thread-id", apr_psprintf(p, "%u", n.notid));
+    /* the app's notification service extension runs only with mutable-content */
+    json_object_object_add(aps, "mutable-content", json_object_new_int(1));
+    json_object_object_add(root, "aps", aps);
+    add_str(root, "ejson", n.ejson);
+    add_str(root, "messageFrom", "push");
+    json_object_object_add(root, "notId", json_object_new_int64(n.notid));
+    if (r.error) {
+        json_object_put(root);
+        *error = r.error;
+        return 0;
+    }
+    if (!(body = finish(p, root, voip ? PUSH_APNS_MAX_PAYLOAD_VOIP : PUSH_APNS_MAX_PAYLOAD, &len))) {
+        *error = apr_psprintf(p, "the APNs payload is %" APR_SIZE_T_FMT " bytes, too large", len);
+        return 0;
+    }
+    out->body = body;
+    out->body_len = len;
+    out->push_type = voip ? "voip" : "alert";
+    out->priority = c.normal && !voip ? 5 : 10;
+    out->collapse_id = c.collapse ? apr_pstrdup(p, c.collapse) : NULL;
+    if (out->collapse_id && strlen(out->collapse_id) > PUSH_APNS_MAX_COLLAPSE) {
+        *error = "collapseKey is longer than the 64 bytes APNs allows";
+        return 0;
+    }
+    out->expiration = expires_at > 0 ? expires_at : 0;
+    out->topic = voip ? apr_pstrcat(p, topic, ".voip", NULL) : topic;
+    return 1;
+}
+
+int push_rc_fcm_map(apr_pool_t *p, json_object *msg, const char *token, apr_int64_t ttl_seconds,
+                    const push_rc_t *rc, const char **body, const char **error)
+{
+    reader_t r = {p, NULL};
+    common_t c;
+    rc_note_t n;
+    json_object *root, *m, *note, *data, *android;
+    apr_size_t len = 0;
+
+    if (not_object(msg, error))
+        return 0;
+    if (!token || !*token) {
+        *error = "the device token is empty";
+        return 0;
+    }
+    read_common(&r, msg, &c);
+    rc_read(&r, msg, &c, rc, &n);
+    root = json_object_new_object();
+    m = json_object_new_object();
+    json_object_object_add(root, "message", m);
+    add_str(m, "token", token);
+    note = json_object_new_object();
+    add_str(note, "title", n.title);
+    add_str(note, "body", n.text);
+    json_object_object_add(m, "notification", note);
+    /* data values are strings: FCM refuses anything else */
+    data = json_object_new_object();
+    add_str(data, "ejson", n.ejson);
+    add_str(data, "title", n.title);
+    add_str(data, "message", n.text);
+    add_str(data, "notId", apr_psprintf(p, "%u", n.notid));
+    if (n.has_badge)
+        add_str(data, "msgcnt", apr_psprintf(p, "%" APR_INT64_T_FMT, n.badge));
+    add_str(data, "soundname", n.sound);
+    add_str(data, "style", "inbox");
+    add_str(data, "image", n.image);
+    json_object_object_add(m, "data", data);
+    android = json_object_new_object();
+    add_str(android, "priority", c.normal ? "NORMAL" : "HIGH");
+    add_str(android, "collapse_key", c.collapse);
+    if (ttl_seconds >= 0)
+        add_str(android, "ttl", apr_psprintf(p, "%" APR_INT64_T_FMT "s",
+                                             ttl_seconds > PUSH_FCM_MAX_TTL ? PUSH_FCM_MAX_TTL : ttl_seconds));
+    json_object_object_add(m, "android", android);
+    if (r.error) {
+        json_object_put(root);
+        *error = r.error;
+        return 0;
+    }
+    *body = finish(p, root, 0, &len);
+    if (!*body) {
+        *error = "the FCM message could not be serialized";
+        return 0;
+    }
+    return 1;
+}

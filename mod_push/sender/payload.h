@@ -20,6 +20,7 @@
 #include <json-c/json.h>
 
 #define PUSH_APNS_MAX_PAYLOAD    4096   /* bytes of JSON body, VoIP aside */
+#define PUSH_APNS_MAX_PAYLOAD_VOIP 5120
 #define PUSH_APNS_MAX_COLLAPSE   64     /* bytes of apns-collapse-id */
 #define PUSH_FCM_MAX_TTL         2419200 /* four weeks, FCM's longest */
 /* What a device shows in privacy mode, where the text never passes through Apple. */
@@ -87,5 +88,33 @@ int push_fcm_map(apr_pool_t *p, json_object *msg, const char *token, apr_int64_t
 
 /* The "ejson" text of privacy mode for priv. */
 const char *push_private_ejson(apr_pool_t *p, const push_private_t *priv);
+
+/* Rocket.Chat's shape, for devices registered through Rocket.Chat's push.token: what
+ * Rocket.Chat's own server sends (apps/meteor/app/push/server/apn.ts and fcm.ts; the
+ * mapping is in docs/rocketchat.md), so that its apps read our pushes unchanged.
+ *   APNs: aps {alert {title, body}, badge, sound, category (MESSAGE unless the message
+ *         names one), thread-id = notId, mutable-content 1}, and at top level ejson,
+ *         messageFrom "push", notId (a number);
+ *   FCM:  notification {title, body}; data {ejson, title, message, notId, msgcnt (the
+ *         badge), soundname, style "inbox", image (attachmentUrl)}, all strings; android
+ *         {priority HIGH, or NORMAL for a "normal" message; collapse_key; ttl}.
+ * title = settings.apns.title, text = message.alert, badge and sound from settings.apns
+ * (sound else settings.gcm), ejson = the JSON text of {host, messageId, notificationType
+ * "message", and the members of the custom payload (settings.apns.payload, else
+ * settings.gcm.payload)}. Privacy mode: text PUSH_PRIVATE_ALERT, title "", ejson
+ * {host, messageId, notificationType "message-id-only"}, no badge, sound or image.
+ * voip: to the device's VoIP token, apns-push-type voip, topic "<topic>.voip". */
+typedef struct {
+    const char *id;            /* the message id */
+    const char *host;          /* the server the app asks, or NULL */
+    int private_mode;
+} push_rc_t;
+
+/* Rocket.Chat's notId: a positive 31-bit number, the same for every push of a message. */
+unsigned int push_rc_notid(const char *message_id);
+int push_rc_apns_map(apr_pool_t *p, json_object *msg, const char *topic, apr_int64_t expires_at,
+                     const push_rc_t *rc, int voip, push_apns_request_t *out, const char **error);
+int push_rc_fcm_map(apr_pool_t *p, json_object *msg, const char *token, apr_int64_t ttl_seconds,
+                    const push_rc_t *rc, const char **body, const char **error);
 
 #endif

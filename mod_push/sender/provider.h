@@ -20,13 +20,18 @@ typedef struct push_msg {
     apr_time_t expires;             /* 0: none */
     int state_ok;                   /* not cancelled, expired or gone */
     const push_private_t *priv;     /* privacy mode, or NULL */
+    push_rc_t rc;                   /* for Rocket.Chat's shape: id, host, privacy */
+    int voip;                       /* settings.apns.voip: VoIP pushes where a device has a token */
     apr_pool_t *pool;               /* the cache's pool: mappings kept per message live here */
     void *mapped[PUSH_PROVIDER_SLOTS];
 } push_msg_t;
 
-/* One delivery on its way: what the outbox gave, the request, the answer, the outcome. */
+/* One delivery on its way: what the outbox gave, the request, the answer, the outcome.
+ * topic is the appName a Rocket.Chat registration named (only Rocket.Chat's push.token
+ * names one): such a device gets Rocket.Chat's payload shape, APNs with that topic. */
 typedef struct push_req {
     const char *app, *msg, *dev, *provider, *token, *topic;
+    PGconn **db;                    /* the worker's connection, for what a provider looks up */
     int attempts;
     push_msg_t *m;
     push_cred_t *cr;

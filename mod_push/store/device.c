@@ -51,12 +51,12 @@ push_status_t push_store_session_register(push_db_t *db, const char *token_hash,
 
 push_status_t push_store_rocketchat_register(push_db_t *db, const push_device_t *d, const char *id,
                                              const char *new_id, const char *app_name,
-                                             apr_dbd_row_t **row)
+                                             const char *voip_token, apr_dbd_row_t **row)
 {
     const char *args[] = {d->app_id, id, new_id, d->platform, d->token, app_name, d->user_id,
-                          d->session_ref, d->user_agent};
+                          d->session_ref, d->user_agent, voip_token};
     apr_dbd_results_t *res;
-    push_status_t rv = push_db_select(db, PUSH_ST_RC_REGISTER, &res, 9, args);
+    push_status_t rv = push_db_select(db, PUSH_ST_RC_REGISTER, &res, 10, args);
     if (rv != PUSH_OK)
         return rv;
     *row = NULL;

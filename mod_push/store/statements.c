@@ -17,7 +17,7 @@ const push_statement_t push_statements[] = {
      "%s::boolean, %s::jsonb, %s, %s::integer)"},
     {PUSH_ST_RC_REGISTER,
      "SELECT device_id, created_at, updated_at "
-     "FROM push_rocketchat_register(%s, %s, %s, %s, %s, %s, %s, %s, %s)"},
+     "FROM push_rocketchat_register(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"},
     {PUSH_ST_RC_DELETE,
      "DELETE FROM push_device WHERE app_id = %s AND token = %s AND user_id = %s "
      "AND platform IN ('apns', 'fcm')"},

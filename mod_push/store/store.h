@@ -46,7 +46,7 @@ push_status_t push_store_session_register(push_db_t *db, const char *token_hash,
  * else new_id) registered for d->user_id; *row: id, createdAt, updatedAt (ISO, ms). */
 push_status_t push_store_rocketchat_register(push_db_t *db, const push_device_t *d, const char *id,
                                              const char *new_id, const char *app_name,
-                                             apr_dbd_row_t **row);
+                                             const char *voip_token, apr_dbd_row_t **row);
 /* Removes the caller's APNs and FCM records with this token; PUSH_NOTFOUND when none. */
 push_status_t push_store_rocketchat_delete(push_db_t *db, const char *app_id, const char *token,
                                            const char *user_id);
