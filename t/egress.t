@@ -68,7 +68,8 @@ refused_at_creation('http://0.0.0.0/', qr/unspecified/, '0.0.0.0');
 refused_at_creation("http://127.0.0.1:$pg/", qr/refused address: loopback/, "PostgreSQL's port");
 refused_at_creation('http://user:pass@hooks.example.net/', qr/credentials/, 'user:pass@');
 refused_at_creation('http://hooks.example.net@127.0.0.1/', qr/credentials/, 'a host hidden after @');
-refused_at_creation('gopher://hooks.example.net/', qr/property url is missing or invalid/, 'gopher://');
+refused_at_creation('gopher://hooks.example.net/', qr/not accepted: the scheme must be http or https/, 'gopher://');
+refused_at_creation('file:///etc/passwd', qr/the scheme must be http or https/, 'file://');
 refused_at_creation("http://127.0.0.1:$ENV{PUSH_MOCK_HTTP_PORT}x/", qr/./, 'a port that is no number');
 is psql("SELECT count(*) FROM push_webhook WHERE app_id = '$app'"), 0, 'none of them was stored';
 

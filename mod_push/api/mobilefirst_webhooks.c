@@ -115,13 +115,16 @@ static int read_hook(mf_req_t *q, json_object *body, hook_op_t *op, int required
         return 0;
     if ((has = mf_string(q, body, "url", PUSH_MAX_TOKEN, &op->url)) < 0)
         return 0;
-    if ((required && !has) || (has && !push_valid_https_url(op->url, strlen(op->url))))
+    if (required && !has)
         return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "url"), 0;
     if (has) {
-        /* a tenant's URL: never one that reaches inside (the connection is checked too) */
+        /* a tenant's URL: http(s), no credentials, never one that reaches inside (the
+         * connection is checked too) */
         const char *why = push_egress_url_problem(q->r->pool, op->url, push_conf_egress(q->r->server));
         if (why)
             return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_URL_REFUSED, why), 0;
+        if (!push_valid_https_url(op->url, strlen(op->url)))
+            return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "url"), 0;
     }
     if ((has = mf_string(q, body, "eventTypes", 1024, &events)) < 0)
         return 0;
