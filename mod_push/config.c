@@ -10,6 +10,7 @@
 #include "core/scope.h"
 #include "core/secret.h"
 #include "core/validate.h"
+#include "sender/egress.h"
 #include "sender/sender.h"
 
 extern module AP_MODULE_DECLARE_DATA push_module;
@@ -160,6 +161,11 @@ int push_conf_token_lifetime(const server_rec *s)
 const struct push_secret_key *push_conf_secret_key(const server_rec *s)
 {
     return push_srv_conf(s)->secret_key;
+}
+
+const struct push_egress *push_conf_egress(const server_rec *s)
+{
+    return push_srv_conf(s)->sender->egress;
 }
 
 int push_conf_list_size_default(const request_rec *r)
@@ -463,6 +469,26 @@ static const char *set_provider_ca(cmd_parms *cmd, void *dv, const char *arg)
     return NULL;
 }
 
+/* PushEgressAllow ADDRESS[/PREFIX][:PORT] ...: one list for the whole server, added to by
+ * every occurrence. */
+static const char *set_egress_allow(cmd_parms *cmd, void *dv, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    push_sender_conf_t *sc = sender_conf(cmd);
+    push_egress_t *g;
+    (void)dv;
+    if (err)
+        return err;
+    /* the list is built here, at config time, and only read afterwards */
+    g = sc->egress ? (push_egress_t *)sc->egress : push_egress_make(cmd->pool);
+    if ((err = push_egress_allow(cmd->pool, g, arg)))
+        return apr_psprintf(cmd->pool, "%s: '%s': %s; accepted: ADDRESS[/PREFIX][:PORT], IPv6 in "
+                            "brackets when a port follows, e.g. 10.0.0.0/8, 127.0.0.1:8443, [::1]:8443",
+                            cmd->cmd->name, arg, err);
+    sc->egress = g;
+    return NULL;
+}
+
 static const char *set_list_size(cmd_parms *cmd, void *dv, const char *def, const char *max)
 {
     push_dir_conf_t *c = dv;
@@ -527,6 +553,8 @@ const command_rec push_cmds[] = {
                   "retry backoff: BASE_MS CAP_MS (default 1000 3600000)"),
     AP_INIT_TAKE2("PushProviderEndpoint", set_provider_endpoint, NULL, RSRC_CONF,
                   "apns|apns-sandbox|fcm|fcm-token|webhook-proxy URL"),
+    AP_INIT_ITERATE("PushEgressAllow", set_egress_allow, NULL, RSRC_CONF,
+                    "destinations tenant URLs may reach although internal: ADDRESS[/PREFIX][:PORT] ..."),
     AP_INIT_TAKE1("PushProviderCA", set_provider_ca, NULL, RSRC_CONF,
                   "a PEM file of the CAs that provider certificates must chain to"),
     AP_INIT_TAKE1("DBDParams", peek_dbd_params, NULL, RSRC_CONF, "seen by mod_push, set by mod_dbd"),

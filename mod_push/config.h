@@ -65,6 +65,8 @@ const push_oauth_client_t *push_conf_oauth_client(const server_rec *s, const cha
 int push_conf_token_lifetime(const server_rec *s);
 /* The key that seals provider secrets, or NULL when PushSecretKey is not set. */
 const struct push_secret_key *push_conf_secret_key(const server_rec *s);
+/* PushEgressAllow: what the egress guard lets tenant URLs reach (NULL: nothing internal). */
+const struct push_egress *push_conf_egress(const server_rec *s);
 int push_conf_list_size_default(const request_rec *r);
 int push_conf_list_size_max(const request_rec *r);
 /* The platform of a Navixy application id, or NULL when it is not known. */

@@ -31,6 +31,8 @@ CONF
 
 my ($rc, $out) = config_test("<Location /p>\nSetHandler push-layer\nPushApplication demo\n</Location>");
 is $rc, 0, 'a good configuration passes' or diag $out;
+($rc, $out) = config_test("PushEgressAllow 10.0.0.0/8 127.0.0.1:8080 [::1]:8443 fd00::/8 [fe80::/64]:9000\nPushEgressAllow 192.168.1.5");
+is $rc, 0, 'PushEgressAllow with good values passes' or diag $out;
 
 my @bad = (
     ['PushApplication "has space"', qr/PushApplication: 'has space' is not an application id/],
@@ -62,6 +64,12 @@ my @bad_server = (
     ['PushProviderEndpoint apns ftp://x.example', qr/PushProviderEndpoint apns: 'ftp:\/\/x.example' is not an http:\/\/ or https:\/\/ URL/],
     ['PushProviderCA /nonexistent/ca.pem', qr/PushProviderCA: '\/nonexistent\/ca.pem' is not a readable file/],
     ["<VirtualHost *:1>\nPushSenderThreads 2\n</VirtualHost>", qr/PushSenderThreads cannot occur within <VirtualHost> section/],
+    ['PushEgressAllow localhost', qr/PushEgressAllow: 'localhost': 'localhost' is not an IPv4 or IPv6 address; accepted: ADDRESS\[\/PREFIX\]\[:PORT\]/],
+    ['PushEgressAllow 10.0.0.0/33', qr/PushEgressAllow: '10.0.0.0\/33': '\/33' is not a prefix length from 0 to 32/],
+    ['PushEgressAllow 127.0.0.1:99999', qr/PushEgressAllow: '127.0.0.1:99999': ':99999' is not a port from 1 to 65535/],
+    ['PushEgressAllow [::1', qr/PushEgressAllow: '\[::1': an IPv6 address opened with '\[' must close with '\]'/],
+    ['PushEgressAllow 10.0.0.1 [::1]:8443 fd00::/7 bad', qr/PushEgressAllow: 'bad': 'bad' is not an IPv4 or IPv6 address/],
+    ["<VirtualHost *:1>\nPushEgressAllow 10.0.0.0/8\n</VirtualHost>", qr/PushEgressAllow cannot occur within <VirtualHost> section/],
 );
 for my $case (@bad_server) {
     my ($line, $want) = @$case;

@@ -1,5 +1,6 @@
-# MobileFirst webhooks: create, update, get, list, delete; and the registry events written
-# in the transaction of each change, only for the event types a webhook listens to.
+# MobileFirst webhooks: create, update, get, list, delete; the registry events written
+# in the transaction of each change, only for the event types a webhook listens to; and at
+# most 20 webhooks per application (t/egress.t has the URLs refused).
 use strict;
 use warnings;
 use Test::More;
@@ -64,4 +65,21 @@ mf(PUT => "/apps/$app/devices/d2", $token, {token => 't2-newer'});
 is events(), $before, 'without webhooks nothing is written';
 is psql("SELECT count(*) FROM push_event WHERE app_id LIKE 'mf-%' OR app_id LIKE 'list-%'"), 0,
    'applications without webhooks have no events';
+
+# at most 20 webhooks per application: each event is POSTed to every one that listens
+my $many = "/apps/$app/webhooks";
+for my $i (1 .. 20) {
+    $res = mf(POST => $many, $token, {name => "h$i", url => "https://h$i.example.net/", eventTypes => 'onSubscribe'});
+    last unless $res->code == 201;
+}
+is $res->code, 201, 'twenty webhooks' or diag $res->as_string;
+$res = mf(POST => $many, $token, {name => 'h21', url => 'https://h21.example.net/', eventTypes => 'onSubscribe'});
+mf_err($res, 400, 'FPWSE0005E', 'the 21st');
+like json_body($res)->{message}, qr/at most 20 webhooks/, '... saying the limit';
+mf_err(mf(POST => $many, $token, {name => 'h20', url => 'https://x.example/', eventTypes => 'onSubscribe'}), 409,
+       'FPWSE0002E', 'a name taken is still a 409 at the limit');
+is mf(DELETE => "$many/h20", $token)->code, 204, 'one deleted';
+is mf(POST => $many, $token, {name => 'h21', url => 'https://h21.example.net/', eventTypes => 'onSubscribe'})->code, 201,
+   'makes room for another';
+is psql("SELECT count(*) FROM push_webhook WHERE app_id = '$app'"), 20, 'twenty stored';
 done_testing;

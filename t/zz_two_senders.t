@@ -99,10 +99,10 @@ unlike slurp("$dir/error_log"), qr/PUSH06[0-9][0-9].*(statement failed|not writt
        'the second httpd logged no sender error';
 
 # --- webhook events with two senders and a slow receiver ---------------------------------------------
-# A receiver that answers every POST 200 after 1.5 s. Ten events are written at once and
-# take 15 s to POST one after the other: each must still reach the receiver once, not a
-# second time from the other sender (a sender claims one event at a time, under a lease
-# that covers its receivers, and only the owner of a claim can finish it).
+# A receiver that answers every POST 200 after 1.5 s. Ten events are written at once; each
+# sender has a few of them under way at a time: each must still reach the receiver once,
+# not a second time from the other sender (a claim's lease covers its POST, and only the
+# owner of a claim can finish it).
 my $happ = 'two-hooks-' . random_hex(6);
 mf(POST => '/apps', $token, {applicationId => $happ});
 my $hpath = "/hook/$happ-slow";

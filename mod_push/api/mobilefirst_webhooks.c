@@ -9,12 +9,16 @@
 #include "config.h"
 #include "core/secret.h"
 #include "core/validate.h"
+#include "sender/egress.h"
 #include "dbd.h"
 #include "http_util.h"
 #include "log.h"
 #include "store/lists.h"
 #include "store/statements.h"
 #include "store/store.h"
+
+/* Webhooks an application may have: each event is POSTed to every one that listens. */
+#define MAX_HOOKS 20
 
 static const char *const event_types[] = {
     "onDeviceRegister", "onDeviceUpdate", "onDeviceUnregister", "onSubscribe", "onUnsubscribe",
@@ -42,6 +46,7 @@ static const char *normalize_events(apr_pool_t *p, const char *in)
 typedef struct {
     const char *app_id, *name, *url, *events, *secret;
     int set_secret;
+    int over_limit;                 /* creation refused: the application has MAX_HOOKS */
     push_db_t *db;
     apr_dbd_row_t *row;
     push_list_query_t lq;
@@ -59,7 +64,8 @@ static push_status_t run_hook(push_db_t *db, void *ctx)
 static push_status_t op_create(push_db_t *db, void *ctx)
 {
     hook_op_t *op = ctx;
-    return push_store_webhook_create(db, op->app_id, op->name, op->url, op->events, op->secret, &op->row);
+    return push_store_webhook_create(db, op->app_id, op->name, op->url, op->events, op->secret, MAX_HOOKS,
+                                     &op->over_limit, &op->row);
 }
 
 static push_status_t op_update(push_db_t *db, void *ctx)
@@ -109,8 +115,17 @@ static int read_hook(mf_req_t *q, json_object *body, hook_op_t *op, int required
         return 0;
     if ((has = mf_string(q, body, "url", PUSH_MAX_TOKEN, &op->url)) < 0)
         return 0;
-    if ((required && !has) || (has && !push_valid_https_url(op->url, strlen(op->url))))
+    if (required && !has)
         return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "url"), 0;
+    if (has) {
+        /* a tenant's URL: http(s), no credentials, never one that reaches inside (the
+         * connection is checked too) */
+        const char *why = push_egress_url_problem(q->r->pool, op->url, push_conf_egress(q->r->server));
+        if (why)
+            return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_URL_REFUSED, why), 0;
+        if (!push_valid_https_url(op->url, strlen(op->url)))
+            return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "url"), 0;
+    }
     if ((has = mf_string(q, body, "eventTypes", 1024, &events)) < 0)
         return 0;
     if ((required && !has) || (has && !(op->events = normalize_events(q->r->pool, events))))
@@ -137,7 +152,7 @@ static int read_hook(mf_req_t *q, json_object *body, hook_op_t *op, int required
 int mf_webhook_create(mf_req_t *q)
 {
     json_object *body = mf_body(q);
-    hook_op_t op = {q->app_id, NULL, NULL, NULL, NULL, 0, NULL, NULL, {0}, {0}, op_create};
+    hook_op_t op = {q->app_id, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, {0}, {0}, op_create};
     push_status_t rv;
     int has;
     if (!body)
@@ -147,6 +162,8 @@ int mf_webhook_create(mf_req_t *q)
     if (!read_hook(q, body, &op, 1))
         return OK;
     rv = push_db_with(q->r, run_hook, &op);
+    if (rv == PUSH_EINVAL && op.over_limit)
+        return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_WEBHOOK_LIMIT, apr_itoa(q->r->pool, MAX_HOOKS));
     if (rv == PUSH_EINVAL)
         return mf_error(q, HTTP_CONFLICT, PUSH_MSG_ALREADY_EXISTS, op.name);
     if (rv != PUSH_OK)
@@ -159,7 +176,7 @@ int mf_webhook_update(mf_req_t *q)
 {
     json_object *body = mf_body(q);
     const char *name = NULL;
-    hook_op_t op = {q->app_id, q->id, NULL, NULL, NULL, 0, NULL, NULL, {0}, {0}, op_update};
+    hook_op_t op = {q->app_id, q->id, NULL, NULL, NULL, 0, 0, NULL, NULL, {0}, {0}, op_update};
     push_status_t rv;
     if (!body)
         return OK;
@@ -177,7 +194,7 @@ int mf_webhook_update(mf_req_t *q)
 
 int mf_webhook_get(mf_req_t *q)
 {
-    hook_op_t op = {q->app_id, q->id, NULL, NULL, NULL, 0, NULL, NULL, {0}, {0}, op_get};
+    hook_op_t op = {q->app_id, q->id, NULL, NULL, NULL, 0, 0, NULL, NULL, {0}, {0}, op_get};
     push_status_t rv = push_db_with(q->r, run_hook, &op);
     if (rv == PUSH_NOTFOUND)
         return mf_error(q, HTTP_NOT_FOUND, PUSH_MSG_WEBHOOK_MISSING, q->id);
@@ -186,7 +203,7 @@ int mf_webhook_get(mf_req_t *q)
 
 int mf_webhook_delete(mf_req_t *q)
 {
-    hook_op_t op = {q->app_id, q->id, NULL, NULL, NULL, 0, NULL, NULL, {0}, {0}, op_delete};
+    hook_op_t op = {q->app_id, q->id, NULL, NULL, NULL, 0, 0, NULL, NULL, {0}, {0}, op_delete};
     push_status_t rv = push_db_with(q->r, run_hook, &op);
     if (rv == PUSH_NOTFOUND)
         return mf_error(q, HTTP_NOT_FOUND, PUSH_MSG_WEBHOOK_MISSING, q->id);
@@ -197,7 +214,7 @@ int mf_webhooks_list(mf_req_t *q)
 {
     static const char *const params[] = {"offset", "size", "filter", "after", "before", NULL};
     static const push_filter_field_t fields[] = {{"name", 0}, {"url", 0}, {NULL, 0}};
-    hook_op_t op = {q->app_id, NULL, NULL, NULL, NULL, 0, NULL, NULL, {0}, {0}, op_list};
+    hook_op_t op = {q->app_id, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, {0}, {0}, op_list};
     json_object *body, *items;
     const char *first = NULL, *last = NULL;
     push_status_t rv;

@@ -35,6 +35,8 @@ static const char *const codes[PUSH_MSG__COUNT] = {
     [PUSH_MSG_METHOD_NOT_ALLOWED]   = "FPWSE0005E",
     [PUSH_MSG_USER_ID_TOO_LONG]     = "FPWSE0005E",
     [PUSH_MSG_CERT_INVALID]         = "FPWSE0005E",
+    [PUSH_MSG_URL_REFUSED]          = "FPWSE0005E",
+    [PUSH_MSG_WEBHOOK_LIMIT]        = "FPWSE0005E",
 };
 
 static const char *const text_en[PUSH_MSG__COUNT] = {
@@ -65,6 +67,8 @@ static const char *const text_en[PUSH_MSG__COUNT] = {
     [PUSH_MSG_METHOD_NOT_ALLOWED]   = "The method is not allowed on this resource.",
     [PUSH_MSG_USER_ID_TOO_LONG]     = "The userId must be at most 254 characters long.",
     [PUSH_MSG_CERT_INVALID]         = "The certificate could not be opened: %s",
+    [PUSH_MSG_URL_REFUSED]          = "The property url is not accepted: %s",
+    [PUSH_MSG_WEBHOOK_LIMIT]        = "An application can have at most %s webhooks.",
 };
 
 static const char *const text_de[PUSH_MSG__COUNT] = {
@@ -95,6 +99,8 @@ static const char *const text_de[PUSH_MSG__COUNT] = {
     [PUSH_MSG_METHOD_NOT_ALLOWED]   = "Die Methode ist für diese Ressource nicht zulässig.",
     [PUSH_MSG_USER_ID_TOO_LONG]     = "Die userId darf höchstens 254 Zeichen lang sein.",
     [PUSH_MSG_CERT_INVALID]         = "Das Zertifikat konnte nicht geöffnet werden: %s",
+    [PUSH_MSG_URL_REFUSED]          = "Die Eigenschaft url wird nicht akzeptiert: %s",
+    [PUSH_MSG_WEBHOOK_LIMIT]        = "Eine Anwendung kann höchstens %s Webhooks haben.",
 };
 
 static const char *const text_fr[PUSH_MSG__COUNT] = {
@@ -125,6 +131,8 @@ static const char *const text_fr[PUSH_MSG__COUNT] = {
     [PUSH_MSG_METHOD_NOT_ALLOWED]   = "La méthode n'est pas autorisée sur cette ressource.",
     [PUSH_MSG_USER_ID_TOO_LONG]     = "Le userId ne doit pas dépasser 254 caractères.",
     [PUSH_MSG_CERT_INVALID]         = "Impossible d'ouvrir le certificat : %s",
+    [PUSH_MSG_URL_REFUSED]          = "La propriété url n'est pas acceptée : %s",
+    [PUSH_MSG_WEBHOOK_LIMIT]        = "Une application peut avoir au plus %s webhooks.",
 };
 
 static const char *const text_es[PUSH_MSG__COUNT] = {
@@ -155,6 +163,8 @@ static const char *const text_es[PUSH_MSG__COUNT] = {
     [PUSH_MSG_METHOD_NOT_ALLOWED]   = "El método no está permitido en este recurso.",
     [PUSH_MSG_USER_ID_TOO_LONG]     = "El userId debe tener como máximo 254 caracteres.",
     [PUSH_MSG_CERT_INVALID]         = "No se ha podido abrir el certificado: %s",
+    [PUSH_MSG_URL_REFUSED]          = "La propiedad url no se acepta: %s",
+    [PUSH_MSG_WEBHOOK_LIMIT]        = "Una aplicación puede tener como máximo %s webhooks.",
 };
 
 static const char *const text_ja[PUSH_MSG__COUNT] = {
@@ -185,6 +195,8 @@ static const char *const text_ja[PUSH_MSG__COUNT] = {
     [PUSH_MSG_METHOD_NOT_ALLOWED]   = "このリソースではこのメソッドは許可されていません。",
     [PUSH_MSG_USER_ID_TOO_LONG]     = "userId は 254 文字以内でなければなりません。",
     [PUSH_MSG_CERT_INVALID]         = "証明書を開けませんでした: %s",
+    [PUSH_MSG_URL_REFUSED]          = "プロパティー url は受け付けられません: %s",
+    [PUSH_MSG_WEBHOOK_LIMIT]        = "1 つのアプリケーションが持てる Webhook は最大 %s 個です。",
 };
 
 typedef struct {

@@ -38,6 +38,8 @@ typedef enum {
     PUSH_MSG_METHOD_NOT_ALLOWED,  /* 0005 */
     PUSH_MSG_USER_ID_TOO_LONG,    /* 0005 */
     PUSH_MSG_CERT_INVALID,        /* 0005, why */
+    PUSH_MSG_URL_REFUSED,         /* 0005, why (the egress guard's reason, in English) */
+    PUSH_MSG_WEBHOOK_LIMIT,       /* 0005, the most webhooks an application may have */
     PUSH_MSG__COUNT
 } push_msg_t;
 

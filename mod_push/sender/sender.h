@@ -37,6 +37,7 @@ typedef struct push_sender_conf {
     const char *ca_file;      /* PushProviderCA */
     const char *conninfo;     /* libpq conninfo: the main server's DBDParams */
     const struct push_secret_key *key;
+    const struct push_egress *egress;   /* PushEgressAllow: destinations exempt from the egress guard */
     void *server;             /* server_rec, for logging (opaque here) */
 } push_sender_conf_t;
 

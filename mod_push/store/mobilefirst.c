@@ -237,11 +237,19 @@ push_status_t push_store_credential_list(push_db_t *db, const char *app_id, apr_
 
 push_status_t push_store_webhook_create(push_db_t *db, const char *app_id, const char *name,
                                         const char *url, const char *events, const char *secret,
-                                        apr_dbd_row_t **row)
+                                        int max_hooks, int *over_limit, apr_dbd_row_t **row)
 {
-    const char *args[] = {app_id, name, url, events, secret};
-    push_status_t rv = first_row(db, PUSH_ST_HOOK_CREATE, 5, args, row);
-    return rv == PUSH_NOTFOUND ? PUSH_EINVAL : rv;
+    const char *max = apr_itoa(db->pool, max_hooks);
+    const char *args[] = {app_id, name, url, events, secret, max}, *outcome;
+    push_status_t rv = first_row(db, PUSH_ST_HOOK_CREATE, 6, args, row);
+    *over_limit = 0;
+    if (rv != PUSH_OK)
+        return rv == PUSH_NOTFOUND ? PUSH_EINVAL : rv;
+    outcome = push_db_col(db, *row, PUSH_HOOK_OUTCOME);
+    if (outcome && strcmp(outcome, "created") == 0)
+        return PUSH_OK;
+    *over_limit = outcome && strcmp(outcome, "limit") == 0;
+    return PUSH_EINVAL;
 }
 
 push_status_t push_store_webhook_update(push_db_t *db, const char *app_id, const char *name,

@@ -84,9 +84,8 @@ const push_statement_t push_statements[] = {
     {PUSH_ST_CRED_LIST,
      "SELECT provider, config::text FROM push_credential WHERE app_id = %s ORDER BY provider"},
     {PUSH_ST_HOOK_CREATE,
-     "INSERT INTO push_webhook AS w (app_id, name, url, events, secret) "
-     "VALUES (%s, %s, %s, string_to_array(%s, ','), %s::bytea) ON CONFLICT DO NOTHING "
-     "RETURNING " PUSH_HOOK_COLS},
+     "SELECT name, url, events, signed, outcome "
+     "FROM push_webhook_add(%s, %s, %s, %s, %s::bytea, %s::integer)"},
     {PUSH_ST_HOOK_UPDATE,
      "UPDATE push_webhook w SET url = coalesce(%s, w.url), "
      "events = coalesce(string_to_array(%s, ','), w.events), "

@@ -138,10 +138,12 @@ push_status_t push_store_credential_delete(push_db_t *db, const char *app_id, co
 /* provider -> config JSON text, for the settings summary. */
 push_status_t push_store_credential_list(push_db_t *db, const char *app_id, apr_table_t *out);
 
-/* Webhooks; events is a comma-separated list; secret is sealed bytea text or NULL. */
+/* Webhooks; events is a comma-separated list; secret is sealed bytea text or NULL.
+ * Creating one: PUSH_EINVAL when the name is taken; *over_limit (and PUSH_EINVAL) when
+ * the application has max_hooks already. */
 push_status_t push_store_webhook_create(push_db_t *db, const char *app_id, const char *name,
                                         const char *url, const char *events, const char *secret,
-                                        apr_dbd_row_t **row);
+                                        int max_hooks, int *over_limit, apr_dbd_row_t **row);
 /* url/events NULL: unchanged; set_secret says whether secret replaces the stored one. */
 push_status_t push_store_webhook_update(push_db_t *db, const char *app_id, const char *name,
                                         const char *url, const char *events, int set_secret,

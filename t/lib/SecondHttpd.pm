@@ -2,7 +2,7 @@ package SecondHttpd;
 # A second httpd with mod_push on the test database, for the tests that need another node
 # or other global settings: a minimal configuration written into the test tree (so that
 # it stays there under PUSH_CHECK_KEEP=1), with the MPM, User and Group of the test httpd
-# and the DBD, PushSender*, PushProvider* and PushSecretKey lines of t/conf/extra.conf
+# and the DBD, PushSender*, PushProvider*, PushEgressAllow and PushSecretKey lines of t/conf/extra.conf
 # (httpd expands their ${PUSH_...} variables from the environment the test inherited).
 #
 #   my $h = SecondHttpd->new(name => 'two-senders', lines => [...], keep => qr/.../);
@@ -29,7 +29,7 @@ sub new {
     my ($class, %o) = @_;
     my $top = $ENV{PUSH_TEST_TOP};
     my $conf = slurp("$top/t/conf/httpd.conf");
-    my $keep = $o{keep} || qr/^(DBD\w+|PushSender\w*|PushProvider\w+|PushSecretKey)\s/;
+    my $keep = $o{keep} || qr/^(DBD\w+|PushSender\w*|PushProvider\w+|PushEgressAllow|PushSecretKey)\s/;
     my $self = bless {
         httpd => eval { Apache::Test::vars('httpd') } || '/usr/sbin/apache2',
         dir   => tempdir(($o{name} || 'second') . '-httpd-XXXXXX', DIR => "$top/t", CLEANUP => 0),
