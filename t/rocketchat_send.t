@@ -95,7 +95,7 @@ is_deeply $d->{message}{u}, $room->{sender}, 'message u: the sender';
 like $d->{message}{ts}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, 'ts with milliseconds';
 is_deeply [map { ref $d->{message}{$_} } qw(urls mentions channels)], ['ARRAY', 'ARRAY', 'ARRAY'], 'urls, mentions, channels';
 my $n = $d->{notification};
-is_deeply [@$n{qw(from badge sound priority title text userId)}], ['push', '2', 'default', '10', '#vb', 'rodriq: fsfs', $erin],
+is_deeply [@$n{qw(from badge sound priority title text userId)}], ['push', 2, 'default', 10, '#vb', 'rodriq: fsfs', $erin],
    'notification from, badge, sound, priority, title, text, userId';
 is_deeply [@{ $n->{payload} }{qw(messageId notificationType rid senderName type name)}],
    [$mid, 'message', 'iu7jtPAhvEeAS5tNq', 'rodriq', 'c', 'vb'], 'notification payload';
@@ -132,6 +132,83 @@ $d = json_body(rc(GET => "push.get?id=$mid", $erin, $te))->{data};
 is $d->{message}{msg}, 'a secret text', 'push.get gives the content';
 is $d->{notification}{payload}{host}, 'https://chat.example.com', 'and the configured host';
 pushctl('app', 'set', $APP, 'id-only', 'off');
+
+# the first request for key whose body matches re, waiting for it
+sub arrived {
+    my ($kind, $key, $re) = @_;
+    for (1 .. 150) {
+        my ($r) = grep { ($_->{body} // '') =~ $re } @{ mock_requests($kind, key => $key) };
+        return $r if $r;
+        sleep 0.1;
+    }
+    return undef;
+}
+
+# --- Rocket.Chat's shape (apps/meteor/app/push/server/apn.ts, fcm.ts) ---------------------------------
+my $graw = rc(GET => "push.get?id=$mid", $erin, $te)->decoded_content;
+like $graw, qr/"notId":\d+[,}]/, 'push.get: notId is a number';
+like $graw, qr/"priority":10[,}]/, 'priority is a number';
+my $egcm = 'fcm-' . random_hex(24);
+rc(POST => 'push.token', $erin, $te, {type => 'gcm', value => $egcm, appName => 'chat.rocket.android'});
+$mid = rc_message('rodriq: shaped');
+my $sa = arrived('apns', $eapn, qr/shaped/);
+my $sg = arrived('fcm', $egcm, qr/shaped/);
+$graw = rc(GET => "push.get?id=$mid", $erin, $te)->decoded_content;
+my ($notid) = $graw =~ /"notId":(\d+)/;
+like $graw, qr/"badge":2[,}]/, 'push.get: badge is a number';
+ok $sa, 'APNs got the shaped push';
+my $aps = $sa->{json}{aps};
+is_deeply [@{ $aps->{alert} }{qw(title body)}], ['#vb', 'rodriq: shaped'], 'aps.alert title and body';
+is_deeply [@$aps{qw(badge sound category mutable-content)}], [2, 'default', 'MESSAGE', 1],
+   'aps badge, sound, category MESSAGE, mutable-content 1 (the notification service extension runs)';
+is $aps->{'thread-id'}, $notid, 'aps thread-id is the notId';
+is $sa->{json}{notId}, $notid, 'notId at top level: the number push.get answers';
+like $sa->{body}, qr/"notId":\d+[,}]/, '... as a JSON number';
+is $sa->{json}{messageFrom}, 'push', 'messageFrom';
+my $ej = JSON::PP->new->decode($sa->{json}{ejson});
+is_deeply [@$ej{qw(host messageId notificationType rid type name senderName)}],
+          ['https://chat.example.com', $mid, 'message', 'iu7jtPAhvEeAS5tNq', 'c', 'vb', 'rodriq'],
+          'ejson: host, messageId, notificationType, and the custom payload';
+is_deeply $ej->{sender}, $room->{sender}, 'ejson sender';
+ok $sg, 'FCM got the shaped push';
+my $fm = $sg->{json}{message};
+is_deeply [@{ $fm->{notification} }{qw(title body)}], ['#vb', 'rodriq: shaped'], 'FCM notification title and body';
+is_deeply [@{ $fm->{data} }{qw(title message notId msgcnt soundname style)}],
+          ['#vb', 'rodriq: shaped', "$notid", '2', 'default', 'inbox'],
+          'FCM data: title, message, notId, msgcnt, soundname, style (the Android app needs notId)';
+is(JSON::PP->new->decode($fm->{data}{ejson})->{messageId}, $mid, 'FCM data ejson');
+is $fm->{android}{priority}, 'HIGH', 'android priority HIGH';
+my $mid2 = rc_message('rodriq: again');
+my $sa2 = arrived('apns', $eapn, qr/again/);
+ok $sa2 && $sa2->{json}{notId} != $notid, 'another message, another notId';
+
+pushctl('app', 'set', $APP, 'id-only', 'on', 'https://chat.example.com');
+$mid = rc_message('a private text');
+my $pg = arrived('fcm', $egcm, qr/\Q$mid\E/);
+ok $pg, 'privacy mode: FCM gets the push';
+unlike $pg->{body}, qr/private text/, 'without the text';
+is $pg->{json}{message}{data}{message}, 'You have a new message', 'the generic text';
+is(JSON::PP->new->decode($pg->{json}{message}{data}{ejson})->{notificationType}, 'message-id-only',
+   'ejson says message-id-only');
+like $pg->{json}{message}{data}{notId}, qr/^\d+$/, 'with a notId';
+pushctl('app', 'set', $APP, 'id-only', 'off');
+
+# VoIP: newer iOS apps also register a PushKit token
+my $voip = random_hex(64);
+$res = rc(POST => 'push.token', $erin, $te, {type => 'apn', value => $eapn, appName => 'chat.rocket.ios', voipToken => $voip});
+is $res->code, 200, 'push.token with a voipToken';
+is json_body($res)->{result}{voipToken}, $voip, 'kept';
+is rc(POST => 'push.token', $erin, $te, {type => 'apn', value => $eapn, appName => 'chat.rocket.ios', voipToken => "a\r\nb"})->code,
+   400, 'a voipToken with CR/LF: 400';
+$res = mf(POST => "/apps/$APP/messages", $mt, {message => {alert => 'incoming call'}, target => {userIds => [$erin]},
+                                                settings => {apns => {voip => JSON::PP::true()}}});
+is $res->code, 202, 'a message asking for VoIP';
+my $v = arrived('apns', $voip, qr/incoming call/);
+ok $v, 'it goes to the VoIP token';
+is $v->{headers}{'apns-push-type'}, 'voip', 'apns-push-type voip';
+is $v->{headers}{'apns-topic'}, 'chat.rocket.ios.voip', 'topic <appName>.voip';
+is mf(POST => "/apps/$APP/messages", $mt, {message => {alert => 'x'}, settings => {apns => {voip => 'yes'}}})->code, 400,
+   'settings.apns.voip must be a boolean';
 
 # the session that registered the tokens ends: its devices receive nothing more
 pushctl('session', 'rm', $tc);

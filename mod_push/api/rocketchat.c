@@ -146,21 +146,12 @@ static int push_token_post(request_rec *r, const push_principal_t *who)
         return rc_error(r, HTTP_BAD_REQUEST, "The required \"appName\" body param is missing or invalid.",
                         "error-appName-param-not-valid");
 
-    /* the PushKit token of newer iOS apps (optional): VoIP pushes go to it */
+    /* the PushKit token of newer iOS apps (optional): VoIP pushes go to it, in the
+     * request path, so only visible ASCII that cannot change the path */
     if (json_object_object_get_ex(body, "voipToken", &id) && id) {
-        push_device_t vd;
         apr_size_t len;
-        memset(&vd, 0, sizeof(vd));
-        vd.platform = "apns";
-        vd.token = NULL;
-        if (push_json_string(body, "voipToken", &op.voip, &len) != 1 || !push_valid_text(op.voip, len, PUSH_MAX_TOKEN))
-            return rc_error(r, HTTP_BAD_REQUEST, "The \"voipToken\" body param is invalid.",
-                            "error-voipToken-param-not-valid");
-        vd.token = op.voip;
-        vd.app_id = push_conf_app_id(r);
-        vd.device_id = "voip";
-        vd.family = "rocketchat";
-        if (!push_registry_validate(r->pool, &vd, &why))
+        if (push_json_string(body, "voipToken", &op.voip, &len) != 1 || len == 0 || len > PUSH_MAX_TOKEN ||
+            strspn(op.voip, "0123456789abcdefABCDEF") != len)
             return rc_error(r, HTTP_BAD_REQUEST, "The \"voipToken\" body param is invalid.",
                             "error-voipToken-param-not-valid");
     }
