@@ -337,7 +337,7 @@ static int user_id_ok(mf_req_t *q, json_object *body, const char **user, int *pr
     int has = push_json_string(body, "userId", user, &len);
     json_object *v;
     *present = json_object_object_get_ex(body, "userId", &v);
-    if (has < 0 || (has > 0 && !push_valid_utf8(*user, len)))
+    if (has < 0 || (has > 0 && len > 0 && !push_valid_id(*user, len, len)))
         return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "userId"), 0;
     if (has > 0 && len > MF_MAX_USER_ID)
         return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_USER_ID_TOO_LONG, NULL), 0;
@@ -350,7 +350,7 @@ static int phone_ok(mf_req_t *q, json_object *body, const char **phone, int *pre
 {
     json_object *v;
     *present = json_object_object_get_ex(body, "phoneNumber", &v);
-    return mf_string(q, body, "phoneNumber", 32, phone) >= 0;
+    return mf_id(q, body, "phoneNumber", 32, phone) >= 0;
 }
 
 static push_status_t op_register(push_db_t *db, mf_op_t *op)
@@ -369,7 +369,7 @@ int mf_device_register(mf_req_t *q)
 
     if (!body || !mf_known_properties(q, body, props))
         return OK;
-    if ((has = mf_string(q, body, "deviceId", PUSH_MAX_ID, &op.dev.device_id)) <= 0)
+    if ((has = mf_id(q, body, "deviceId", PUSH_MAX_ID, &op.dev.device_id)) <= 0)
         return has < 0 ? OK : mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "deviceId");
     if ((has = mf_string(q, body, "token", PUSH_MAX_TOKEN, &op.dev.token)) <= 0)
         return has < 0 ? OK : mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "token");
@@ -377,6 +377,8 @@ int mf_device_register(mf_req_t *q)
         return OK;
     if (!(op.dev.platform = platform_name(platform)))
         return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "platform");
+    if (!push_valid_device_token(op.dev.platform, op.dev.token, strlen(op.dev.token)))
+        return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "token");
     if (!phone_ok(q, body, &phone, &present) || !user_id_ok(q, body, &op.dev.user_id, &present))
         return OK;
     op.dev.app_id = q->app_id;
@@ -409,8 +411,21 @@ int mf_device_get(mf_req_t *q)
                          : mf_store_error(q, rv);
 }
 
+/* A new token is checked against the platform the device is stored with (an update
+ * never changes it); PUSH_EINVAL when the token does not suit it. */
 static push_status_t op_device_update(push_db_t *db, mf_op_t *op)
 {
+    if (op->dev.token) {
+        apr_dbd_row_t *row;
+        const char *platform;
+        push_status_t rv = push_store_mf_device_get(db, op->a, op->b, &row);
+        if (rv != PUSH_OK)
+            return rv;
+        platform = platform_name(push_db_col(db, row, PUSH_DEV_PLATFORM));
+        if (!push_valid_device_token(platform ? platform : "sms", op->dev.token,
+                                     strlen(op->dev.token)))
+            return PUSH_EINVAL;
+    }
     return push_store_mf_device_update(db, op->a, op->b, op->dev.token, op->flag, op->dev.user_id,
                                        op->flag2, op->c, op->d, &op->row);
 }
@@ -426,7 +441,7 @@ int mf_device_update(mf_req_t *q)
     if (!body || !mf_known_properties(q, body, props))
         return OK;
     /* deviceId and platform may be repeated but not changed */
-    if (mf_string(q, body, "deviceId", PUSH_MAX_ID, &same) < 0)
+    if (mf_id(q, body, "deviceId", PUSH_MAX_ID, &same) < 0)
         return OK;
     if (same && strcmp(same, q->id) != 0)
         return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "deviceId");
@@ -443,6 +458,8 @@ int mf_device_update(mf_req_t *q)
     rv = with(&op);
     if (rv == PUSH_NOTFOUND)
         return mf_error(q, HTTP_NOT_FOUND, PUSH_MSG_DEVICE_MISSING, q->id);
+    if (rv == PUSH_EINVAL)
+        return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "token");
     return rv == PUSH_OK ? mf_send(q, HTTP_OK, device_json(q, op.db, op.row, 1))
                          : mf_store_error(q, rv);
 }
@@ -477,7 +494,7 @@ int mf_tag_create(mf_req_t *q)
     int has;
     if (!body || !mf_known_properties(q, body, props))
         return OK;
-    if ((has = mf_string(q, body, "name", PUSH_MAX_ID, &op.b)) <= 0)
+    if ((has = mf_id(q, body, "name", PUSH_MAX_ID, &op.b)) <= 0)
         return has < 0 ? OK : mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "name");
     if (mf_string(q, body, "description", 1024, &op.c) < 0)
         return OK;
@@ -520,7 +537,7 @@ int mf_tag_update(mf_req_t *q)
     if (!body || !mf_known_properties(q, body, props))
         return OK;
     /* the name never changes */
-    if (mf_string(q, body, "name", PUSH_MAX_ID, &name) < 0)
+    if (mf_id(q, body, "name", PUSH_MAX_ID, &name) < 0)
         return OK;
     if (name && strcmp(name, q->id) != 0)
         return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "name");
@@ -567,9 +584,9 @@ int mf_subscribe(mf_req_t *q)
     int has;
     if (!body || !mf_known_properties(q, body, props))
         return OK;
-    if ((has = mf_string(q, body, "deviceId", PUSH_MAX_ID, &op.b)) <= 0)
+    if ((has = mf_id(q, body, "deviceId", PUSH_MAX_ID, &op.b)) <= 0)
         return has < 0 ? OK : mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "deviceId");
-    if ((has = mf_string(q, body, "tagName", PUSH_MAX_ID, &op.c)) <= 0)
+    if ((has = mf_id(q, body, "tagName", PUSH_MAX_ID, &op.c)) <= 0)
         return has < 0 ? OK : mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "tagName");
     rv = with(&op);
     if (rv != PUSH_OK)
