@@ -176,12 +176,13 @@ static int string_prop(request_rec *r, json_object *body, const char *name, apr_
 {
     apr_size_t len = 0;
     int has = push_json_string(body, name, out, &len);
-    if (has < 0 || (has > 0 && (len == 0 || len > max || !push_valid_utf8(*out, len)))) {
+    if (has < 0 || (has > 0 && !push_valid_id(*out, len, max))) {
         fail(f, &E_INVALID, apr_psprintf(r->pool,
              has < 0 ? "The property '%s' must be a string"
                      : len == 0 ? "The property '%s' must not be empty"
                      : len > max ? "The property '%s' is longer than %d characters"
-                                 : "The property '%s' is not valid UTF-8 text", name, (int)max),
+                     : !push_valid_utf8(*out, len) ? "The property '%s' is not valid UTF-8 text"
+                                 : "The property '%s' must not hold control characters", name, (int)max),
              name);
         return -1;
     }
@@ -235,6 +236,9 @@ static int read_device(request_rec *r, push_device_t *d, layer_fail_t *f)
     for (int i = 0; i < 3; i++)
         if (string_prop(r, body, optional[i], PUSH_MAX_SHORT, &opt[i], f) < 0)
             return 0;
+    if (opt[0] && !push_valid_topic(opt[0], strlen(opt[0])))
+        return fail(f, &E_INVALID, "The property 'apns_bundle_id' must be printable ASCII without "
+                    "spaces (it is the APNs topic)", "apns_bundle_id");
     if (opt[2] && !push_valid_version(opt[2], strlen(opt[2])))
         return fail(f, &E_INVALID, "The property 'ios_version' must be a version number such as 9.0",
                     "ios_version");
@@ -291,8 +295,9 @@ static int layer_register(request_rec *r, const char *token)
 static int layer_unregister(request_rec *r, const push_principal_t *who, const char *device_id)
 {
     push_status_t rv;
-    if (!push_valid_text(device_id, strlen(device_id), PUSH_MAX_ID))
-        return layer_error(r, &E_INVALID, "The device id must be 1 to 255 characters of UTF-8",
+    if (!push_valid_id(device_id, strlen(device_id), PUSH_MAX_ID))
+        return layer_error(r, &E_INVALID, "The device id must be 1 to 255 characters of UTF-8 "
+                           "without control characters",
                            "property", "device_id");
     rv = push_registry_unregister(r, push_conf_app_id(r), device_id, who->user_id);
     if (rv != PUSH_OK && rv != PUSH_NOTFOUND)

@@ -189,15 +189,26 @@ int mf_known_properties(mf_req_t *q, json_object *obj, const char *const *names)
     return 1;
 }
 
-int mf_string(mf_req_t *q, json_object *obj, const char *name, apr_size_t max, const char **out)
+static int string_of(mf_req_t *q, json_object *obj, const char *name, apr_size_t max,
+                     int (*valid)(const char *, size_t, size_t), const char **out)
 {
     apr_size_t len = 0;
     int has = push_json_string(obj, name, out, &len);
-    if (has < 0 || (has > 0 && (len == 0 || len > max || !push_valid_utf8(*out, len)))) {
+    if (has < 0 || (has > 0 && !valid(*out, len, max))) {
         mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, name);
         return -1;
     }
     return has;
+}
+
+int mf_string(mf_req_t *q, json_object *obj, const char *name, apr_size_t max, const char **out)
+{
+    return string_of(q, obj, name, max, push_valid_text, out);
+}
+
+int mf_id(mf_req_t *q, json_object *obj, const char *name, apr_size_t max, const char **out)
+{
+    return string_of(q, obj, name, max, push_valid_id, out);
 }
 
 /* --- queries, links and pages ---------------------------------------------------------- */

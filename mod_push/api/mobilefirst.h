@@ -42,8 +42,11 @@ json_object *mf_body_as(mf_req_t *q, json_type type);
  * and returns 0 otherwise. */
 int mf_known_properties(mf_req_t *q, json_object *obj, const char *const *names);
 /* A string property: 1 present, 0 absent or null; -1 after answering 400 FPWSE0005E
- * (wrong type, empty, over max, not UTF-8). */
+ * (wrong type, empty, over max, not free text: push_valid_text). */
 int mf_string(mf_req_t *q, json_object *obj, const char *name, apr_size_t max, const char **out);
+/* The same for an identifier (deviceId, tagName, phoneNumber): no control characters at
+ * all (push_valid_id). */
+int mf_id(mf_req_t *q, json_object *obj, const char *name, apr_size_t max, const char **out);
 
 /* Checks that the query holds only the named parameters; answers 400 FPWSE0007E. */
 int mf_known_params(mf_req_t *q, const char *const *names);

@@ -109,7 +109,8 @@ int mf_message_bulk(mf_req_t *q)
         return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "messages");
     list = push_json_pool_own(q->r->pool, json_object_new_array());
     for (size_t i = 0; i < n; i++)
-        if (!check(q, json_object_array_get_idx(body, i), apr_psprintf(q->r->pool, "[%zu].", i), list))
+        if (!check(q, json_object_array_get_idx(body, i),
+                   apr_psprintf(q->r->pool, "[%" APR_SIZE_T_FMT "].", i), list))
             return OK;
     if (!accept_list(q, list, &ids))
         return OK;

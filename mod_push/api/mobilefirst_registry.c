@@ -371,7 +371,7 @@ static int user_id_ok(mf_req_t *q, json_object *body, const char **user, int *pr
     int has = push_json_string(body, "userId", user, &len);
     json_object *v;
     *present = json_object_object_get_ex(body, "userId", &v);
-    if (has < 0 || (has > 0 && !push_valid_utf8(*user, len)))
+    if (has < 0 || (has > 0 && len > 0 && !push_valid_id(*user, len, len)))
         return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "userId"), 0;
     if (has > 0 && len > MF_MAX_USER_ID)
         return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_USER_ID_TOO_LONG, NULL), 0;
@@ -392,7 +392,7 @@ static int phone_ok(mf_req_t *q, json_object *body, const char **phone, int *pre
         *phone = apr_psprintf(q->r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)n);
         return 1;
     }
-    return mf_string(q, body, "phoneNumber", 32, phone) >= 0;
+    return mf_id(q, body, "phoneNumber", 32, phone) >= 0;
 }
 
 /* A device client cannot name the user: that takes a backend with devices.write. */
@@ -434,7 +434,7 @@ int mf_device_register(mf_req_t *q)
 
     if (!body || !mf_known_properties(q, body, props))
         return OK;
-    if ((has = mf_string(q, body, "deviceId", PUSH_MAX_ID, &op.dev.device_id)) <= 0)
+    if ((has = mf_id(q, body, "deviceId", PUSH_MAX_ID, &op.dev.device_id)) <= 0)
         return has < 0 ? OK : mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "deviceId");
     if ((has = mf_string(q, body, "token", PUSH_MAX_TOKEN, &op.dev.token)) <= 0)
         return has < 0 ? OK : mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "token");
@@ -442,6 +442,8 @@ int mf_device_register(mf_req_t *q)
         return OK;
     if (!(op.dev.platform = platform_name(platform)))
         return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "platform");
+    if (!push_valid_device_token(op.dev.platform, op.dev.token, strlen(op.dev.token)))
+        return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "token");
     if (!phone_ok(q, body, &phone, &present) || !user_id_ok(q, body, &op.dev.user_id, &present) ||
         !user_allowed(q, present))
         return OK;
@@ -481,8 +483,21 @@ int mf_device_get(mf_req_t *q)
                          : mf_store_error(q, rv);
 }
 
+/* A new token is checked against the platform the device is stored with (an update
+ * never changes it); PUSH_EINVAL when the token does not suit it. */
 static push_status_t op_device_update(push_db_t *db, mf_op_t *op)
 {
+    if (op->dev.token) {
+        apr_dbd_row_t *row;
+        const char *platform;
+        push_status_t rv = push_store_mf_device_get(db, op->a, op->b, &row);
+        if (rv != PUSH_OK)
+            return rv;
+        platform = platform_name(push_db_col(db, row, PUSH_DEV_PLATFORM));
+        if (!push_valid_device_token(platform ? platform : "sms", op->dev.token,
+                                     strlen(op->dev.token)))
+            return PUSH_EINVAL;
+    }
     return push_store_mf_device_update(db, op->a, op->b, op->dev.token, op->flag, op->dev.user_id,
                                        op->flag2, op->c, op->d, &op->row);
 }
@@ -498,7 +513,7 @@ int mf_device_update(mf_req_t *q)
     if (!body || !mf_known_properties(q, body, props) || !own_device(q, q->id))
         return OK;
     /* deviceId and platform may be repeated but not changed */
-    if (mf_string(q, body, "deviceId", PUSH_MAX_ID, &same) < 0)
+    if (mf_id(q, body, "deviceId", PUSH_MAX_ID, &same) < 0)
         return OK;
     if (same && strcmp(same, q->id) != 0)
         return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "deviceId");
@@ -516,6 +531,8 @@ int mf_device_update(mf_req_t *q)
     rv = with(&op);
     if (rv == PUSH_NOTFOUND)
         return mf_error(q, HTTP_NOT_FOUND, PUSH_MSG_DEVICE_MISSING, q->id);
+    if (rv == PUSH_EINVAL)
+        return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "token");
     return rv == PUSH_OK ? mf_send(q, HTTP_OK, device_json(q, op.db, op.row, 1))
                          : mf_store_error(q, rv);
 }
@@ -553,7 +570,7 @@ int mf_tag_create(mf_req_t *q)
     int has;
     if (!body || !mf_known_properties(q, body, props))
         return OK;
-    if ((has = mf_string(q, body, "name", PUSH_MAX_ID, &op.b)) <= 0)
+    if ((has = mf_id(q, body, "name", PUSH_MAX_ID, &op.b)) <= 0)
         return has < 0 ? OK : mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "name");
     if (mf_string(q, body, "description", 1024, &op.c) < 0)
         return OK;
@@ -596,7 +613,7 @@ int mf_tag_update(mf_req_t *q)
     if (!body || !mf_known_properties(q, body, props))
         return OK;
     /* the name never changes */
-    if (mf_string(q, body, "name", PUSH_MAX_ID, &name) < 0)
+    if (mf_id(q, body, "name", PUSH_MAX_ID, &name) < 0)
         return OK;
     if (name && strcmp(name, q->id) != 0)
         return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "name");
@@ -637,7 +654,7 @@ static apr_array_header_t *body_tags(mf_req_t *q, json_object *body)
     apr_array_header_t *tags = apr_array_make(q->r->pool, 4, sizeof(const char *));
     json_object *list = NULL;
     const char *one = NULL;
-    if (mf_string(q, body, "tagName", PUSH_MAX_ID, &one) < 0)
+    if (mf_id(q, body, "tagName", PUSH_MAX_ID, &one) < 0)
         return NULL;
     if (one)
         APR_ARRAY_PUSH(tags, const char *) = one;
@@ -649,7 +666,7 @@ static apr_array_header_t *body_tags(mf_req_t *q, json_object *body)
             json_object *e = json_object_array_get_idx(list, i);
             const char *v = json_object_is_type(e, json_type_string) ? json_object_get_string(e) : NULL;
             apr_size_t len = v ? (apr_size_t)json_object_get_string_len(e) : 0;
-            if (!v || !push_valid_text(v, len, PUSH_MAX_ID) || strlen(v) != len)
+            if (!v || !push_valid_id(v, len, PUSH_MAX_ID) || strlen(v) != len)
                 return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "tagNames"), NULL;
             APR_ARRAY_PUSH(tags, const char *) = apr_pstrmemdup(q->r->pool, v, len);
         }
@@ -743,7 +760,7 @@ int mf_subscribe(mf_req_t *q)
         return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "action");
     if (!(body = mf_body(q)) || !mf_known_properties(q, body, props))
         return OK;
-    if ((has = mf_string(q, body, "deviceId", PUSH_MAX_ID, &o.device_id)) <= 0)
+    if ((has = mf_id(q, body, "deviceId", PUSH_MAX_ID, &o.device_id)) <= 0)
         return has < 0 ? OK : mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "deviceId");
     if (!(o.tags = body_tags(q, body)) || !own_device(q, o.device_id))
         return OK;

@@ -68,13 +68,16 @@ static int parse_apns(mf_req_t *q, json_object *body, json_object *config, const
 {
     static const char *const props[] = {"keyId", "teamId", "bundleId", "p8", "isSandBox", NULL};
     json_object *sandbox = NULL;
-    const char *p8 = NULL, *why = NULL;
+    const char *p8 = NULL, *why = NULL, *bundle = NULL;
     if (!mf_known_properties(q, body, props) ||
         !copy_string(q, body, config, "keyId", 64, 1, NULL) ||
         !copy_string(q, body, config, "teamId", 64, 1, NULL) ||
-        !copy_string(q, body, config, "bundleId", PUSH_MAX_SHORT, 1, NULL) ||
+        !copy_string(q, body, config, "bundleId", PUSH_MAX_SHORT, 1, &bundle) ||
         !copy_string(q, body, NULL, "p8", 8192, 1, &p8))
         return 0;
+    /* the bundle id is the apns-topic header of every push */
+    if (!push_valid_topic(bundle, strlen(bundle)))
+        return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "bundleId"), 0;
     if (json_object_object_get_ex(body, "isSandBox", &sandbox) && sandbox &&
         !json_object_is_type(sandbox, json_type_boolean))
         return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "isSandBox"), 0;
@@ -113,7 +116,9 @@ static int parse_gcm(mf_req_t *q, json_object *body, json_object *config, const 
     for (const char *const *f = account_fields; *f; f++) {
         const char *v;
         apr_size_t len;
-        if (push_json_string(account, *f, &v, &len) != 1 || len == 0 || !push_valid_utf8(v, len))
+        /* project_id is a segment of the send URL's path */
+        if (push_json_string(account, *f, &v, &len) != 1 || !push_valid_text(v, len, len) ||
+            (strcmp(*f, "project_id") == 0 && !push_valid_fcm_project(v, len)))
             return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID,
                             apr_pstrcat(q->r->pool, "serviceAccount.", *f, NULL)), 0;
         if (strcmp(*f, "private_key") != 0)

@@ -208,8 +208,9 @@ static int nvx_bind(request_rec *r, const nvx_params_t *p, const push_principal_
                          apr_psprintf(r->pool, "unknown application '%s'", application));
     if (param(p, "token", &token) != 1 || !*token)
         return nvx_error(r, &E_PARAMS, "token", "is required");
-    if (!push_valid_text(token, strlen(token), PUSH_MAX_TOKEN))
-        return nvx_error(r, &E_PARAMS, "token", "must be 1 to 4096 bytes of text");
+    if (!push_valid_id(token, strlen(token), PUSH_MAX_TOKEN))
+        return nvx_error(r, &E_PARAMS, "token", "must be 1 to 4096 bytes of text without control "
+                         "characters");
     has = param(p, "category_filter", &filter);
     if (has < 0)
         return nvx_error(r, &E_PARAMS, "category_filter", "must be a string");

@@ -132,17 +132,21 @@ static int push_token_post(request_rec *r, const push_principal_t *who)
     /* Rocket.Chat's order of checks: the first that fails decides */
     if (json_object_object_get_ex(body, "id", &id) && id) {
         apr_size_t len;
-        if (push_json_string(body, "id", &op.id, &len) != 1 || !push_valid_text(op.id, len, PUSH_MAX_ID))
+        if (push_json_string(body, "id", &op.id, &len) != 1 || !push_valid_id(op.id, len, PUSH_MAX_ID))
             return rc_error(r, HTTP_BAD_REQUEST, "The required \"id\" body param is invalid.",
                             "error-id-param-not-valid");
     }
     if (!text_ok(body, "type", 8, &type) || (strcmp(type, "apn") != 0 && strcmp(type, "gcm") != 0))
         return rc_error(r, HTTP_BAD_REQUEST, "The required \"type\" body param is missing or invalid.",
                         "error-type-param-not-valid");
-    if (!text_ok(body, "value", PUSH_MAX_TOKEN, &value))
+    /* the token becomes part of a provider's request (the APNs path), the appName its
+     * apns-topic header: both are refused here rather than sent */
+    if (!text_ok(body, "value", PUSH_MAX_TOKEN, &value) ||
+        !push_valid_device_token(type[0] == 'a' ? "apns" : "fcm", value, strlen(value)))
         return rc_error(r, HTTP_BAD_REQUEST, "The required \"value\" body param is missing or invalid.",
                         "error-token-param-not-valid");
-    if (!text_ok(body, "appName", PUSH_MAX_SHORT, &app_name))
+    if (!text_ok(body, "appName", PUSH_MAX_SHORT, &app_name) ||
+        !push_valid_topic(app_name, strlen(app_name)))
         return rc_error(r, HTTP_BAD_REQUEST, "The required \"appName\" body param is missing or invalid.",
                         "error-appName-param-not-valid");
 
@@ -323,7 +327,7 @@ static int push_get(request_rec *r, const push_principal_t *who)
     g.id = apr_table_get(q, "id");
     if (!g.id || !*g.id)
         return rc_error(r, HTTP_BAD_REQUEST, "Match error: Missing key 'id'", NULL);
-    if (!push_valid_text(g.id, strlen(g.id), PUSH_MAX_ID))
+    if (!push_valid_id(g.id, strlen(g.id), PUSH_MAX_ID))
         return rc_error(r, HTTP_BAD_REQUEST, "error-message-not-found", NULL);
     g.app_id = push_conf_app_id(r);
     g.user = who->user_id;

@@ -32,6 +32,20 @@ static int string_ok(json_object *v, size_t max)
            push_valid_text(json_object_get_string(v), (size_t)json_object_get_string_len(v), max);
 }
 
+static int id_ok(json_object *v, size_t max)
+{
+    return json_object_is_type(v, json_type_string) &&
+           push_valid_id(json_object_get_string(v), (size_t)json_object_get_string_len(v), max);
+}
+
+/* A string the sender copies into a provider's header (or FCM's collapse_key). */
+static int header_ok(json_object *v, size_t max)
+{
+    return json_object_is_type(v, json_type_string) &&
+           push_valid_header_value(json_object_get_string(v),
+                                   (size_t)json_object_get_string_len(v), max);
+}
+
 int push_iso_time_parse(const char *s, apr_time_t *t)
 {
     int y, mo, d, h, mi, sec, n = 0, oh = 0, om = 0;
@@ -82,7 +96,7 @@ const char *push_iso_time(apr_pool_t *p, apr_time_t t)
                         x.tm_mday, x.tm_hour, x.tm_min, x.tm_sec, x.tm_usec / 1000);
 }
 
-/* A non-empty array of at most PUSH_MAX_TARGETS strings of at most max bytes. */
+/* A non-empty array of at most PUSH_MAX_TARGETS identifiers of at most max bytes. */
 static int string_array_ok(json_object *v, size_t max, const char *const *allowed)
 {
     size_t n;
@@ -93,7 +107,7 @@ static int string_array_ok(json_object *v, size_t max, const char *const *allowe
         return 0;
     for (size_t i = 0; i < n; i++) {
         json_object *e = json_object_array_get_idx(v, i);
-        if (!string_ok(e, max) || (allowed && !one_of(json_object_get_string(e), allowed)))
+        if (!id_ok(e, max) || (allowed && !one_of(json_object_get_string(e), allowed)))
             return 0;
     }
     return 1;
@@ -140,6 +154,11 @@ static const char *check_settings(apr_pool_t *p, json_object *settings)
         if (json_object_object_get_ex(v, "voip", &x) && strcmp(k, "apns") == 0 &&
             !json_object_is_type(x, json_type_boolean))
             return "settings.apns.voip";
+        /* null and "" mean none to the mapping */
+        if (json_object_object_get_ex(v, "collapseKey", &x) && x && strcmp(k, "gcm") == 0 &&
+            !(json_object_is_type(x, json_type_string) && json_object_get_string_len(x) == 0) &&
+            !header_ok(x, PUSH_MAX_FCM_COLLAPSE_KEY))
+            return "settings.gcm.collapseKey";
         if (json_object_object_get_ex(v, "timeToLive", &x) && strcmp(k, "gcm") == 0 &&
             !(json_object_is_type(x, json_type_int) && json_object_get_int64(x) >= 0 &&
               json_object_get_int64(x) <= 2419200))
@@ -218,7 +237,7 @@ const char *push_message_check(apr_pool_t *p, json_object *body, apr_time_t now,
             f->all || f->exclude || f->names->nelts != 1)
             return "category";
     }
-    if (json_object_object_get_ex(body, "collapseKey", &v) && !string_ok(v, PUSH_MAX_COLLAPSE_KEY))
+    if (json_object_object_get_ex(body, "collapseKey", &v) && !header_ok(v, PUSH_MAX_COLLAPSE_KEY))
         return "collapseKey";
     if (json_object_object_get_ex(body, "priority", &v) &&
         !(json_object_is_type(v, json_type_string) &&

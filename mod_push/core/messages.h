@@ -11,8 +11,11 @@
 #define PUSH_MAX_ALERT        4096   /* bytes of message.alert */
 #define PUSH_MAX_TARGETS      10000  /* entries of one target list */
 #define PUSH_MAX_COLLAPSE_KEY 64     /* APNs apns-collapse-id */
+#define PUSH_MAX_FCM_COLLAPSE_KEY 255 /* settings.gcm.collapseKey (FCM only) */
 
-/* Checks body (a MobileFirst message object) at time now. On success returns NULL and
+/* Checks body (a MobileFirst message object) at time now: message.alert is free text
+ * (push_valid_text), target entries are identifiers (push_valid_id), collapseKey and
+ * settings.gcm.collapseKey header values (push_valid_header_value). On success returns NULL and
  * sets *record to a new object {id, body, target, category, priority, collapseKey,
  * sendAt, expiresAt, type} (id: a fresh UUID; times as ISO 8601 UTC); the caller owns
  * it. Otherwise returns the name of the offending property ("target.deviceIds",

@@ -25,7 +25,15 @@ static int check_text(push_invalid_t *why, const char *field, const char *s, siz
         return invalid(why, field, "is too long");
     if (!push_valid_utf8(s, strlen(s)))
         return invalid(why, field, "is not valid UTF-8");
+    if (!push_valid_id(s, strlen(s), max))
+        return invalid(why, field, "must not hold control characters");
     return 1;
+}
+
+static int known_platform(const char *p)
+{
+    return p && (!strcmp(p, "apns") || !strcmp(p, "fcm") || !strcmp(p, "wns") ||
+                 !strcmp(p, "webpush") || !strcmp(p, "sms"));
 }
 
 int push_registry_validate(apr_pool_t *p, push_device_t *d, push_invalid_t *why)
@@ -37,10 +45,12 @@ int push_registry_validate(apr_pool_t *p, push_device_t *d, push_invalid_t *why)
         !check_text(why, "token", d->token, PUSH_MAX_TOKEN, 1) ||
         !check_text(why, "user_id", d->user_id, PUSH_MAX_ID, 0))
         return 0;
-    if (!d->platform || (strcmp(d->platform, "apns") && strcmp(d->platform, "fcm") &&
-                         strcmp(d->platform, "wns") && strcmp(d->platform, "webpush") &&
-                         strcmp(d->platform, "sms")))
+    if (!known_platform(d->platform))
         return invalid(why, "platform", "is not a known platform");
+    /* the sender puts it into a request path (APNs) or body: nothing that could change
+     * the request it is sent with */
+    if (!push_valid_device_token(d->platform, d->token, strlen(d->token)))
+        return invalid(why, "token", push_device_token_rule(d->platform));
     if (d->user_agent && (strlen(d->user_agent) > 1024 ||
                           !push_valid_utf8(d->user_agent, strlen(d->user_agent))))
         d->user_agent = NULL; /* informational only: drop rather than refuse */

@@ -37,9 +37,95 @@ int push_valid_utf8(const char *s, size_t len)
     return 1;
 }
 
+/* Whether s holds a control character: C0 (less TAB, LF and CR when text), DEL, and with
+ * c1 the C1 range U+0080-U+009F (0xc2 0x80..0x9f in UTF-8). */
+static int has_control(const char *s, size_t len, int text, int c1)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] == 0x7f || (c1 && p[i] == 0xc2 && i + 1 < len && p[i + 1] < 0xa0))
+            return 1;
+        if (p[i] < 0x20 && !(text && (p[i] == '\t' || p[i] == '\n' || p[i] == '\r')))
+            return 1;
+    }
+    return 0;
+}
+
 int push_valid_text(const char *s, size_t len, size_t max)
 {
-    return s && len > 0 && len <= max && push_valid_utf8(s, len);
+    return s && len > 0 && len <= max && push_valid_utf8(s, len) && !has_control(s, len, 1, 0);
+}
+
+int push_valid_id(const char *s, size_t len, size_t max)
+{
+    return s && len > 0 && len <= max && push_valid_utf8(s, len) && !has_control(s, len, 0, 1);
+}
+
+int push_valid_header_value(const char *s, size_t len, size_t max)
+{
+    if (!s || len == 0 || len > max || s[0] == ' ' || s[len - 1] == ' ')
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+int push_valid_topic(const char *s, size_t len)
+{
+    if (!s || len == 0 || len > PUSH_MAX_SHORT)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+/* 1..max of letters, digits and the characters of extra; never "." or "..", which a
+ * URL path would resolve. */
+static int path_safe(const char *s, size_t len, size_t max, const char *extra)
+{
+    if (!s || len == 0 || len > max || (len == 1 && s[0] == '.') ||
+        (len == 2 && s[0] == '.' && s[1] == '.'))
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              (c != '\0' && strchr(extra, c))))
+            return 0;
+    }
+    return 1;
+}
+
+#define APNS_TOKEN_EXTRA "-._~"
+#define FCM_TOKEN_EXTRA  "-._~:"
+
+int push_valid_device_token(const char *platform, const char *s, size_t len)
+{
+    if (!platform)
+        return 0;
+    if (strcmp(platform, "apns") == 0)
+        return path_safe(s, len, PUSH_MAX_TOKEN, APNS_TOKEN_EXTRA);
+    if (strcmp(platform, "fcm") == 0)
+        return path_safe(s, len, PUSH_MAX_TOKEN, FCM_TOKEN_EXTRA);
+    if (strcmp(platform, "wns") == 0 || strcmp(platform, "webpush") == 0 ||
+        strcmp(platform, "sms") == 0)
+        return push_valid_id(s, len, PUSH_MAX_TOKEN);
+    return 0;
+}
+
+const char *push_device_token_rule(const char *platform)
+{
+    if (platform && strcmp(platform, "apns") == 0)
+        return "may hold only letters, digits, '-', '.', '_' and '~' (an APNs device token)";
+    if (platform && strcmp(platform, "fcm") == 0)
+        return "may hold only letters, digits, '-', '.', '_', '~' and ':' (an FCM registration token)";
+    return "must not hold control characters";
+}
+
+int push_valid_fcm_project(const char *s, size_t len)
+{
+    return path_safe(s, len, PUSH_MAX_SHORT, FCM_TOKEN_EXTRA);
 }
 
 int push_valid_hex(const char *s, size_t len, size_t n)

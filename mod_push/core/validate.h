@@ -11,11 +11,48 @@
 #define PUSH_MAX_SHORT      255   /* bundle ids, sender ids, versions */
 #define PUSH_MAX_KEY        512   /* Web Push p256dh / auth, base64url */
 
-/* Well-formed UTF-8 without NUL, overlongs or surrogates. */
+/* Well-formed UTF-8 without NUL, overlongs or surrogates (whole bodies are checked with it:
+ * it says nothing about control characters). */
 int push_valid_utf8(const char *s, size_t len);
 
-/* A text field as the store accepts it: non-empty, at most max bytes, valid UTF-8. */
+/* Three grades of string, from loose to strict. Control characters never reach a header
+ * or a request line, and a value bound for one is refused at acceptance, not at sending.
+ *
+ * Free text (alert bodies, descriptions, names): non-empty, at most max bytes, valid
+ * UTF-8, and no C0 control (U+0000-U+001F) other than TAB, LF and CR, no DEL. Text is
+ * JSON-encoded wherever it goes, and a message body may hold line breaks. */
 int push_valid_text(const char *s, size_t len, size_t max);
+
+/* An identifier (device, user, tag and record ids): free text without any control
+ * character: no C0 (TAB, LF and CR included), no DEL, no C1 (U+0080-U+009F). */
+int push_valid_id(const char *s, size_t len, size_t max);
+
+/* A value a sender puts into a provider's request header (apns-collapse-id, a collapse
+ * key): 1..max bytes of printable ASCII (space to '~'), not starting or ending with a
+ * space (HTTP would trim it). */
+int push_valid_header_value(const char *s, size_t len, size_t max);
+
+/* An APNs topic: a bundle id (MobileFirst apnsConf, Layer apns_bundle_id) or Rocket.Chat's
+ * appName, sent as apns-topic: 1..PUSH_MAX_SHORT bytes of printable ASCII without space. */
+int push_valid_topic(const char *s, size_t len);
+
+/* A device token as the sender will use it, by platform (the registry's names):
+ *   apns  1..PUSH_MAX_TOKEN of [A-Za-z0-9._~-], not "." or "..": it becomes a path segment
+ *         (/3/device/<token>). Real tokens are 64 hex digits; words such as "token" or
+ *         "xyz" (the seeds' examples) pass, "x/../y", "a?b", "a#b", "a%2fb" do not.
+ *   fcm   1..PUSH_MAX_TOKEN of [A-Za-z0-9._~:-] (FCM's alphabet: base64url with ':').
+ *   wns, webpush, sms  identifiers (push_valid_id) up to PUSH_MAX_TOKEN; channel URIs and
+ *         subscription endpoints get their own checks where they are registered.
+ * Unknown platforms are refused. */
+int push_valid_device_token(const char *platform, const char *s, size_t len);
+
+/* What push_valid_device_token wants for platform, for an error message ("may hold only
+ * ..."). */
+const char *push_device_token_rule(const char *platform);
+
+/* An FCM project id, a path segment of the send URL (/v1/projects/<id>/messages:send):
+ * 1..PUSH_MAX_SHORT of [A-Za-z0-9._~:-], not "." or "..". */
+int push_valid_fcm_project(const char *s, size_t len);
 
 /* Exactly n hexadecimal digits (either case). */
 int push_valid_hex(const char *s, size_t len, size_t n);

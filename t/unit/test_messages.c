@@ -89,6 +89,26 @@ int main(void)
     CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"collapseKey\":\"0123456789012345678901234567890123456789"
                        "012345678901234567890123456789\"}", NULL, NULL), "collapseKey") == 0,
           "collapseKey at most 64 bytes");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"collapseKey\":\"k\\r\\nx-evil: 1\"}", NULL, NULL),
+                 "collapseKey") == 0, "collapseKey becomes apns-collapse-id: no CR LF");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"collapseKey\":\"sc\\u00f6re\"}", NULL, NULL),
+                 "collapseKey") == 0, "collapseKey is ASCII");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"collapseKey\":\"score 1\"}", NULL, NULL), "ok") == 0,
+          "collapseKey may hold a space");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"settings\":{\"gcm\":{\"collapseKey\":\"a\\nb\"}}}",
+                       NULL, NULL), "settings.gcm.collapseKey") == 0, "settings.gcm.collapseKey: no LF");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"settings\":{\"gcm\":{\"collapseKey\":7}}}",
+                       NULL, NULL), "settings.gcm.collapseKey") == 0, "settings.gcm.collapseKey is a string");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"settings\":{\"gcm\":{\"collapseKey\":\"\"}}}",
+                       NULL, NULL), "ok") == 0, "an empty settings.gcm.collapseKey means none");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"line 1\\nline 2\\tend\"}}", NULL, NULL), "ok") == 0,
+          "an alert may hold LF and TAB");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"a\\u0000b\"}}", NULL, NULL), "message.alert") == 0,
+          "an alert refuses NUL");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"a\\u001bb\"}}", NULL, NULL), "message.alert") == 0,
+          "an alert refuses ESC");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"target\":{\"deviceIds\":[\"a\\tb\"]}}", NULL, NULL),
+                 "target.deviceIds") == 0, "target ids are identifiers: no TAB");
     CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"expiration\":0}", NULL, NULL), "expiration") == 0,
           "expiration must be in the future");
     CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"expiration\":\"2020-01-01T00:00:00Z\"}", NULL, NULL),
