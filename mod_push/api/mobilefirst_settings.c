@@ -15,7 +15,9 @@
 #include "dbd.h"
 #include "http_util.h"
 #include "log.h"
+#include "sender/egress.h"
 #include "sender/sender.h"
+#include "sender/sms.h"
 #include "store/store.h"
 
 typedef struct {
@@ -149,15 +151,56 @@ static int parse_wns(mf_req_t *q, json_object *body, json_object *config, const 
            copy_string(q, body, NULL, "clientSecret", 1024, 1, secret);
 }
 
+/* One entry of smsConf.parameters: {"name", "value", "encode"}; a value sent as it is
+ * (encode false) must already be fit for a query. */
+static int sms_parameter_ok(json_object *p)
+{
+    json_object *v = NULL, *enc = NULL;
+    const char *s;
+    apr_size_t len;
+    int encode = 1;
+    if (!json_object_is_type(p, json_type_object) || push_json_string(p, "name", &s, &len) != 1 ||
+        !push_valid_text(s, len, 255))
+        return 0;
+    if (json_object_object_get_ex(p, "encode", &enc) && enc) {
+        if (json_object_is_type(enc, json_type_boolean))
+            encode = json_object_get_boolean(enc);
+        else if (json_object_is_type(enc, json_type_string) &&
+                 (!strcmp(json_object_get_string(enc), "true") || !strcmp(json_object_get_string(enc), "false")))
+            encode = strcmp(json_object_get_string(enc), "true") == 0;
+        else
+            return 0;
+    }
+    if (!json_object_object_get_ex(p, "value", &v) || !v)
+        return 1;
+    if (json_object_is_type(v, json_type_string)) {
+        s = json_object_get_string(v);
+        len = (apr_size_t)json_object_get_string_len(v);
+        return push_valid_text(s, len, 1024) && (encode || push_sms_raw_value_ok(s));
+    }
+    return json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_boolean);
+}
+
 static int parse_sms(mf_req_t *q, json_object *body, json_object *config, const char **secret)
 {
-    static const char *const props[] = {"name", "host", "port", "programName", "parameters", NULL};
-    json_object *port = NULL, *params = NULL;
+    /* method and https are mod_push's: a form POST instead of a GET, TLS to the gateway */
+    static const char *const props[] = {"name", "host", "port", "programName", "parameters", "method",
+                                        "https", NULL};
+    json_object *port = NULL, *params = NULL, *https = NULL;
+    const char *method = NULL, *url, *why = NULL;
     (void)secret;
     if (!mf_known_properties(q, body, props) || !copy_string(q, body, config, "name", 255, 1, NULL) ||
         !copy_string(q, body, config, "host", 255, 1, NULL) ||
-        !copy_string(q, body, config, "programName", 1024, 0, NULL))
+        !copy_string(q, body, config, "programName", 1024, 0, NULL) ||
+        !copy_string(q, body, config, "method", 8, 0, &method))
         return 0;
+    if (method && strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
+        return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "method"), 0;
+    if (json_object_object_get_ex(body, "https", &https) && https) {
+        if (!json_object_is_type(https, json_type_boolean))
+            return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "https"), 0;
+        json_object_object_add(config, "https", json_object_get(https));
+    }
     if (json_object_object_get_ex(body, "port", &port) && port) {
         int n = json_object_get_int(port);
         if (!(json_object_is_type(port, json_type_int) ||
@@ -168,16 +211,17 @@ static int parse_sms(mf_req_t *q, json_object *body, json_object *config, const 
     if (json_object_object_get_ex(body, "parameters", &params) && params) {
         if (!json_object_is_type(params, json_type_array))
             return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "parameters"), 0;
-        for (size_t i = 0; i < json_object_array_length(params); i++) {
-            json_object *p = json_object_array_get_idx(params, i);
-            const char *v;
-            apr_size_t len;
-            if (!json_object_is_type(p, json_type_object) ||
-                push_json_string(p, "name", &v, &len) != 1 || !push_valid_text(v, len, 255))
+        for (size_t i = 0; i < json_object_array_length(params); i++)
+            if (!sms_parameter_ok(json_object_array_get_idx(params, i)))
                 return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "parameters"), 0;
-        }
         json_object_object_add(config, "parameters", json_object_get(params));
     }
+    /* the gateway is the tenant's: never an internal address (the sender checks the
+     * address it connects to as well) */
+    if (!(url = push_sms_gateway_url(q->r->pool, config, &why)))
+        return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, why), 0;
+    if ((why = push_egress_url_problem(q->r->pool, url, push_conf_egress(q->r->server))))
+        return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_HOST_REFUSED, why), 0;
     return 1;
 }
 

@@ -37,6 +37,7 @@ static const char *const codes[PUSH_MSG__COUNT] = {
     [PUSH_MSG_CERT_INVALID]         = "FPWSE0005E",
     [PUSH_MSG_URL_REFUSED]          = "FPWSE0005E",
     [PUSH_MSG_WEBHOOK_LIMIT]        = "FPWSE0005E",
+    [PUSH_MSG_HOST_REFUSED]         = "FPWSE0005E",
 };
 
 static const char *const text_en[PUSH_MSG__COUNT] = {
@@ -69,6 +70,7 @@ static const char *const text_en[PUSH_MSG__COUNT] = {
     [PUSH_MSG_CERT_INVALID]         = "The certificate could not be opened: %s",
     [PUSH_MSG_URL_REFUSED]          = "The property url is not accepted: %s",
     [PUSH_MSG_WEBHOOK_LIMIT]        = "An application can have at most %s webhooks.",
+    [PUSH_MSG_HOST_REFUSED]         = "The property host is not accepted: %s",
 };
 
 static const char *const text_de[PUSH_MSG__COUNT] = {
@@ -101,6 +103,7 @@ static const char *const text_de[PUSH_MSG__COUNT] = {
     [PUSH_MSG_CERT_INVALID]         = "Das Zertifikat konnte nicht geöffnet werden: %s",
     [PUSH_MSG_URL_REFUSED]          = "Die Eigenschaft url wird nicht akzeptiert: %s",
     [PUSH_MSG_WEBHOOK_LIMIT]        = "Eine Anwendung kann höchstens %s Webhooks haben.",
+    [PUSH_MSG_HOST_REFUSED]         = "Die Eigenschaft host wird nicht akzeptiert: %s",
 };
 
 static const char *const text_fr[PUSH_MSG__COUNT] = {
@@ -133,6 +136,7 @@ static const char *const text_fr[PUSH_MSG__COUNT] = {
     [PUSH_MSG_CERT_INVALID]         = "Impossible d'ouvrir le certificat : %s",
     [PUSH_MSG_URL_REFUSED]          = "La propriété url n'est pas acceptée : %s",
     [PUSH_MSG_WEBHOOK_LIMIT]        = "Une application peut avoir au plus %s webhooks.",
+    [PUSH_MSG_HOST_REFUSED]         = "La propriété host n'est pas acceptée : %s",
 };
 
 static const char *const text_es[PUSH_MSG__COUNT] = {
@@ -165,6 +169,7 @@ static const char *const text_es[PUSH_MSG__COUNT] = {
     [PUSH_MSG_CERT_INVALID]         = "No se ha podido abrir el certificado: %s",
     [PUSH_MSG_URL_REFUSED]          = "La propiedad url no se acepta: %s",
     [PUSH_MSG_WEBHOOK_LIMIT]        = "Una aplicación puede tener como máximo %s webhooks.",
+    [PUSH_MSG_HOST_REFUSED]         = "La propiedad host no se acepta: %s",
 };
 
 static const char *const text_ja[PUSH_MSG__COUNT] = {
@@ -197,6 +202,7 @@ static const char *const text_ja[PUSH_MSG__COUNT] = {
     [PUSH_MSG_CERT_INVALID]         = "証明書を開けませんでした: %s",
     [PUSH_MSG_URL_REFUSED]          = "プロパティー url は受け付けられません: %s",
     [PUSH_MSG_WEBHOOK_LIMIT]        = "1 つのアプリケーションが持てる Webhook は最大 %s 個です。",
+    [PUSH_MSG_HOST_REFUSED]         = "プロパティー host は受け付けられません: %s",
 };
 
 typedef struct {

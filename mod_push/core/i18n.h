@@ -40,6 +40,7 @@ typedef enum {
     PUSH_MSG_CERT_INVALID,        /* 0005, why */
     PUSH_MSG_URL_REFUSED,         /* 0005, why (the egress guard's reason, in English) */
     PUSH_MSG_WEBHOOK_LIMIT,       /* 0005, the most webhooks an application may have */
+    PUSH_MSG_HOST_REFUSED,        /* 0005, why (the egress guard's reason, in English) */
     PUSH_MSG__COUNT
 } push_msg_t;
 

@@ -49,6 +49,10 @@ static void cred_prepare(push_sender_t *sd, push_cred_t *cr, const char *sealed_
     unsigned char *sealed, *plain;
     apr_size_t n, plen;
     const char *err = NULL;
+    if (!sealed_hex && cr->prov->secretless) {
+        cr->error = cr->prov->cred_open(sd, cr);
+        return;
+    }
     if (!sealed_hex) {
         cr->error = "no secret stored";
         return;

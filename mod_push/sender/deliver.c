@@ -182,6 +182,8 @@ static json_object *outcome_json(const push_req_t *j)
     json_object_object_add(o, "a", json_object_new_string(j->app));
     json_object_object_add(o, "m", json_object_new_string(j->msg));
     json_object_object_add(o, "d", json_object_new_string(j->dev));
+    /* the channel: a device may have a push and an SMS delivery of one message */
+    json_object_object_add(o, "c", json_object_new_string(j->provider));
     json_object_object_add(o, "s", json_object_new_string(outcome_state(j->out.kind)));
     if (j->out.kind != PUSH_OUT_SENT && j->out.reason)
         json_object_object_add(o, "e", json_object_new_string(j->out.reason));

@@ -71,10 +71,14 @@ struct push_provider {
     /* Turns the answer into rq->out and rq->provider_id; status 0 when there was none
      * (rc says why). */
     void (*classify)(push_sender_t *sd, apr_pool_t *p, push_req_t *rq, long status, CURLcode rc);
+    /* 1: its settings have no sealed part (the SMS gateway's); cred_open is called with
+     * cr->secret NULL. 0 (the default of a table that leaves it out): no secret, no sends. */
+    int secretless;
 };
 
 extern const push_provider_t push_provider_apns;
 extern const push_provider_t push_provider_fcm;
+extern const push_provider_t push_provider_sms;
 
 /* The provider of that name, or NULL when this sender does not deliver to it. */
 const push_provider_t *push_provider_find(const char *name);

@@ -122,7 +122,7 @@ static void codes(void)
         { PUSH_MSG_NOT_ACCEPTABLE, "FPWSE0005E" },       { PUSH_MSG_UNSUPPORTED_MEDIA, "FPWSE0005E" },
         { PUSH_MSG_METHOD_NOT_ALLOWED, "FPWSE0005E" },   { PUSH_MSG_USER_ID_TOO_LONG, "FPWSE0005E" },
         { PUSH_MSG_CERT_INVALID, "FPWSE0005E" },       { PUSH_MSG_URL_REFUSED, "FPWSE0005E" },
-        { PUSH_MSG_WEBHOOK_LIMIT, "FPWSE0005E" },
+        { PUSH_MSG_WEBHOOK_LIMIT, "FPWSE0005E" },        { PUSH_MSG_HOST_REFUSED, "FPWSE0005E" },
     };
     int ok = (int)(sizeof(want) / sizeof(want[0])) == PUSH_MSG__COUNT;
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
