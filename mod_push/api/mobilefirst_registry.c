@@ -534,7 +534,7 @@ int mf_device_update(mf_req_t *q)
         /* the platform is the stored device's: a new token is checked as its kind */
         mf_op_t get = {.q = q, .run = op_device_get, .a = q->app_id, .b = q->id};
         if (with(&get) == PUSH_OK &&
-            !channel_ok(q, push_db_col(get.db, get.row, PUSH_DEV_PLATFORM), op.dev.token))
+            !channel_ok(q, platform_name(push_db_col(get.db, get.row, PUSH_DEV_PLATFORM)), op.dev.token))
             return OK;
     }
     rv = with(&op);
