@@ -148,11 +148,10 @@ static void texts(xml_t *x, json_object *binding, const char *const *defaults, i
         put(x, "</text>");
         return;
     }
-    if (!json_object_is_type(arr, json_type_array))
-        {
-            wrong(x, f);
-            return;
-        }
+    if (!json_object_is_type(arr, json_type_array)) {
+        wrong(x, f);
+        return;
+    }
     for (size_t i = 0; i < json_object_array_length(arr); i++) {
         json_object *e = json_object_array_get_idx(arr, i);
         const char *content = NULL;
@@ -160,8 +159,7 @@ static void texts(xml_t *x, json_object *binding, const char *const *defaults, i
             content = json_object_get_string(e);
         else if (e && json_object_is_type(e, json_type_object))
             content = str_member(x, e, "content", f);
-        else
-            {
+        else {
             wrong(x, f);
             return;
         }
@@ -180,11 +178,10 @@ static void images(xml_t *x, json_object *binding, const char *field)
     const char *f = apr_pstrcat(x->p, field, ".image", NULL);
     if (!arr)
         return;
-    if (!json_object_is_type(arr, json_type_array))
-        {
-            wrong(x, f);
-            return;
-        }
+    if (!json_object_is_type(arr, json_type_array)) {
+        wrong(x, f);
+        return;
+    }
     for (size_t i = 0; i < json_object_array_length(arr); i++) {
         json_object *e = json_object_array_get_idx(arr, i);
         const char *src = NULL;
@@ -192,8 +189,7 @@ static void images(xml_t *x, json_object *binding, const char *field)
             src = json_object_get_string(e);
         else if (e && json_object_is_type(e, json_type_object))
             src = str_member(x, e, "src", f);
-        else
-            {
+        else {
             wrong(x, f);
             return;
         }
@@ -215,11 +211,10 @@ static void binding(xml_t *x, json_object *b, const char *template_default, cons
                     int ndefaults, const char *field)
 {
     const char *t = str_member(x, b, "template", field);
-    if (b && !json_object_is_type(b, json_type_object))
-        {
-            wrong(x, field);
-            return;
-        }
+    if (b && !json_object_is_type(b, json_type_object)) {
+        wrong(x, field);
+        return;
+    }
     put(x, "<binding");
     attr(x, "template", t ? t : template_default, field);
     put(x, ">");
@@ -235,11 +230,10 @@ static void visual(xml_t *x, json_object *conf, const char *template_default, co
 {
     json_object *v = member(conf, "visual"), *b;
     const char *vf = apr_pstrcat(x->p, field, ".visual", NULL), *bf = apr_pstrcat(x->p, vf, ".binding", NULL);
-    if (v && !json_object_is_type(v, json_type_object))
-        {
-            wrong(x, vf);
-            return;
-        }
+    if (v && !json_object_is_type(v, json_type_object)) {
+        wrong(x, vf);
+        return;
+    }
     put(x, "<visual");
     attr(x, "lang", str_member(x, v, "lang", vf), vf);
     put(x, ">");
@@ -273,8 +267,7 @@ static void toast(xml_t *x, json_object *conf, const char *alert)
     visual(x, conf, "ToastGeneric", defaults, 2, f);
     if (audio) {
         const char *af = "settings.wns.toast.audio";
-        if (!json_object_is_type(audio, json_type_object))
-            {
+        if (!json_object_is_type(audio, json_type_object)) {
             wrong(x, af);
             return;
         }
