@@ -451,7 +451,7 @@ static const char *set_provider_endpoint(cmd_parms *cmd, void *dv, const char *n
         return NULL;
     }
     return apr_psprintf(cmd->pool, "%s: unknown provider '%s' (apns, apns-sandbox, fcm, fcm-token, "
-                        "webhook-proxy)", cmd->cmd->name, name);
+                        "webhook-proxy, wns-token)", cmd->cmd->name, name);
 }
 
 static const char *set_provider_ca(cmd_parms *cmd, void *dv, const char *arg)

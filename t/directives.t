@@ -60,7 +60,7 @@ my @bad_server = (
     ['PushSenderBatch lots', qr/PushSenderBatch: 'lots' is not a whole number/],
     ['PushSenderLease 1', qr/PushSenderLease: '1' is below the minimum 5/],
     ['PushSenderBackoff 500 100', qr/PushSenderBackoff: BASE_MS must be at least 1 and CAP_MS at least BASE_MS/],
-    ['PushProviderEndpoint apple https://x.example', qr/PushProviderEndpoint: unknown provider 'apple' \(apns, apns-sandbox, fcm, fcm-token, webhook-proxy\)/],
+    ['PushProviderEndpoint apple https://x.example', qr/PushProviderEndpoint: unknown provider 'apple' \(apns, apns-sandbox, fcm, fcm-token, webhook-proxy, wns-token\)/],
     ['PushProviderEndpoint apns ftp://x.example', qr/PushProviderEndpoint apns: 'ftp:\/\/x.example' is not an http:\/\/ or https:\/\/ URL/],
     ['PushProviderCA /nonexistent/ca.pem', qr/PushProviderCA: '\/nonexistent\/ca.pem' is not a readable file/],
     ["<VirtualHost *:1>\nPushSenderThreads 2\n</VirtualHost>", qr/PushSenderThreads cannot occur within <VirtualHost> section/],

@@ -123,7 +123,7 @@ mf_err(mf(POST => "/apps/$app/subscriptions?action=delete", $admin, {deviceId =>
 # --- only its own devices --------------------------------------------------------------------
 my ($other_token) = device_client();
 my $theirs = 'win-theirs-' . random_hex(6);
-is sdk(POST => "/apps/$app/devices", $other_token, qq({"deviceId":"$theirs","token":"t-$theirs","platform":"W"}))->code,
+is sdk(POST => "/apps/$app/devices", $other_token, qq({"deviceId":"$theirs","token":"https://db5.notify.windows.com/?token=t-$theirs","platform":"W"}))->code,
    201, 'a second installation registers its own device';
 mf_err(sdk(GET => "/apps/$app/devices/$theirs", $dev_token), 404, 'FPWSE0001E', "GET another client's device: 404");
 mf_err(sdk(PUT => "/apps/$app/devices/$theirs", $dev_token, qq({"token":"stolen"})), 404, 'FPWSE0001E',
@@ -137,9 +137,9 @@ mf_err(sdk(GET => "/apps/$app/subscriptions?deviceId=$theirs", $dev_token), 404,
        "listing another client's subscriptions: 404");
 mf_err(sdk(DELETE => "/apps/$app/subscriptions?deviceId=$theirs&tagName=Push.all", $dev_token), 404, 'FPWSE0001E',
        "DELETE subscriptions?deviceId= of another client's device: 404");
-mf_err(sdk(POST => "/apps/$app/devices", $dev_token, qq({"deviceId":"$theirs","token":"stolen","platform":"W"})), 409,
+mf_err(sdk(POST => "/apps/$app/devices", $dev_token, qq({"deviceId":"$theirs","token":"https://db5.notify.windows.com/?token=stolen","platform":"W"})), 409,
        'FPWSE0002E', "registering another client's deviceId: 409");
-is psql("SELECT token FROM push_device WHERE app_id = '$app' AND device_id = '$theirs'"), "t-$theirs",
+is psql("SELECT token FROM push_device WHERE app_id = '$app' AND device_id = '$theirs'"), "https://db5.notify.windows.com/?token=t-$theirs",
    '... and that device keeps its token';
 is psql("SELECT count(*) FROM push_subscription WHERE app_id = '$app' AND device_id = '$theirs'"), 1,
    '... and its subscriptions';
@@ -174,7 +174,7 @@ for my $c ([GET => "/apps/$app/devices"], [GET => "/apps/$app/subscriptions"], [
 }
 is psql("SELECT count(*) FROM push_message WHERE app_id = '$app'"), 0, 'no message was accepted';
 is mf(GET => "/apps/$app/settings/gcmConf", $admin)->code, 200, 'the GCM settings are still there';
-$res = sdk(POST => "/apps/$other_app/devices", $dev_token, qq({"deviceId":"$dev","token":"t","platform":"W"}));
+$res = sdk(POST => "/apps/$other_app/devices", $dev_token, qq({"deviceId":"$dev","token":"$wns","platform":"W"}));
 is $res->code, 403, "push.mobileclient for one application does not reach another";
 
 # --- unregister -------------------------------------------------------------------------------

@@ -110,7 +110,8 @@ for my $style (qw(json form query)) {
                                             parameters => qq({"p256dh": "$P256DH", "auth": "$AUTH"})}),
                'w3c_pushapi with its keys as JSON text in a form');
     is user_devices($u)->[0][1], 'https://push.example.net/send/def', 'the endpoint is the token';
-    ok_success(nvx(POST => $BIND, 'json', {hash => $s, application => 'acme_viewer', token => 'wns-channel'}),
+    ok_success(nvx(POST => $BIND, 'json', {hash => $s, application => 'acme_viewer',
+                                           token => 'https://db5.notify.windows.com/?token=nvx'}),
                'an application configured with PushNavixyApplication');
     is user_devices($u)->[0][0], 'wns', 'gets its configured platform';
 }

@@ -10,6 +10,8 @@
 #include "core/validate.h"
 #include "dbd.h"
 #include "http_util.h"
+#include "log.h"
+#include "sender/wnsmap.h"
 #include "store/lists.h"
 #include "store/statements.h"
 #include "store/store.h"
@@ -364,6 +366,19 @@ static const char *platform_name(const char *code)
     return NULL;
 }
 
+/* A Windows device's token is its channel URI, where the sender will POST: https under
+ * notify.windows.com only (or a destination PushEgressAllow names). 0 after answering. */
+static int channel_ok(mf_req_t *q, const char *platform, const char *token)
+{
+    const char *why;
+    if (!platform || strcmp(platform, "wns") != 0 || !token)
+        return 1;
+    if (!(why = push_wns_channel_problem(q->r->pool, token, push_conf_egress(q->r->server))))
+        return 1;
+    PUSH_RLOG(APLOG_INFO, 0, q->r, "PUSH0662", "WNS channel URI refused: %s", why);
+    return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "token"), 0;
+}
+
 /* userId: a string of at most 254 characters (MobileFirst's rule). 0 after answering. */
 static int user_id_ok(mf_req_t *q, json_object *body, const char **user, int *present)
 {
@@ -444,6 +459,8 @@ int mf_device_register(mf_req_t *q)
         return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "platform");
     if (!push_valid_device_token(op.dev.platform, op.dev.token, strlen(op.dev.token)))
         return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "token");
+    if (!channel_ok(q, op.dev.platform, op.dev.token))
+        return OK;
     if (!phone_ok(q, body, &phone, &present) || !user_id_ok(q, body, &op.dev.user_id, &present) ||
         !user_allowed(q, present))
         return OK;
@@ -528,6 +545,13 @@ int mf_device_update(mf_req_t *q)
     op.d = apr_table_get(q->r->headers_in, "User-Agent");
     if (op.d && (strlen(op.d) > 1024 || !push_valid_utf8(op.d, strlen(op.d))))
         op.d = NULL;
+    if (op.dev.token) {
+        /* the platform is the stored device's: a new token is checked as its kind */
+        mf_op_t get = {.q = q, .run = op_device_get, .a = q->app_id, .b = q->id};
+        if (with(&get) == PUSH_OK &&
+            !channel_ok(q, platform_name(push_db_col(get.db, get.row, PUSH_DEV_PLATFORM)), op.dev.token))
+            return OK;
+    }
     rv = with(&op);
     if (rv == PUSH_NOTFOUND)
         return mf_error(q, HTTP_NOT_FOUND, PUSH_MSG_DEVICE_MISSING, q->id);

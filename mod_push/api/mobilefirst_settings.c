@@ -18,6 +18,7 @@
 #include "sender/egress.h"
 #include "sender/sender.h"
 #include "sender/sms.h"
+#include "sender/wnsmap.h"
 #include "store/store.h"
 
 typedef struct {
@@ -145,10 +146,19 @@ static int parse_gcm(mf_req_t *q, json_object *body, json_object *config, const 
 
 static int parse_wns(mf_req_t *q, json_object *body, json_object *config, const char **secret)
 {
-    static const char *const props[] = {"clientSecret", "packageSID", NULL};
-    return mf_known_properties(q, body, props) &&
-           copy_string(q, body, config, "packageSID", 512, 1, NULL) &&
-           copy_string(q, body, NULL, "clientSecret", 1024, 1, secret);
+    /* tenantId (a mod_push addition): a Windows App SDK app registered in Entra ID, whose
+     * tokens come from that tenant's endpoint; packageSID then holds its application id */
+    static const char *const props[] = {"clientSecret", "packageSID", "tenantId", NULL};
+    const char *tenant = NULL;
+    if (!mf_known_properties(q, body, props) || !copy_string(q, body, config, "packageSID", 512, 1, NULL) ||
+        !copy_string(q, body, NULL, "clientSecret", 1024, 1, secret) ||
+        !copy_string(q, body, NULL, "tenantId", 253, 0, &tenant))
+        return 0;
+    if (tenant && !push_wns_tenant_ok(tenant))
+        return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "tenantId"), 0;
+    if (tenant)
+        json_object_object_add(config, "tenantId", json_object_new_string(tenant));
+    return 1;
 }
 
 /* One entry of smsConf.parameters: {"name", "value", "encode"}; a value sent as it is

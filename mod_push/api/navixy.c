@@ -13,6 +13,7 @@
 #include "core/validate.h"
 #include "http_util.h"
 #include "log.h"
+#include "sender/wnsmap.h"
 
 typedef struct {
     int code;
@@ -220,6 +221,9 @@ static int nvx_bind(request_rec *r, const nvx_params_t *p, const push_principal_
         if (!webpush_keys(r, p, extra, &why))
             return nvx_error(r, &E_PARAMS, "parameters", why);
     }
+    if (strcmp(platform, "wns") == 0 &&
+        (why = push_wns_channel_problem(r->pool, token, push_conf_egress(r->server))))
+        return nvx_error(r, &E_PARAMS, "token", apr_pstrcat(r->pool, "must be a WNS channel URI: ", why, NULL));
     json_object_object_add(extra, "application", json_object_new_string(application));
 
     d.app_id = push_conf_app_id(r);

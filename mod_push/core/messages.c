@@ -130,12 +130,59 @@ static const char *check_target(apr_pool_t *p, json_object *target)
     return NULL;
 }
 
+/* A settings.wns tile or toast: an object whose shortcuts are strings, its visual an object. */
+static int visual_ok(json_object *o)
+{
+    static const char *const strings[] = {"title", "text", "launch", "duration", NULL};
+    json_object *v;
+    if (!json_object_is_type(o, json_type_object))
+        return 0;
+    for (const char *const *f = strings; *f; f++)
+        if (json_object_object_get_ex(o, *f, &v) && v && !json_object_is_type(v, json_type_string))
+            return 0;
+    return !json_object_object_get_ex(o, "visual", &v) || !v || json_object_is_type(v, json_type_object);
+}
+
+/* settings.wns: the types the WNS mapping relies on (the XML itself is built, and its
+ * finer points refused, when it is sent). */
+static const char *check_wns(json_object *w)
+{
+    json_object *x, *y;
+    if (json_object_object_get_ex(w, "badge", &x) && x) {
+        if (!json_object_is_type(x, json_type_object) || !json_object_object_get_ex(x, "value", &y) ||
+            !(json_object_is_type(y, json_type_string) ||
+              (json_object_is_type(y, json_type_int) && json_object_get_int64(y) >= 0)))
+            return "settings.wns.badge";
+        if (json_object_object_get_ex(x, "version", &y) && y && !json_object_is_type(y, json_type_int) &&
+            !json_object_is_type(y, json_type_string))
+            return "settings.wns.badge.version";
+    }
+    if (json_object_object_get_ex(w, "cachePolicy", &x) && x && !json_object_is_type(x, json_type_boolean) &&
+        !(json_object_is_type(x, json_type_string) && (strcmp(json_object_get_string(x), "cache") == 0 ||
+                                                       strcmp(json_object_get_string(x), "no-cache") == 0)))
+        return "settings.wns.cachePolicy";
+    if (json_object_object_get_ex(w, "expirationTime", &x) && x &&
+        !(json_object_is_type(x, json_type_int) && json_object_get_int64(x) >= 0))
+        return "settings.wns.expirationTime";
+    if (json_object_object_get_ex(w, "raw", &x) && x &&
+        (!json_object_is_type(x, json_type_object) || !json_object_object_get_ex(x, "payload", &y) ||
+         !(json_object_is_type(y, json_type_string) || json_object_is_type(y, json_type_object) ||
+           json_object_is_type(y, json_type_array))))
+        return "settings.wns.raw";
+    if (json_object_object_get_ex(w, "tile", &x) && x && !visual_ok(x))
+        return "settings.wns.tile";
+    if (json_object_object_get_ex(w, "toast", &x) && x && !visual_ok(x))
+        return "settings.wns.toast";
+    return NULL;
+}
+
 static const char *check_settings(apr_pool_t *p, json_object *settings)
 {
     if (!json_object_is_type(settings, json_type_object))
         return "settings";
     json_object_object_foreach(settings, k, v) {
         json_object *x;
+        const char *bad;
         if (!one_of(k, settings_props) || !json_object_is_type(v, json_type_object))
             return apr_pstrcat(p, "settings.", k, NULL);
         /* the fields whose type the mapping relies on */
@@ -159,6 +206,8 @@ static const char *check_settings(apr_pool_t *p, json_object *settings)
             !(json_object_is_type(x, json_type_string) && json_object_get_string_len(x) == 0) &&
             !header_ok(x, PUSH_MAX_FCM_COLLAPSE_KEY))
             return "settings.gcm.collapseKey";
+        if (strcmp(k, "wns") == 0 && (bad = check_wns(v)))
+            return bad;
         if (json_object_object_get_ex(v, "timeToLive", &x) && strcmp(k, "gcm") == 0 &&
             !(json_object_is_type(x, json_type_int) && json_object_get_int64(x) >= 0 &&
               json_object_get_int64(x) <= 2419200))

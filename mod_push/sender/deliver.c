@@ -105,6 +105,10 @@ static size_t on_header(char *line, size_t size, size_t n, void *ctx)
         header_value(j->id_header, sizeof(j->id_header), line, len, 8);
     else if (len > 12 && strncasecmp(line, "retry-after:", 12) == 0)
         header_value(j->retry_after, sizeof(j->retry_after), line, len, 12);
+    else if (len > 13 && strncasecmp(line, "x-wns-msg-id:", 13) == 0)
+        header_value(j->id_header, sizeof(j->id_header), line, len, 13);
+    else if (len > 13 && strncasecmp(line, "x-wns-status:", 13) == 0)
+        header_value(j->wns_status, sizeof(j->wns_status), line, len, 13);
     return len;
 }
 

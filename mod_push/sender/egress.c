@@ -139,6 +139,23 @@ const char *push_egress_addr_problem(const struct sockaddr *sa, const push_egres
     return range_of(v6_refused, sizeof(v6_refused) / sizeof(v6_refused[0]), a);
 }
 
+int push_egress_exempt(const struct sockaddr *sa, const push_egress_t *g)
+{
+    unsigned char a[16], v4[4];
+    int port;
+    if (!sa || !g)
+        return 0;
+    if (sa->sa_family == AF_INET) {
+        memcpy(a, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+        return allowed(g, 0, a, ntohs(((const struct sockaddr_in *)sa)->sin_port));
+    }
+    if (sa->sa_family != AF_INET6)
+        return 0;
+    memcpy(a, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+    return allowed(g, 1, a, port) || (v6_embedded(a, v4) && allowed(g, 0, v4, port));
+}
+
 /* --- PushEgressAllow ------------------------------------------------------------------- */
 
 push_egress_t *push_egress_make(apr_pool_t *p)

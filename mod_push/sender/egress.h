@@ -43,6 +43,11 @@ const char *push_egress_url_problem(apr_pool_t *p, const char *url, const push_e
  * Exported for the unit tests. */
 const char *push_egress_addr_problem(const struct sockaddr *sa, const push_egress_t *g);
 
+/* Whether PushEgressAllow names sa (its port included) itself: a destination the operator
+ * let through on purpose, as opposed to one that is merely not internal. WNS accepts such
+ * a destination as a channel host besides *.notify.windows.com (staging, the tests' mock). */
+int push_egress_exempt(const struct sockaddr *sa, const push_egress_t *g);
+
 /* The failure reason recorded when the guard refused a connection. */
 #define PUSH_EGRESS_REFUSED "refused by the egress guard"
 

@@ -4,7 +4,7 @@
 #include <string.h>
 
 static const push_provider_t *const providers[] = {&push_provider_apns, &push_provider_fcm,
-                                                  &push_provider_sms};
+                                                  &push_provider_sms, &push_provider_wns};
 
 const push_provider_t *push_provider_find(const char *name)
 {

@@ -42,6 +42,7 @@ typedef struct push_req {
     push_body_buf_t body;           /* writes into resp */
     char id_header[80];             /* apns-id of the answer */
     char retry_after[80];
+    char wns_status[40];            /* X-WNS-Status of the answer */
     int refused;                    /* the egress guard refused the address */
     push_outcome_t out;
     const char *provider_id;        /* the provider's id of what it accepted */
@@ -79,6 +80,7 @@ struct push_provider {
 extern const push_provider_t push_provider_apns;
 extern const push_provider_t push_provider_fcm;
 extern const push_provider_t push_provider_sms;
+extern const push_provider_t push_provider_wns;
 
 /* The provider of that name, or NULL when this sender does not deliver to it. */
 const push_provider_t *push_provider_find(const char *name);

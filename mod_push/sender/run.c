@@ -14,11 +14,13 @@
 
 
 const char *const push_endpoint_names[PUSH_EP__COUNT] = {
-    "apns", "apns-sandbox", "fcm", "fcm-token", "webhook-proxy"};
+    "apns", "apns-sandbox", "fcm", "fcm-token", "webhook-proxy",
+    "wns-token"};
 
 static const char *const endpoint_defaults[PUSH_EP__COUNT] = {
     "https://api.push.apple.com", "https://api.sandbox.push.apple.com",
-    "https://fcm.googleapis.com", NULL, NULL};
+    "https://fcm.googleapis.com", NULL, NULL,
+    NULL};
 
 void push_sender_conf_defaults(push_sender_conf_t *c)
 {

@@ -20,6 +20,7 @@ typedef enum {
     PUSH_EP_FCM,            /* https://fcm.googleapis.com */
     PUSH_EP_FCM_TOKEN,      /* unset: the token_uri of the service account */
     PUSH_EP_WEBHOOK_PROXY,  /* unset: webhooks are POSTed directly */
+    PUSH_EP_WNS_TOKEN,      /* unset: login.live.com, or the Entra tenant's token endpoint */
     PUSH_EP__COUNT
 } push_endpoint_t;
 

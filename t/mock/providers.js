@@ -7,6 +7,7 @@
 //   OAuth     Google's token endpoint for service accounts (HTTP/1.1)
 //   webhooks  a receiver that keeps what it was sent (HTTP/1.1)
 //   SMS       a gateway that keeps the parameters it was given (HTTP/1.1)
+//   WNS       token endpoint and channel URIs (HTTP/1.1; wns.js)
 //
 // plus a control API on the HTTP/1.1 port (/__mock/...) through which a test
 // scripts the answers and reads back what arrived. Only Node's own modules are
@@ -76,6 +77,13 @@ const fcmKey = opts.fcmKeyPub ? readKey(opts.fcmKeyPub, '--fcm-key-pub') : null;
 const KINDS = ['apns', 'fcm', 'fcm-token', 'webhook', 'sms'];
 const KIND_BIT = { apns: 1, fcm: 2, 'fcm-token': 4, webhook: 8, sms: 16 };
 const FCM_SCOPE = 'https://www.googleapis.com/auth/firebase.messaging';
+// Channels kept in files of their own, on the HTTP/1.1 port: each names its kinds, which
+// join the recordings, statistics and scripts, and gets the helpers it needs (main()).
+const CHANNELS = [require('./wns')];
+const CHANNEL_OF = {};
+for (const ch of CHANNELS) {
+  for (const k of ch.kinds) { KIND_BIT[k] = 1 << KINDS.length; KINDS.push(k); CHANNEL_OF[k] = ch; }
+}
 
 const config = {
   record: opts.record,        // keep each request for /__mock/requests
@@ -728,6 +736,7 @@ function control(req, res, u, body) {
     scripts = freshScripts();
     generation++;
     if (u.searchParams.get('tokens')) accessTokens.clear();
+    for (const ch of CHANNELS) ch.reset(!!u.searchParams.get('tokens'));
     return controlReply(res, 200, { ok: true });
   }
   if (what === 'config' && (m === 'POST' || m === 'GET')) {
@@ -736,6 +745,7 @@ function control(req, res, u, body) {
       try { c = JSON.parse(body.toString('utf8') || '{}'); } catch (e) { return controlReply(res, 400, { error: 'body is not JSON' }); }
       if (c.fcmTokenExpiresIn !== undefined) config.fcmTokenExpiresIn = Number(c.fcmTokenExpiresIn);
       if (c.record !== undefined) config.record = !!c.record;
+      for (const ch of CHANNELS) ch.configure(c, config);
     }
     return controlReply(res, 200, config);
   }
@@ -850,6 +860,10 @@ function makeH2(kind, handle, tls) {
 
 function route(u) {
   const p = u.pathname;
+  for (const ch of CHANNELS) {
+    const k = ch.route(u);
+    if (k !== null) return k;
+  }
   if (p.startsWith('/hook/')) return 'webhook';
   if (p.startsWith('/sms/')) return 'sms';
   if (p === '/fcm/token') return 'fcm-token';
@@ -885,6 +899,7 @@ function h1Request(req, res) {
       r.key = u.pathname;
       plainHandle(r, kind === 'sms' ? 'OK' : 'ok');
     } else if (kind === 'fcm-token') tokenHandle(r);
+    else if (CHANNEL_OF[kind]) CHANNEL_OF[kind].handle(r);
     else fcmHandle(r);
   });
 }
@@ -913,6 +928,7 @@ function listen(srv) {
 const servers = [];
 
 async function main() {
+  for (const ch of CHANNELS) ch.init({ config, finish, takeScript, scriptStatus, queryObject });
   const apns = makeH2('apns', apnsHandle, false);
   const fcm = makeH2('fcm', fcmHandle, false);
   const h1 = makeH1();
