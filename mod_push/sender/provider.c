@@ -3,7 +3,11 @@
 
 #include <string.h>
 
-static const push_provider_t *const providers[] = {&push_provider_apns, &push_provider_fcm};
+static const push_provider_t *const providers[] = {
+    &push_provider_apns,
+    &push_provider_fcm,
+    &push_provider_webpush,
+};
 
 const push_provider_t *push_provider_find(const char *name)
 {

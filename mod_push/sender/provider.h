@@ -75,6 +75,7 @@ struct push_provider {
 
 extern const push_provider_t push_provider_apns;
 extern const push_provider_t push_provider_fcm;
+extern const push_provider_t push_provider_webpush;   /* slot 4 */
 
 /* The provider of that name, or NULL when this sender does not deliver to it. */
 const push_provider_t *push_provider_find(const char *name);
