@@ -512,7 +512,8 @@ static int webpush_update_ok(mf_req_t *q, const char *token)
     if (rv != PUSH_OK)
         return mf_store_error(q, rv), 0;
     platform = push_db_col(get.db, get.row, PUSH_DEV_PLATFORM);
-    return !platform || strcmp(platform, "webpush") != 0 || webpush_token_ok(q, token);
+    /* the row shows MobileFirst's letter */
+    return !platform || strcmp(platform, "B") != 0 || webpush_token_ok(q, token);
 }
 
 static push_status_t op_device_update(push_db_t *db, mf_op_t *op)

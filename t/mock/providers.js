@@ -17,6 +17,9 @@ const http2 = require('http2');
 const crypto = require('crypto');
 const fs = require('fs');
 const { URL, URLSearchParams } = require('url');
+// Services kept in files of their own: their kinds, options and start(helpers),
+// called once the servers here listen.
+const extensions = [require('./webpush.js')];
 
 // ---------------------------------------------------------------- options --
 
@@ -36,6 +39,7 @@ function parseArgs(argv) {
     '--apns-key-pub': 'apnsKeyPub', '--apns-key-id': 'apnsKeyId',
     '--apns-team-id': 'apnsTeamId', '--fcm-key-pub': 'fcmKeyPub', '--host': 'host',
   };
+  for (const x of extensions) Object.assign(valued, x.options);
   for (let i = 0; i < argv.length; i++) {
     let name = argv[i];
     let value;
@@ -75,6 +79,7 @@ const fcmKey = opts.fcmKeyPub ? readKey(opts.fcmKeyPub, '--fcm-key-pub') : null;
 
 const KINDS = ['apns', 'fcm', 'fcm-token', 'webhook', 'sms'];
 const KIND_BIT = { apns: 1, fcm: 2, 'fcm-token': 4, webhook: 8, sms: 16 };
+for (const x of extensions) for (const k of x.kinds) { KIND_BIT[k] = 1 << KINDS.length; KINDS.push(k); }
 const FCM_SCOPE = 'https://www.googleapis.com/auth/firebase.messaging';
 
 const config = {
@@ -658,7 +663,7 @@ function controlReply(res, status, obj) {
 }
 
 function portsInfo() {
-  return { apns: ports.apns, apns_tls: ports.apns_tls, fcm: ports.fcm, fcm_tls: ports.fcm_tls, http: ports.http, pid: process.pid };
+  return Object.assign({}, ports, { pid: process.pid });
 }
 
 function control(req, res, u, body) {
@@ -739,6 +744,7 @@ function control(req, res, u, body) {
     }
     return controlReply(res, 200, config);
   }
+  if (extControl[what]) return extControl[what](req, res, u, body);
   return controlReply(res, 404, { error: `no such control call: ${m} ${u.pathname}` });
 }
 
@@ -911,6 +917,7 @@ function listen(srv) {
 }
 
 const servers = [];
+const extControl = {};   // control calls of the extensions: /__mock/<name>
 
 async function main() {
   const apns = makeH2('apns', apnsHandle, false);
@@ -932,6 +939,9 @@ async function main() {
   ports.http = await listen(h1);
   if (apnsTls) ports.apns_tls = await listen(apnsTls);
   if (fcmTls) ports.fcm_tls = await listen(fcmTls);
+  const helpers = { opts, config, now, newConn, takeScript, scriptStatus, finish, tryJson, listen,
+    servers, sessions, ports, control: extControl };
+  for (const x of extensions) await x.start(helpers);
   const info = JSON.stringify(portsInfo());
   if (opts.portsFile) {
     const tmp = `${opts.portsFile}.tmp.${process.pid}`;
