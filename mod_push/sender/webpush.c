@@ -74,9 +74,10 @@ static const char *webpush_cred_open(push_sender_t *sd, push_cred_t *cr)
     return NULL;
 }
 
-/* The VAPID token for origin: made once per origin and kept until an hour before it
- * expires. NULL and *error when it cannot be signed. */
-static const char *vapid_for(push_cred_t *cr, const char *origin, const char **error)
+/* The VAPID token for origin, copied into p (another thread may start the cache over):
+ * made once per origin and kept until an hour before it expires. NULL and *error when
+ * it cannot be signed. */
+static const char *vapid_for(push_cred_t *cr, apr_pool_t *p, const char *origin, const char **error)
 {
     webpush_cred_t *w = cr->state;
     apr_time_t now = apr_time_now();
@@ -103,6 +104,8 @@ static const char *vapid_for(push_cred_t *cr, const char *origin, const char **e
             t->until = apr_time_from_sec(exp) - JWT_RENEW;
         }
     }
+    if (jwt)
+        jwt = apr_pstrdup(p, jwt);
     apr_thread_mutex_unlock(cr->lock);
     return jwt;
 }
@@ -169,7 +172,7 @@ static int webpush_build(push_sender_t *sd, apr_pool_t *p, push_req_t *rq)
         return push_req_decide(rq, PUSH_OUT_MESSAGE_BAD, apr_pstrcat(p, PUSH_EGRESS_REFUSED ": ", why, NULL)), 0;
     if (!(origin = push_webpush_origin(p, sub.endpoint)))
         return push_req_decide(rq, PUSH_OUT_MESSAGE_BAD, "the subscription: the endpoint has no origin"), 0;
-    if (!(jwt = vapid_for(rq->cr, origin, &err)))
+    if (!(jwt = vapid_for(rq->cr, p, origin, &err)))
         return push_req_decide(rq, PUSH_OUT_MESSAGE_BAD, apr_pstrcat(p, "VAPID token: ", err, NULL)), 0;
     if (!push_webpush_encrypt(p, &sub, (const unsigned char *)wm->req.body, wm->req.body_len, &body,
                               &body_len, &err))
