@@ -84,12 +84,16 @@ mf_err(mf(POST => "/apps/$app/devices", $token, {%dev, token => undef}), 400, 'F
 mf_err(mf(POST => "/apps/$app/devices", $token, {%dev, deviceId => 7}), 400, 'FPWSE0005E', 'a number for deviceId');
 mf_err(mf(POST => "/apps/$app/devices", $token, {%dev, extra => 1}), 400, 'FPWSE0006E', 'an unknown property');
 mf_err(mf(POST => '/apps/no-such-app/devices', $token, \%dev), 404, 'FPWSE0001E', 'an unknown application');
+# a browser's token is its PushSubscription (docs/webpush.md; t/webpush.t has the rest)
+my %tok = (G => 't-G', W => 'https://db5.notify.windows.com/?token=t-W',
+           B => '{"endpoint":"https://push.example.net/wp/1","keys":{"p256dh":"BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-'
+                . 'JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4","auth":"BTBZMqHH6r4Tts7J_aSIgg"}}');
 for my $p (qw(G W B)) {
-    # a Windows device's token is its channel URI (t/wns.t has the ones refused)
-    my $t = $p eq 'W' ? 'https://db5.notify.windows.com/?token=t-W' : "t-$p";
-    is mf(POST => "/apps/$app/devices", $token, {deviceId => "p-$p", token => $t, platform => $p})->code, 201,
+    is mf(POST => "/apps/$app/devices", $token, {deviceId => "p-$p", token => $tok{$p}, platform => $p})->code, 201,
        "platform $p registers";
 }
+mf_err(mf(POST => "/apps/$app/devices", $token, {deviceId => 'p-B2', token => 't-B', platform => 'B'}), 400, 'FPWSE0005E',
+       'platform B with a token that is no PushSubscription');
 
 # --- tags -----------------------------------------------------------------------------------------------
 $b = ok_json(mf(POST => "/apps/$app/tags", $token, {name => 'news', description => 'The news'}), 201, 'POST tags');

@@ -9,7 +9,8 @@ use PushTest;
 my $APP = 'test-navixy';
 my $BIND = '/user/session/push_token/bind';
 my $DELETE = '/user/session/push_token/delete';
-my $P256DH = 'BOr8ZxRd_1ffvwkCNXmfBbZLVvpUCpgmuozeyCfVnKGxEYKoWlZ6Iqlpzd8MkKDOVTlP9QWVaSaKmQfDmzSbb-M';
+# a point of P-256 (RFC 8291's example user agent key): the sender must be able to use it
+my $P256DH = 'BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4';
 my $AUTH = 'q1dXpw3UpT5VOmu_cf_v6g';
 
 sub user_devices {

@@ -70,6 +70,7 @@ static const mf_route_t routes[] = {
     SETTINGS("gcmConf"),
     SETTINGS("wnsConf"),
     SETTINGS("smsConf"),
+    SETTINGS("webpushConf"),
     {M_GET, "apps/{}/settings/gcmConfPublic", "gcmConfPublic.read", SCOPE_APP, 0, mf_gcm_public, NULL},
     {M_POST, "apps/{}/messages", "messages.write", SCOPE_APP, 1, mf_message_send, NULL},
     {M_POST, "apps/{}/messages/bulk", "messages.write", SCOPE_APP, 1, mf_message_bulk, NULL},

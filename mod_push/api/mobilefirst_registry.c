@@ -12,6 +12,8 @@
 #include "http_util.h"
 #include "log.h"
 #include "sender/wnsmap.h"
+#include "sender/egress.h"
+#include "sender/webpush_core.h"
 #include "store/lists.h"
 #include "store/statements.h"
 #include "store/store.h"
@@ -379,6 +381,21 @@ static int channel_ok(mf_req_t *q, const char *platform, const char *token)
     return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "token"), 0;
 }
 
+/* A browser's token is the JSON text of its PushSubscription: checked here, its endpoint
+ * by the egress guard too, so that a bad one is a 400 now rather than failed deliveries
+ * later. 0 after answering. */
+static int webpush_token_ok(mf_req_t *q, const char *token)
+{
+    push_webpush_sub_t sub;
+    const char *why = push_webpush_sub_parse(q->r->pool, token, &sub);
+    if (!why && (why = push_egress_url_problem(q->r->pool, sub.endpoint, push_conf_egress(q->r->server))))
+        why = apr_pstrcat(q->r->pool, "the endpoint is not accepted: ", why, NULL);
+    if (why)
+        return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID,
+                        apr_pstrcat(q->r->pool, "token (", why, ")", NULL)), 0;
+    return 1;
+}
+
 /* userId: a string of at most 254 characters (MobileFirst's rule). 0 after answering. */
 static int user_id_ok(mf_req_t *q, json_object *body, const char **user, int *present)
 {
@@ -459,7 +476,8 @@ int mf_device_register(mf_req_t *q)
         return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "platform");
     if (!push_valid_device_token(op.dev.platform, op.dev.token, strlen(op.dev.token)))
         return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "token");
-    if (!channel_ok(q, op.dev.platform, op.dev.token))
+    if (!channel_ok(q, op.dev.platform, op.dev.token) ||
+        (strcmp(op.dev.platform, "webpush") == 0 && !webpush_token_ok(q, op.dev.token)))
         return OK;
     if (!phone_ok(q, body, &phone, &present) || !user_id_ok(q, body, &op.dev.user_id, &present) ||
         !user_allowed(q, present))
@@ -498,6 +516,22 @@ int mf_device_get(mf_req_t *q)
         return mf_error(q, HTTP_NOT_FOUND, PUSH_MSG_DEVICE_MISSING, q->id);
     return rv == PUSH_OK ? mf_send(q, HTTP_OK, device_json(q, op.db, op.row, 1))
                          : mf_store_error(q, rv);
+}
+
+/* A new token for a browser's device is checked as at registration. 0 after answering
+ * (also when the device does not exist: 404). */
+static int webpush_update_ok(mf_req_t *q, const char *token)
+{
+    mf_op_t get = {.q = q, .run = op_device_get, .a = q->app_id, .b = q->id};
+    push_status_t rv = with(&get);
+    const char *platform;
+    if (rv == PUSH_NOTFOUND)
+        return mf_error(q, HTTP_NOT_FOUND, PUSH_MSG_DEVICE_MISSING, q->id), 0;
+    if (rv != PUSH_OK)
+        return mf_store_error(q, rv), 0;
+    platform = push_db_col(get.db, get.row, PUSH_DEV_PLATFORM);
+    /* the row shows MobileFirst's letter */
+    return !platform || strcmp(platform, "B") != 0 || webpush_token_ok(q, token);
 }
 
 /* A new token is checked against the platform the device is stored with (an update
@@ -541,6 +575,8 @@ int mf_device_update(mf_req_t *q)
     if (mf_string(q, body, "token", PUSH_MAX_TOKEN, &op.dev.token) < 0 ||
         !phone_ok(q, body, &op.c, &op.flag2) || !user_id_ok(q, body, &op.dev.user_id, &op.flag) ||
         !user_allowed(q, op.flag))
+        return OK;
+    if (op.dev.token && !webpush_update_ok(q, op.dev.token))
         return OK;
     op.d = apr_table_get(q->r->headers_in, "User-Agent");
     if (op.d && (strlen(op.d) > 1024 || !push_valid_utf8(op.d, strlen(op.d))))

@@ -19,6 +19,8 @@
 #include "sender/sender.h"
 #include "sender/sms.h"
 #include "sender/wnsmap.h"
+#include "sender/jwt.h"
+#include "sender/webpush_core.h"
 #include "store/store.h"
 
 typedef struct {
@@ -33,12 +35,14 @@ static int parse_apns(mf_req_t *q, json_object *body, json_object *config, const
 static int parse_gcm(mf_req_t *q, json_object *body, json_object *config, const char **secret);
 static int parse_wns(mf_req_t *q, json_object *body, json_object *config, const char **secret);
 static int parse_sms(mf_req_t *q, json_object *body, json_object *config, const char **secret);
+static int parse_webpush(mf_req_t *q, json_object *body, json_object *config, const char **secret);
 
 static const mf_provider_t providers[] = {
     {"apnsConf", "apns", "APNs", parse_apns},
     {"gcmConf", "fcm", "GCM", parse_gcm},
     {"wnsConf", "wns", "WNS", parse_wns},
     {"smsConf", "sms", "SMS", parse_sms},
+    {"webpushConf", "webpush", "Web Push", parse_webpush},
     {NULL, NULL, NULL, NULL}
 };
 
@@ -47,7 +51,7 @@ static const mf_provider_t *provider_of(const char *conf)
     for (const mf_provider_t *p = providers; p->conf; p++)
         if (strcmp(p->conf, conf) == 0)
             return p;
-    return providers; /* routes only name the four above */
+    return providers; /* routes only name the ones above */
 }
 
 /* Copies a required (or optional) string property into config; 0 after answering. */
@@ -481,4 +485,74 @@ int mf_apns_cert(mf_req_t *q)
     if (!q->r->header_only)
         ap_rwrite(der, der_len, q->r);
     return OK;
+}
+
+/* --- Web Push (a mod_push addition) ------------------------------------------------------ */
+
+/* The VAPID private key already stored for the application, so that a PUT that only
+ * changes the subject keeps the key every browser subscribed with. 1 and d, or 0. */
+static int stored_vapid_key(mf_req_t *q, unsigned char d[PUSH_WEBPUSH_SCALAR])
+{
+    const push_secret_key_t *key = push_conf_secret_key(q->r->server);
+    cred_op_t op = {q->app_id, "webpush", NULL, NULL, NULL};
+    unsigned char *sealed, *plain;
+    apr_size_t n, plen;
+    const char *error = NULL;
+    if (!key || push_db_with(q->r, op_get, &op) != PUSH_OK || !op.secret ||
+        !push_bytea_decode(q->r->pool, op.secret, &sealed, &n) ||
+        !push_secret_open(q->r->pool, key, sealed, n, apr_pstrcat(q->r->pool, q->app_id, "/webpush", NULL),
+                          &plain, &plen, &error))
+        return 0;
+    return push_webpush_b64_decode((const char *)plain, d, PUSH_WEBPUSH_SCALAR);
+}
+
+/* The subject goes into a token in a header: printable ASCII only. */
+static int printable_ascii(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e)
+            return 0;
+    return 1;
+}
+
+/* webpushConf: {"subject": "mailto:..." | "https://...", "privateKey"?: base64url of the
+ * 32-byte P-256 scalar}. Without privateKey the stored key is kept, or one is made. The
+ * public key is shown (the browser's applicationServerKey); the private key is sealed. */
+static int parse_webpush(mf_req_t *q, json_object *body, json_object *config, const char **secret)
+{
+    static const char *const props[] = {"subject", "privateKey", NULL};
+    unsigned char d[PUSH_WEBPUSH_SCALAR], pub[PUSH_WEBPUSH_POINT];
+    const char *subject = NULL, *priv = NULL, *why = NULL, *pub64 = NULL;
+    EVP_PKEY *k;
+    int ok;
+
+    if (!mf_known_properties(q, body, props) || !copy_string(q, body, NULL, "subject", 1024, 1, &subject) ||
+        !copy_string(q, body, NULL, "privateKey", 128, 0, &priv))
+        return 0;
+    if (!((strncmp(subject, "mailto:", 7) == 0 && strlen(subject) > 7 && strchr(subject, '@')) ||
+          (strncmp(subject, "https://", 8) == 0 && push_valid_https_url(subject, strlen(subject)))) ||
+        !printable_ascii(subject))
+        return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID,
+                        "subject (a mailto: address or an https: URL)"), 0;
+    if (priv) {
+        if (!push_webpush_b64_decode(priv, d, sizeof(d)))
+            return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID,
+                            "privateKey (the base64url encoding of a 32-byte P-256 private key)"), 0;
+        ok = 1;
+    } else {
+        ok = stored_vapid_key(q, d) || push_webpush_key_generate(d, pub);
+    }
+    if (!ok)
+        return mf_store_error(q, PUSH_EUNAVAIL), 0;
+    k = push_webpush_key_from_private(d, pub, &why);
+    EVP_PKEY_free(k);
+    if (!k)
+        return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID,
+                        apr_pstrcat(q->r->pool, "privateKey (", why, ")", NULL)), 0;
+    if (!push_b64url(q->r->pool, d, sizeof(d), secret) || !push_b64url(q->r->pool, pub, sizeof(pub), &pub64))
+        return mf_store_error(q, PUSH_EUNAVAIL), 0;
+    OPENSSL_cleanse(d, sizeof(d));
+    json_object_object_add(config, "subject", json_object_new_string(subject));
+    json_object_object_add(config, "publicKey", json_object_new_string(pub64));
+    return 1;
 }

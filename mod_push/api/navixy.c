@@ -14,6 +14,8 @@
 #include "http_util.h"
 #include "log.h"
 #include "sender/wnsmap.h"
+#include "sender/egress.h"
+#include "sender/webpush_core.h"
 
 typedef struct {
     int code;
@@ -174,7 +176,15 @@ static int webpush_keys(request_rec *r, const nvx_params_t *p, json_object *extr
         }
         json_object_object_add(extra, want[i].name, json_object_new_string_len(v, (int)len));
     }
-    return 1;
+    {
+        /* and p256dh a point of the curve, as the sender will need it */
+        push_webpush_sub_t sub;
+        json_object *k, *a;
+        json_object_object_get_ex(extra, "p256dh", &k);
+        json_object_object_get_ex(extra, "auth", &a);
+        *why = push_webpush_keys(json_object_get_string(k), json_object_get_string(a), &sub);
+    }
+    return *why == NULL;
 }
 
 static const char *device_id_for(request_rec *r, const push_principal_t *who)
@@ -216,8 +226,10 @@ static int nvx_bind(request_rec *r, const nvx_params_t *p, const push_principal_
     if (has < 0)
         return nvx_error(r, &E_PARAMS, "category_filter", "must be a string");
     if (strcmp(platform, "webpush") == 0) {
-        if (!push_valid_https_url(token, strlen(token)))
-            return nvx_error(r, &E_PARAMS, "token", "must be the push subscription's endpoint URL");
+        if (!push_valid_https_url(token, strlen(token)) || strncmp(token, "https://", 8) != 0)
+            return nvx_error(r, &E_PARAMS, "token", "must be the push subscription's https endpoint URL");
+        if ((why = push_egress_url_problem(r->pool, token, push_conf_egress(r->server))))
+            return nvx_error(r, &E_PARAMS, "token", apr_pstrcat(r->pool, "is not accepted: ", why, NULL));
         if (!webpush_keys(r, p, extra, &why))
             return nvx_error(r, &E_PARAMS, "parameters", why);
     }

@@ -14,7 +14,7 @@
 static const char *const message_props[] = {
     "message", "notificationType", "settings", "target", "category", "expiration", "sendAt",
     "collapseKey", "priority", NULL};
-static const char *const settings_props[] = {"apns", "gcm", "wns", NULL};
+static const char *const settings_props[] = {"apns", "gcm", "wns", "webpush", NULL};
 static const char *const target_props[] = {"deviceIds", "userIds", "platforms", "tagNames", NULL};
 static const char *const platform_codes[] = {"A", "G", "W", "B", NULL};
 
@@ -208,6 +208,13 @@ static const char *check_settings(apr_pool_t *p, json_object *settings)
             return "settings.gcm.collapseKey";
         if (strcmp(k, "wns") == 0 && (bad = check_wns(v)))
             return bad;
+        /* a mod_push addition: what a browser's notification shows (docs/webpush.md) */
+        if (strcmp(k, "webpush") == 0) {
+            static const char *const texts[] = {"title", "icon", "url", NULL};
+            for (const char *const *t = texts; *t; t++)
+                if (json_object_object_get_ex(v, *t, &x) && !string_ok(x, 2048))
+                    return apr_pstrcat(p, "settings.webpush.", *t, NULL);
+        }
         if (json_object_object_get_ex(v, "timeToLive", &x) && strcmp(k, "gcm") == 0 &&
             !(json_object_is_type(x, json_type_int) && json_object_get_int64(x) >= 0 &&
               json_object_get_int64(x) <= 2419200))

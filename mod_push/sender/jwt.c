@@ -239,3 +239,31 @@ const char *push_hmac_sha256_hex(apr_pool_t *p, const unsigned char *key, apr_si
     hex[2 * mdlen] = '\0';
     return hex;
 }
+
+const char *push_jwt_es256_claims(apr_pool_t *p, EVP_PKEY *key, json_object *claims, const char **error)
+{
+    json_object *header;
+    unsigned char *der = NULL, raw[2 * ES256_HALF];
+    size_t derlen = 0;
+    const char *input, *sig64 = NULL;
+    int ok;
+
+    if (!key || !is_p256(key)) {
+        json_object_put(claims);
+        *error = "the signing key is not an EC P-256 key";
+        return NULL;
+    }
+    header = json_object_new_object();
+    json_object_object_add(header, "typ", json_object_new_string("JWT"));
+    json_object_object_add(header, "alg", json_object_new_string("ES256"));
+    input = signing_input(p, header, claims);
+    ERR_set_mark();
+    ok = input && sign_sha256(p, key, input, &der, &derlen) && ecdsa_raw(der, derlen, raw)
+         && push_b64url(p, raw, sizeof(raw), &sig64);
+    ERR_pop_to_mark();
+    if (!ok) {
+        *error = "the token could not be signed (OpenSSL failed)";
+        return NULL;
+    }
+    return apr_pstrcat(p, input, ".", sig64, NULL);
+}

@@ -24,6 +24,13 @@ EVP_PKEY *push_pem_private_key(const char *pem, apr_size_t n, const char **error
 const char *push_jwt_es256(apr_pool_t *p, EVP_PKEY *key, const char *kid, const char *iss,
                            apr_int64_t iat, const char **error);
 
+/* A JWT {"typ":"JWT","alg":"ES256"} over claims (which it releases), signed with key
+ * (EC P-256), the signature as raw r||s: Web Push's VAPID tokens. NULL and *error
+ * otherwise. */
+struct json_object;
+const char *push_jwt_es256_claims(apr_pool_t *p, EVP_PKEY *key, struct json_object *claims,
+                                  const char **error);
+
 /* A service-account assertion for Google's token endpoint: header
  * {"alg":"RS256","typ":"JWT"}, claims {"iss","scope","aud","iat","exp"}, signed with key
  * (RSA). Returns the compact JWT, or NULL and *error. */

@@ -3,8 +3,13 @@
 
 #include <string.h>
 
-static const push_provider_t *const providers[] = {&push_provider_apns, &push_provider_fcm,
-                                                  &push_provider_sms, &push_provider_wns};
+static const push_provider_t *const providers[] = {
+    &push_provider_apns,
+    &push_provider_fcm,
+    &push_provider_wns,
+    &push_provider_webpush,
+    &push_provider_sms,
+};
 
 const push_provider_t *push_provider_find(const char *name)
 {

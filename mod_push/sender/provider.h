@@ -81,6 +81,7 @@ extern const push_provider_t push_provider_apns;
 extern const push_provider_t push_provider_fcm;
 extern const push_provider_t push_provider_sms;
 extern const push_provider_t push_provider_wns;
+extern const push_provider_t push_provider_webpush;
 
 /* The provider of that name, or NULL when this sender does not deliver to it. */
 const push_provider_t *push_provider_find(const char *name);

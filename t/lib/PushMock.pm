@@ -22,7 +22,7 @@ use Time::HiRes ();
 use URI::Escape ();
 
 our @EXPORT_OK = qw(mock_url mock_ports mock_reset mock_script mock_requests mock_stats
-                    mock_wait mock_config mock_start mock_stop);
+                    mock_wait mock_config mock_start mock_stop mock_webpush_keys);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 my $JSON = JSON::PP->new->utf8->canonical;
@@ -57,7 +57,7 @@ sub mock_url {
     die "PushMock: no such mock server '$kind'\n" unless exists $ports->{$kind};
     my $port = $ports->{$kind};
     die "PushMock: mock server '$kind' is not running (no TLS certificate given?)\n" unless defined $port;
-    my $scheme = $kind eq 'apns_tls' ? 'https' : 'http';
+    my $scheme = $kind =~ /_tls$/ || $kind eq 'webpush' ? 'https' : 'http';
     return "$scheme://127.0.0.1:$port";
 }
 
@@ -111,6 +111,10 @@ sub mock_config {
     my %set = @_;
     return _control(%set ? 'POST' : 'GET', 'config', undef, %set ? \%set : undef);
 }
+
+# The mock Web Push service's test subscription: { p256dh, auth, endpoint } (append a
+# key to endpoint: each key is a subscription of its own, all with these keys).
+sub mock_webpush_keys { _control('GET', 'webpush') }
 
 # mock_wait($kind, $count, key => K, since => SEQ, timeout => seconds)
 # Polls every 50 ms until $count requests are recorded or the timeout (15 s by

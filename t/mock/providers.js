@@ -18,6 +18,9 @@ const http2 = require('http2');
 const crypto = require('crypto');
 const fs = require('fs');
 const { URL, URLSearchParams } = require('url');
+// Services kept in files of their own: their kinds, options and start(helpers),
+// called once the servers here listen.
+const extensions = [require('./webpush.js')];
 
 // ---------------------------------------------------------------- options --
 
@@ -37,6 +40,7 @@ function parseArgs(argv) {
     '--apns-key-pub': 'apnsKeyPub', '--apns-key-id': 'apnsKeyId',
     '--apns-team-id': 'apnsTeamId', '--fcm-key-pub': 'fcmKeyPub', '--host': 'host',
   };
+  for (const x of extensions) Object.assign(valued, x.options);
   for (let i = 0; i < argv.length; i++) {
     let name = argv[i];
     let value;
@@ -76,6 +80,7 @@ const fcmKey = opts.fcmKeyPub ? readKey(opts.fcmKeyPub, '--fcm-key-pub') : null;
 
 const KINDS = ['apns', 'fcm', 'fcm-token', 'webhook', 'sms'];
 const KIND_BIT = { apns: 1, fcm: 2, 'fcm-token': 4, webhook: 8, sms: 16 };
+for (const x of extensions) for (const k of x.kinds) { KIND_BIT[k] = 1 << KINDS.length; KINDS.push(k); }
 const FCM_SCOPE = 'https://www.googleapis.com/auth/firebase.messaging';
 // Channels kept in files of their own, on the HTTP/1.1 port: each names its kinds, which
 // join the recordings, statistics and scripts, and gets the helpers it needs (main()).
@@ -666,7 +671,7 @@ function controlReply(res, status, obj) {
 }
 
 function portsInfo() {
-  return { apns: ports.apns, apns_tls: ports.apns_tls, fcm: ports.fcm, fcm_tls: ports.fcm_tls, http: ports.http, pid: process.pid };
+  return Object.assign({}, ports, { pid: process.pid });
 }
 
 function control(req, res, u, body) {
@@ -749,6 +754,7 @@ function control(req, res, u, body) {
     }
     return controlReply(res, 200, config);
   }
+  if (extControl[what]) return extControl[what](req, res, u, body);
   return controlReply(res, 404, { error: `no such control call: ${m} ${u.pathname}` });
 }
 
@@ -926,6 +932,7 @@ function listen(srv) {
 }
 
 const servers = [];
+const extControl = {};   // control calls of the extensions: /__mock/<name>
 
 async function main() {
   for (const ch of CHANNELS) ch.init({ config, finish, takeScript, scriptStatus, queryObject });
@@ -948,6 +955,9 @@ async function main() {
   ports.http = await listen(h1);
   if (apnsTls) ports.apns_tls = await listen(apnsTls);
   if (fcmTls) ports.fcm_tls = await listen(fcmTls);
+  const helpers = { opts, config, now, newConn, takeScript, scriptStatus, finish, tryJson, listen,
+    servers, sessions, ports, control: extControl };
+  for (const x of extensions) await x.start(helpers);
   const info = JSON.stringify(portsInfo());
   if (opts.portsFile) {
     const tmp = `${opts.portsFile}.tmp.${process.pid}`;
