@@ -12,6 +12,9 @@ my $HEX = '105ebe3fcb7e93efda22257caaf5b9c465043f6d0b2abf3bc8ae7c939655e949';
 my $FCM = 'dQw4w9WgXcQ:APA91bHun4MxP5egoKMwt2KZFBaFUH-1RYqx8gVW1FNC5bTNnwN2-QxR6L4b_0cOzgWVWm6dQ2uPm1Mp5Z'
         . 'bZj7xl3hbzGCFEr5HUJB0NfdzT3mWpDkhZx-fgPhZ7QmBo0Yl5mpLOaV2C';
 my $WNS = 'https://db5p.notify.windows.com/?token=AwYAAAD8sZ%2bT0wSb9sQ';
+# a browser's PushSubscription (t/webpush.t has the rules)
+my $SUB = '{"endpoint":"https://push.example.net/wp/1","keys":{"p256dh":"BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-'
+        . 'JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4","auth":"BTBZMqHH6r4Tts7J_aSIgg"}}';
 my $CRLF = "chat.rocket.ios\r\nx-evil: 1";
 
 # Tokens no platform's sender may put into a request path.
@@ -149,7 +152,7 @@ my @bad_tokens = (
     $refused->(mf(POST => $path, $token, $dev->(token => 'a/b', platform => 'G')), 'token', 'an FCM token with a slash');
     $refused->(mf(POST => $path, $token, $dev->(token => 'xyz', deviceId => "d\r\n")), 'deviceId', 'CR LF in deviceId');
     $refused->(mf(POST => $path, $token, $dev->(token => 'xyz', userId => "u\tx")), 'userId', 'a tab in userId');
-    for my $ok (['xyz', 'A'], [$HEX, 'A'], [$FCM, 'G'], [$WNS, 'W'], ['t-B', 'B']) {
+    for my $ok (['xyz', 'A'], [$HEX, 'A'], [$FCM, 'G'], [$WNS, 'W'], [$SUB, 'B']) {
         is mf(POST => $path, $token, $dev->(token => $ok->[0], platform => $ok->[1]))->code, 201,
            "MobileFirst: platform $ok->[1] registers '" . substr($ok->[0], 0, 16) . "'";
     }
@@ -161,7 +164,7 @@ my @bad_tokens = (
     is json_body(mf(GET => "$path/$id", $token))->{token}, $HEX, '... and the token is unchanged';
     is mf(PUT => "$path/$id", $token, {token => 'xyz'})->code, 200, 'an update to a good token';
     my $w = 'w-' . random_hex(6);
-    mf(POST => $path, $token, {deviceId => $w, token => 'wns-channel', platform => 'W'});
+    mf(POST => $path, $token, {deviceId => $w, token => 'https://db5p.notify.windows.com/?token=first', platform => 'W'});
     is mf(PUT => "$path/$w", $token, {token => $WNS})->code, 200, 'a WNS device takes a channel URI';
 
     my $msgs = "/apps/$app/messages";
