@@ -4,11 +4,13 @@
 #include "http_protocol.h"
 #include "util_filter.h"
 
+#include "config.h"
 #include "core/validate.h"
 #include "log.h"
 
-push_body_t push_read_body(request_rec *r, apr_off_t limit, char **buf, apr_size_t *len)
+push_body_t push_read_body(request_rec *r, char **buf, apr_size_t *len)
 {
+    const apr_off_t limit = push_conf_max_body(r);
     apr_bucket_brigade *bb;
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
     apr_size_t cap, used = 0;
@@ -192,4 +194,33 @@ int push_send_empty(request_rec *r, int status)
     r->status = status;
     ap_set_content_length(r, 0);
     return OK;
+}
+
+push_body_t push_read_json(request_rec *r, json_type type, json_object **out)
+{
+    char *buf;
+    apr_size_t len;
+    push_body_t rv = push_read_body(r, &buf, &len);
+    *out = NULL;
+    if (rv != PUSH_BODY_OK)
+        return rv;
+    if ((rv = push_parse_json(r, buf, len, out)) != PUSH_BODY_OK)
+        return rv;
+    if (!json_object_is_type(*out, type)) {
+        *out = NULL;
+        return PUSH_BODY_NOT_OBJECT;
+    }
+    return PUSH_BODY_OK;
+}
+
+push_body_t push_read_form(request_rec *r, apr_table_t *form)
+{
+    char *buf;
+    apr_size_t len;
+    push_body_t rv = push_read_body(r, &buf, &len);
+    if (rv != PUSH_BODY_OK)
+        return rv;
+    if (memchr(buf, '\0', len))
+        return PUSH_BODY_NOT_JSON;
+    return push_parse_form(r->pool, buf, len, form);
 }

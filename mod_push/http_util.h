@@ -1,5 +1,6 @@
-/* HTTP helpers shared by the dialects: body reading with a limit, JSON and form
- * parsing, and JSON responses. Dialects decide what to answer; these only do I/O. */
+/* HTTP helpers shared by the dialects: the request body (read once, under
+ * PushMaxBodySize, as bytes, JSON or a form), and JSON responses. Dialects decide what
+ * to answer for each push_body_t; these only do I/O. */
 #ifndef PUSH_HTTP_UTIL_H
 #define PUSH_HTTP_UTIL_H
 
@@ -11,12 +12,21 @@ typedef enum {
     PUSH_BODY_TOO_LARGE,   /* over PushMaxBodySize or LimitRequestBody */
     PUSH_BODY_READ_ERROR,  /* the client went away or sent broken chunking */
     PUSH_BODY_NOT_JSON,    /* not parseable JSON, or trailing bytes */
-    PUSH_BODY_NOT_OBJECT,  /* valid JSON but not an object */
+    PUSH_BODY_NOT_OBJECT,  /* valid JSON but not an object (not the type asked for) */
     PUSH_BODY_BAD_UTF8     /* bytes that are not UTF-8 */
 } push_body_t;
 
-/* Reads the whole request body (at most limit bytes) into r->pool. */
-push_body_t push_read_body(request_rec *r, apr_off_t limit, char **buf, apr_size_t *len);
+/* Reads the whole request body (at most the location's PushMaxBodySize) into r->pool,
+ * NUL-terminated. */
+push_body_t push_read_body(request_rec *r, char **buf, apr_size_t *len);
+
+/* Reads the body and parses it as one JSON value of type (json_type_object, an array
+ * for bulk requests, ...); released with r->pool. */
+push_body_t push_read_json(request_rec *r, json_type type, json_object **out);
+
+/* Reads an application/x-www-form-urlencoded body into form (a NUL byte in it is
+ * PUSH_BODY_NOT_JSON: malformed, like a bad escape). */
+push_body_t push_read_form(request_rec *r, apr_table_t *form);
 
 /* Parses buf as one JSON value of any type; released with r->pool. */
 push_body_t push_parse_json(request_rec *r, const char *buf, apr_size_t len, json_object **out);

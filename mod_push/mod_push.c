@@ -8,7 +8,7 @@
 
 #include "api/api.h"
 #include "config.h"
-#include "dbd.h"
+#include "store/db.h"
 #include "sender/process.h"
 
 static int push_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,

@@ -7,8 +7,8 @@
 #include "http_protocol.h"
 
 #include "config.h"
-#include "core/auth.h"
-#include "core/registry.h"
+#include "service/session.h"
+#include "service/registry.h"
 #include "core/token.h"
 #include "core/validate.h"
 #include "http_util.h"
@@ -196,26 +196,20 @@ static int read_device(request_rec *r, push_device_t *d, layer_fail_t *f)
         {"token", PUSH_MAX_TOKEN}, {"type", 16}, {"device_id", PUSH_MAX_ID}};
     static const char *const optional[] = {"apns_bundle_id", "gcm_sender_id", "ios_version"};
     const char *ct = push_content_type(r), *values[3], *opt[3] = {NULL, NULL, NULL};
-    char *buf;
-    apr_size_t len;
     json_object *body, *extra;
     push_invalid_t why;
 
     if (*ct && strcmp(ct, "application/json") != 0)
         return fail(f, &E_INVALID_REQUEST, "The request body must be sent as "
                     "Content-Type: application/json", NULL);
-    switch (push_read_body(r, push_conf_max_body(r), &buf, &len)) {
+    switch (push_read_json(r, json_type_object, &body)) {
     case PUSH_BODY_OK:
         break;
     case PUSH_BODY_TOO_LARGE:
         return fail(f, &E_TOO_LARGE, apr_psprintf(r->pool, "The request body is larger than %"
                     APR_OFF_T_FMT " bytes", push_conf_max_body(r)), NULL);
-    default:
+    case PUSH_BODY_READ_ERROR:
         return fail(f, &E_INVALID_REQUEST, "The request body could not be read", NULL);
-    }
-    switch (push_parse_json_object(r, buf, len, &body)) {
-    case PUSH_BODY_OK:
-        break;
     case PUSH_BODY_NOT_OBJECT:
         return fail(f, &E_INVALID_REQUEST, "The request body must be a JSON object", NULL);
     case PUSH_BODY_BAD_UTF8:

@@ -13,7 +13,6 @@
 #include "core/scope.h"
 #include "core/token.h"
 #include "core/validate.h"
-#include "dbd.h"
 #include "http_util.h"
 #include "log.h"
 #include "store/store.h"
@@ -154,12 +153,10 @@ json_object *mf_body(mf_req_t *q)
 
 json_object *mf_body_as(mf_req_t *q, json_type type)
 {
-    char *buf;
-    apr_size_t len;
     json_object *obj;
-    switch (push_read_body(q->r, push_conf_max_body(q->r), &buf, &len)) {
+    switch (push_read_json(q->r, type, &obj)) {
     case PUSH_BODY_OK:
-        break;
+        return obj;
     case PUSH_BODY_TOO_LARGE:
         mf_error(q, HTTP_REQUEST_ENTITY_TOO_LARGE, PUSH_MSG_INVALID_JSON, NULL);
         return NULL;
@@ -167,11 +164,6 @@ json_object *mf_body_as(mf_req_t *q, json_type type)
         mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_INVALID_JSON, NULL);
         return NULL;
     }
-    if (push_parse_json(q->r, buf, len, &obj) != PUSH_BODY_OK || !json_object_is_type(obj, type)) {
-        mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_INVALID_JSON, NULL);
-        return NULL;
-    }
-    return obj;
 }
 
 int mf_known_properties(mf_req_t *q, json_object *obj, const char *const *names)
@@ -404,17 +396,6 @@ static const char *bearer_token(request_rec *r)
     return *h ? h : NULL;
 }
 
-typedef struct {
-    const char *hash, *app_id, *scopes, *client_id;
-    int app_state;
-} token_lookup_t;
-
-static push_status_t lookup_token(push_db_t *db, void *ctx)
-{
-    token_lookup_t *t = ctx;
-    return push_store_token_app(db, t->hash, t->app_id, &t->scopes, &t->client_id, &t->app_state);
-}
-
 static int challenge(mf_req_t *q, int status, const char *header)
 {
     apr_table_setn(q->r->err_headers_out, "WWW-Authenticate", header);
@@ -434,15 +415,17 @@ int mf_insufficient_scope(mf_req_t *q, const char *scope)
 static int authorize(mf_req_t *q, const mf_route_t *route, int *answered)
 {
     const char *token = bearer_token(q->r), *app_scope = NULL, *needed;
-    token_lookup_t t = {NULL, q->app_id, NULL, NULL, -1};
+    const char *scopes = NULL, *client_id = NULL;
+    int app_state = -1, op_ok;
     push_status_t rv;
-    int op_ok;
 
     *answered = 1;
     if (!token)
         return challenge(q, HTTP_UNAUTHORIZED, "Bearer realm=\"imfpush\"");
-    t.hash = push_token_hash(q->r->pool, token, strlen(token));
-    rv = push_db_with(q->r, lookup_token, &t);
+    rv = push_db_acquire(q->r, &q->db);
+    if (rv == PUSH_OK)
+        rv = push_store_token_app(q->db, push_token_hash(q->r->pool, token, strlen(token)),
+                                  q->app_id, &scopes, &client_id, &app_state);
     if (rv == PUSH_NOTFOUND)
         return challenge(q, HTTP_UNAUTHORIZED, "Bearer realm=\"imfpush\", error=\"invalid_token\", "
                          "error_description=\"the access token is unknown or expired\"");
@@ -453,20 +436,20 @@ static int authorize(mf_req_t *q, const mf_route_t *route, int *answered)
     else if (route->app_scope == SCOPE_ALL_APPS)
         app_scope = "push.application.*";
     needed = app_scope ? apr_pstrcat(q->r->pool, route->scope, " ", app_scope, NULL) : route->scope;
-    op_ok = push_scope_list_covers(t.scopes, route->scope);
-    if (!op_ok && device_route(route) && push_scope_list_covers(t.scopes, PUSH_SCOPE_MOBILECLIENT)) {
-        q->device_client = t.client_id ? t.client_id : "";
+    op_ok = push_scope_list_covers(scopes, route->scope);
+    if (!op_ok && device_route(route) && push_scope_list_covers(scopes, PUSH_SCOPE_MOBILECLIENT)) {
+        q->device_client = client_id ? client_id : "";
         op_ok = 1;
     }
-    if (!op_ok || (app_scope && !push_scope_list_covers(t.scopes, app_scope)))
+    if (!op_ok || (app_scope && !push_scope_list_covers(scopes, app_scope)))
         return challenge(q, HTTP_FORBIDDEN,
                          apr_psprintf(q->r->pool, "Bearer realm=\"imfpush\", error=\"insufficient_scope\", "
                                       "scope=\"%s\"", needed));
-    if (route->app_scope == SCOPE_APP && t.app_state < 0)
+    if (route->app_scope == SCOPE_APP && app_state < 0)
         return mf_error(q, HTTP_NOT_FOUND, PUSH_MSG_APP_MISSING, NULL);
-    q->app_enabled = t.app_state > 0;
+    q->app_enabled = app_state > 0;
     /* the token's scopes stay with the request for routes that check more (app creation) */
-    apr_table_setn(q->r->notes, "push-scopes", t.scopes);
+    apr_table_setn(q->r->notes, "push-scopes", scopes);
     *answered = 0;
     return 0;
 }
@@ -516,7 +499,7 @@ static apr_array_header_t *segments(apr_pool_t *p, const char *sub)
 
 int push_mobilefirst_handler(request_rec *r)
 {
-    mf_req_t q = {r, NULL, NULL, NULL, NULL, 0, NULL, NULL};
+    mf_req_t q = {r, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL};
     const char *sub, *vars[2] = {NULL, NULL}, *allow = NULL;
     const mf_route_t *route = NULL;
     apr_array_header_t *segs;

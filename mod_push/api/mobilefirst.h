@@ -10,6 +10,7 @@
 #include "core/i18n.h"
 #include "core/status.h"
 #include "store/list.h"
+#include "store/store.h"
 
 typedef struct {
     request_rec *r;
@@ -21,6 +22,8 @@ typedef struct {
     apr_table_t *query;        /* query parameters, repeated ones kept */
     const char *device_client; /* a push.mobileclient token's OAuth client: it reaches only
                                   the devices it registered; NULL for other tokens */
+    push_db_t *db;             /* the request's connection, acquired with the token's lookup
+                                  (health/status acquires its own) */
 } mf_req_t;
 
 /* An error body {"code", "message"} in the caller's language. Returns OK. */

@@ -7,35 +7,11 @@
 #include "http_protocol.h"
 
 #include "core/messages.h"
-#include "dbd.h"
 #include "http_util.h"
 #include "log.h"
-#include "store/statements.h"
 #include "store/store.h"
 
 #define MAX_BULK 1000   /* messages in one bulk request */
-
-typedef struct {
-    const char *app_id, *id, *list;
-    apr_array_header_t *ids;
-    apr_dbd_row_t *row;
-    push_db_t *db;
-    int cancel;
-} msg_op_t;
-
-static push_status_t run_accept(push_db_t *db, void *ctx)
-{
-    msg_op_t *op = ctx;
-    return push_store_message_accept(db, op->app_id, op->list, &op->ids);
-}
-
-static push_status_t run_get(push_db_t *db, void *ctx)
-{
-    msg_op_t *op = ctx;
-    op->db = apr_pmemdup(db->pool, db, sizeof(*db));
-    return op->cancel ? push_store_message_cancel(db, op->app_id, op->id)
-                      : push_store_message_get(op->db, op->app_id, op->id, &op->row);
-}
 
 /* Checks one message body; 0 after answering 400 (prefix names its place in a bulk). */
 static int check(mf_req_t *q, json_object *body, const char *prefix, json_object *list)
@@ -54,21 +30,19 @@ static int check(mf_req_t *q, json_object *body, const char *prefix, json_object
 
 static int accept_list(mf_req_t *q, json_object *list, apr_array_header_t **ids)
 {
-    msg_op_t op = {q->app_id, NULL, NULL, NULL, NULL, NULL, 0};
-    push_status_t rv;
-    op.list = json_object_to_json_string_ext(list, JSON_C_TO_STRING_PLAIN);
-    rv = push_db_with(q->r, run_accept, &op);
+    push_status_t rv = push_store_message_accept(q->db, q->app_id,
+                                                 json_object_to_json_string_ext(list, JSON_C_TO_STRING_PLAIN),
+                                                 ids);
     if (rv != PUSH_OK) {
         mf_store_error(q, rv);
         return 0;
     }
-    if (op.ids->nelts != (int)json_object_array_length(list)) {
+    if ((*ids)->nelts != (int)json_object_array_length(list)) {
         PUSH_RLOG(APLOG_ERR, 0, q->r, "PUSH0501", "accepting %d messages returned %d ids",
-                  (int)json_object_array_length(list), op.ids->nelts);
+                  (int)json_object_array_length(list), (*ids)->nelts);
         mf_store_error(q, PUSH_EDB);
         return 0;
     }
-    *ids = op.ids;
     return 1;
 }
 
@@ -125,26 +99,18 @@ int mf_message_bulk(mf_req_t *q)
     return mf_send(q, HTTP_ACCEPTED, out);
 }
 
-static json_object *count(push_db_t *db, apr_dbd_row_t *row, int col)
-{
-    const char *v = push_db_col(db, row, col);
-    return json_object_new_int(v ? atoi(v) : 0);
-}
-
 /* GET /apps/{app}/messages/{id}: the message as accepted and how its delivery stands. */
 int mf_message_get(mf_req_t *q)
 {
-    msg_op_t op = {q->app_id, q->id, NULL, NULL, NULL, NULL, 0};
-    push_status_t rv = push_db_with(q->r, run_get, &op);
+    push_message_summary_t msg;
+    push_status_t rv = push_store_message_get(q->db, q->app_id, q->id, &msg);
     json_object *o, *body = NULL, *summary, *alert = NULL, *m;
-    const char *paused, *text;
     if (rv == PUSH_NOTFOUND)
         return mf_error(q, HTTP_NOT_FOUND, PUSH_MSG_RESOURCE_MISSING,
                         apr_pstrcat(q->r->pool, "message ", q->id, NULL));
     if (rv != PUSH_OK)
         return mf_store_error(q, rv);
-    text = push_db_col(op.db, op.row, PUSH_MSG_BODY);
-    body = push_json_pool_own(q->r->pool, json_tokener_parse(text ? text : "{}"));
+    body = push_json_pool_own(q->r->pool, json_tokener_parse(msg.body ? msg.body : "{}"));
     o = json_object_new_object();
     json_object_object_add(o, "messageId", json_object_new_string(q->id));
     if (body && json_object_object_get_ex(body, "message", &m) && json_object_object_get_ex(m, "alert", &alert))
@@ -153,22 +119,22 @@ int mf_message_get(mf_req_t *q)
         json_object_object_foreach(body, k, v)
             json_object_object_add(o, k, json_object_get(v));
     }
-    json_object_object_add(o, "status", mf_str(push_db_col(op.db, op.row, PUSH_MSG_STATE)));
-    json_object_object_add(o, "createdAt", mf_str(push_db_col(op.db, op.row, PUSH_MSG_CREATED_AT)));
-    json_object_object_add(o, "sendAt", mf_str(push_db_col(op.db, op.row, PUSH_MSG_SEND_AT)));
-    json_object_object_add(o, "expiresAt", mf_str(push_db_col(op.db, op.row, PUSH_MSG_EXPIRES_AT)));
+    json_object_object_add(o, "status", mf_str(msg.state));
+    json_object_object_add(o, "createdAt", mf_str(msg.created_at));
+    json_object_object_add(o, "sendAt", mf_str(msg.send_at));
+    json_object_object_add(o, "expiresAt", mf_str(msg.expires_at));
     summary = json_object_new_object();
-    json_object_object_add(summary, "targeted", count(op.db, op.row, PUSH_MSG_TARGETED));
-    json_object_object_add(summary, "sent", count(op.db, op.row, PUSH_MSG_SENT));
-    json_object_object_add(summary, "failed", count(op.db, op.row, PUSH_MSG_FAILED));
-    json_object_object_add(summary, "invalidToken", count(op.db, op.row, PUSH_MSG_INVALID));
-    json_object_object_add(summary, "filtered", count(op.db, op.row, PUSH_MSG_FILTERED));
-    json_object_object_add(summary, "expired", count(op.db, op.row, PUSH_MSG_EXPIRED));
-    json_object_object_add(summary, "cancelled", count(op.db, op.row, PUSH_MSG_CANCELLED));
-    json_object_object_add(summary, "pending", count(op.db, op.row, PUSH_MSG_PENDING));
+    json_object_object_add(summary, "targeted", json_object_new_int(msg.targeted));
+    json_object_object_add(summary, "sent", json_object_new_int(msg.sent));
+    json_object_object_add(summary, "failed", json_object_new_int(msg.failed));
+    json_object_object_add(summary, "invalidToken", json_object_new_int(msg.invalid));
+    json_object_object_add(summary, "filtered", json_object_new_int(msg.filtered));
+    json_object_object_add(summary, "expired", json_object_new_int(msg.expired));
+    json_object_object_add(summary, "cancelled", json_object_new_int(msg.cancelled));
+    json_object_object_add(summary, "pending", json_object_new_int(msg.pending));
     json_object_object_add(o, "summary", summary);
-    if ((paused = push_db_col(op.db, op.row, PUSH_MSG_PAUSED)))
-        json_object_object_add(o, "credentialErrors", json_object_new_string(paused));
+    if (msg.paused)
+        json_object_object_add(o, "credentialErrors", json_object_new_string(msg.paused));
     json_object_object_add(o, "href", mf_str(mf_href(q, "apps", q->app_id, "messages", q->id, NULL)));
     return mf_send(q, HTTP_OK, o);
 }
@@ -176,8 +142,7 @@ int mf_message_get(mf_req_t *q)
 /* DELETE /apps/{app}/messages/{id} → 204; what is not yet sent is cancelled. */
 int mf_message_cancel(mf_req_t *q)
 {
-    msg_op_t op = {q->app_id, q->id, NULL, NULL, NULL, NULL, 1};
-    push_status_t rv = push_db_with(q->r, run_get, &op);
+    push_status_t rv = push_store_message_cancel(q->db, q->app_id, q->id);
     if (rv == PUSH_NOTFOUND)
         return mf_error(q, HTTP_NOT_FOUND, PUSH_MSG_RESOURCE_MISSING,
                         apr_pstrcat(q->r->pool, "message ", q->id, NULL));

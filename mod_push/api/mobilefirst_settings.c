@@ -12,7 +12,6 @@
 #include "core/p12.h"
 #include "core/secret.h"
 #include "core/validate.h"
-#include "dbd.h"
 #include "http_util.h"
 #include "log.h"
 #include "sender/egress.h"
@@ -246,15 +245,14 @@ static int parse_apns_p12(mf_req_t *q, json_object *config, const char **secret)
     const char *error = NULL, *boundary, *subject, *not_after, *password = "";
     const push_multipart_part_t *cert, *pass, *sandbox;
     apr_array_header_t *parts;
-    json_object *sealed;
-    char *buf, *b64;
+    char *buf;
     apr_size_t len;
 
     boundary = push_multipart_boundary(q->r->pool, apr_table_get(q->r->headers_in, "Content-Type"),
                                        &error);
     if (!boundary)
         return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_CERT_INVALID, error), 0;
-    switch (push_read_body(q->r, push_conf_max_body(q->r), &buf, &len)) {
+    switch (push_read_body(q->r, &buf, &len)) {
     case PUSH_BODY_OK:
         break;
     case PUSH_BODY_TOO_LARGE:
@@ -291,44 +289,8 @@ static int parse_apns_p12(mf_req_t *q, json_object *config, const char **secret)
     json_object_object_add(config, "subject", json_object_new_string(subject));
     json_object_object_add(config, "validUntil", json_object_new_string(not_after));
     json_object_object_add(config, "isSandBox", json_object_new_boolean(sandbox && sandbox->len == 4));
-    b64 = apr_palloc(q->r->pool, apr_base64_encode_len((int)cert->len));
-    apr_base64_encode_binary(b64, cert->data, (int)cert->len);
-    sealed = push_json_pool_own(q->r->pool, json_object_new_object());
-    json_object_object_add(sealed, "p12", json_object_new_string(b64));
-    json_object_object_add(sealed, "password", json_object_new_string(password));
-    *secret = json_object_to_json_string_ext(sealed, JSON_C_TO_STRING_PLAIN);
+    *secret = push_p12_stored(q->r->pool, cert->data, cert->len, password);
     return 1;
-}
-
-/* --- store calls --------------------------------------------------------------------------------- */
-
-typedef struct {
-    const char *app_id, *provider, *config, *secret;
-    apr_table_t *all;
-} cred_op_t;
-
-static push_status_t op_put(push_db_t *db, void *ctx)
-{
-    cred_op_t *op = ctx;
-    return push_store_credential_put(db, op->app_id, op->provider, op->config, op->secret);
-}
-
-static push_status_t op_get(push_db_t *db, void *ctx)
-{
-    cred_op_t *op = ctx;
-    return push_store_credential_get(db, op->app_id, op->provider, &op->config, &op->secret);
-}
-
-static push_status_t op_delete(push_db_t *db, void *ctx)
-{
-    cred_op_t *op = ctx;
-    return push_store_credential_delete(db, op->app_id, op->provider);
-}
-
-static push_status_t op_list(push_db_t *db, void *ctx)
-{
-    cred_op_t *op = ctx;
-    return push_store_credential_list(db, op->app_id, op->all);
 }
 
 /* --- routes ----------------------------------------------------------------------------------------- */
@@ -340,8 +302,7 @@ int mf_settings_put(mf_req_t *q)
     int upload = strcmp(p->provider, "apns") == 0 &&
                  strcmp(push_content_type(q->r), "multipart/form-data") == 0;
     json_object *body = upload ? NULL : mf_body(q), *config;
-    cred_op_t op = {q->app_id, p->provider, NULL, NULL, NULL};
-    const char *secret = NULL;
+    const char *secret = NULL, *sealed_text = NULL;
     push_status_t rv;
 
     if (!body && !upload)
@@ -351,20 +312,19 @@ int mf_settings_put(mf_req_t *q)
         return OK;
     if (secret) {
         const push_secret_key_t *key = push_conf_secret_key(q->r->server);
-        unsigned char *sealed;
-        apr_size_t n;
         if (!key) {
             PUSH_RLOG(APLOG_ERR, 0, q->r, "PUSH0402", "cannot store %s credentials: PushSecretKey "
                       "is not set", p->label);
             return mf_store_error(q, PUSH_EUNAVAIL);
         }
-        if (!push_secret_seal(q->r->pool, key, (const unsigned char *)secret, strlen(secret),
-                              apr_pstrcat(q->r->pool, q->app_id, "/", p->provider, NULL), &sealed, &n))
+        sealed_text = push_secret_seal_text(q->r->pool, key, secret,
+                                            push_secret_aad_credential(q->r->pool, q->app_id, p->provider));
+        if (!sealed_text)
             return mf_store_error(q, PUSH_EUNAVAIL);
-        op.secret = push_bytea_encode(q->r->pool, sealed, n);
     }
-    op.config = json_object_to_json_string_ext(config, JSON_C_TO_STRING_PLAIN);
-    rv = push_db_with(q->r, op_put, &op);
+    rv = push_store_credential_put(q->db, q->app_id, p->provider,
+                                   json_object_to_json_string_ext(config, JSON_C_TO_STRING_PLAIN),
+                                   sealed_text);
     if (rv != PUSH_OK)
         return mf_store_error(q, rv);
     return mf_send(q, HTTP_OK, json_object_get(config));
@@ -373,8 +333,8 @@ int mf_settings_put(mf_req_t *q)
 /* The stored config, or NULL after answering (404 when none). */
 static json_object *stored_config(mf_req_t *q, const mf_provider_t *p)
 {
-    cred_op_t op = {q->app_id, p->provider, NULL, NULL, NULL};
-    push_status_t rv = push_db_with(q->r, op_get, &op);
+    const char *text = NULL, *sealed = NULL;
+    push_status_t rv = push_store_credential_get(q->db, q->app_id, p->provider, &text, &sealed);
     json_object *config;
     if (rv == PUSH_NOTFOUND) {
         mf_error(q, HTTP_NOT_FOUND, PUSH_MSG_SETTINGS_MISSING, p->label);
@@ -384,7 +344,7 @@ static json_object *stored_config(mf_req_t *q, const mf_provider_t *p)
         mf_store_error(q, rv);
         return NULL;
     }
-    config = json_tokener_parse(op.config);
+    config = text ? json_tokener_parse(text) : NULL;
     if (!config) {
         mf_store_error(q, PUSH_EDB);
         return NULL;
@@ -413,8 +373,7 @@ int mf_gcm_public(mf_req_t *q)
 int mf_settings_delete(mf_req_t *q)
 {
     const mf_provider_t *p = provider_of(q->id);
-    cred_op_t op = {q->app_id, p->provider, NULL, NULL, NULL};
-    push_status_t rv = push_db_with(q->r, op_delete, &op);
+    push_status_t rv = push_store_credential_delete(q->db, q->app_id, p->provider);
     if (rv == PUSH_NOTFOUND)
         return mf_error(q, HTTP_NOT_FOUND, PUSH_MSG_SETTINGS_MISSING, p->label);
     return rv == PUSH_OK ? mf_no_content(q) : mf_store_error(q, rv);
@@ -422,8 +381,8 @@ int mf_settings_delete(mf_req_t *q)
 
 int mf_settings_summary(mf_req_t *q)
 {
-    cred_op_t op = {q->app_id, NULL, NULL, NULL, apr_table_make(q->r->pool, 4)};
-    push_status_t rv = push_db_with(q->r, op_list, &op);
+    apr_table_t *all = apr_table_make(q->r->pool, 4);
+    push_status_t rv = push_store_credential_list(q->db, q->app_id, all);
     json_object *o, *apns, *sandbox = NULL;
     const char *text;
     int is_sandbox = 0;
@@ -431,14 +390,14 @@ int mf_settings_summary(mf_req_t *q)
         return mf_store_error(q, rv);
     o = json_object_new_object();
     json_object_object_add(o, "applicationId", json_object_new_string(q->app_id));
-    if ((text = apr_table_get(op.all, "apns")) != NULL &&
+    if ((text = apr_table_get(all, "apns")) != NULL &&
         (apns = push_json_pool_own(q->r->pool, json_tokener_parse(text))) != NULL &&
         json_object_object_get_ex(apns, "isSandBox", &sandbox))
         is_sandbox = json_object_get_boolean(sandbox);
     json_object_object_add(o, "mode", json_object_new_string(is_sandbox ? "SANDBOX" : "PRODUCTION"));
     for (const mf_provider_t *p = providers; p->conf; p++)
         json_object_object_add(o, p->conf, json_object_new_string(
-            apr_table_get(op.all, p->provider) ? mf_href(q, "apps", q->app_id, "settings", p->conf, NULL)
+            apr_table_get(all, p->provider) ? mf_href(q, "apps", q->app_id, "settings", p->conf, NULL)
                                                : ""));
     return mf_send(q, HTTP_OK, o);
 }
@@ -447,43 +406,37 @@ int mf_settings_summary(mf_req_t *q)
 int mf_apns_cert(mf_req_t *q)
 {
     const push_secret_key_t *key = push_conf_secret_key(q->r->server);
-    cred_op_t op = {q->app_id, "apns", NULL, NULL, NULL};
-    push_status_t rv = push_db_with(q->r, op_get, &op);
-    unsigned char *sealed, *plain;
-    apr_size_t n, plain_len;
-    const char *error, *b64;
-    json_object *secret, *p12;
-    char *der;
-    int der_len;
+    const char *text = NULL, *sealed_text = NULL;
+    push_status_t rv = push_store_credential_get(q->db, q->app_id, "apns", &text, &sealed_text);
+    unsigned char *plain, *der;
+    apr_size_t plain_len;
+    size_t der_len;
+    const char *error, *password;
 
     json_object *config, *auth;
 
     if (rv != PUSH_OK && rv != PUSH_NOTFOUND)
         return mf_store_error(q, rv);
-    config = rv == PUSH_OK ? push_json_pool_own(q->r->pool, json_tokener_parse(op.config)) : NULL;
+    config = rv == PUSH_OK && text ? push_json_pool_own(q->r->pool, json_tokener_parse(text)) : NULL;
     if (!config || !json_object_object_get_ex(config, "authType", &auth) ||
         strcmp(json_object_get_string(auth), "certificate") != 0)
         return mf_error(q, HTTP_NOT_FOUND, PUSH_MSG_SETTINGS_MISSING, "APNs certificate");
-    if (!key || !op.secret || !push_bytea_decode(q->r->pool, op.secret, &sealed, &n) ||
-        !push_secret_open(q->r->pool, key, sealed, n, apr_pstrcat(q->r->pool, q->app_id, "/apns", NULL),
-                          &plain, &plain_len, &error)) {
+    if (!key || !push_secret_open_text(q->r->pool, key, sealed_text,
+                                       push_secret_aad_credential(q->r->pool, q->app_id, "apns"),
+                                       &plain, &plain_len, &error)) {
         PUSH_RLOG(APLOG_ERR, 0, q->r, "PUSH0404", "cannot open the APNs certificate of %s: %s",
                   q->app_id, key ? "wrong PushSecretKey or damaged data" : "PushSecretKey is not set");
         return mf_store_error(q, PUSH_EUNAVAIL);
     }
-    secret = push_json_pool_own(q->r->pool, json_tokener_parse((const char *)plain));
-    if (!secret || !json_object_object_get_ex(secret, "p12", &p12) ||
-        !(b64 = json_object_get_string(p12)))
+    if (!push_p12_stored_read(q->r->pool, (const char *)plain, &der, &der_len, &password))
         return mf_store_error(q, PUSH_EDB);
-    der = apr_palloc(q->r->pool, apr_base64_decode_len(b64));
-    der_len = apr_base64_decode_binary((unsigned char *)der, b64);
     q->r->status = HTTP_OK;
     ap_set_content_type(q->r, "application/x-pkcs12");
     apr_table_setn(q->r->headers_out, "Content-Disposition", "attachment; filename=\"apns.p12\"");
     apr_table_setn(q->r->headers_out, "Cache-Control", "no-store");
-    ap_set_content_length(q->r, der_len);
+    ap_set_content_length(q->r, (apr_off_t)der_len);
     if (!q->r->header_only)
-        ap_rwrite(der, der_len, q->r);
+        ap_rwrite(der, (int)der_len, q->r);
     return OK;
 }
 
@@ -494,14 +447,13 @@ int mf_apns_cert(mf_req_t *q)
 static int stored_vapid_key(mf_req_t *q, unsigned char d[PUSH_WEBPUSH_SCALAR])
 {
     const push_secret_key_t *key = push_conf_secret_key(q->r->server);
-    cred_op_t op = {q->app_id, "webpush", NULL, NULL, NULL};
-    unsigned char *sealed, *plain;
-    apr_size_t n, plen;
-    const char *error = NULL;
-    if (!key || push_db_with(q->r, op_get, &op) != PUSH_OK || !op.secret ||
-        !push_bytea_decode(q->r->pool, op.secret, &sealed, &n) ||
-        !push_secret_open(q->r->pool, key, sealed, n, apr_pstrcat(q->r->pool, q->app_id, "/webpush", NULL),
-                          &plain, &plen, &error))
+    const char *text = NULL, *sealed_text = NULL, *error = NULL;
+    unsigned char *plain;
+    apr_size_t plen;
+    if (!key || push_store_credential_get(q->db, q->app_id, "webpush", &text, &sealed_text) != PUSH_OK ||
+        !push_secret_open_text(q->r->pool, key, sealed_text,
+                               push_secret_aad_credential(q->r->pool, q->app_id, "webpush"),
+                               &plain, &plen, &error))
         return 0;
     return push_webpush_b64_decode((const char *)plain, d, PUSH_WEBPUSH_SCALAR);
 }

@@ -7,8 +7,8 @@
 #include "http_protocol.h"
 
 #include "config.h"
-#include "core/auth.h"
-#include "core/registry.h"
+#include "service/session.h"
+#include "service/registry.h"
 #include "core/token.h"
 #include "core/validate.h"
 #include "http_util.h"
@@ -90,8 +90,7 @@ static int param(const nvx_params_t *p, const char *name, const char **s)
 static int read_params(request_rec *r, nvx_params_t *p)
 {
     const char *ct;
-    char *buf;
-    apr_size_t len;
+    push_body_t rv;
 
     memset(p, 0, sizeof(*p));
     p->query = apr_table_make(r->pool, 4);
@@ -99,26 +98,25 @@ static int read_params(request_rec *r, nvx_params_t *p)
         return refuse(r, &E_FORMAT);
     if (r->method_number != M_POST)
         return 1;
-    switch (push_read_body(r, push_conf_max_body(r), &buf, &len)) {
-    case PUSH_BODY_OK:
-        break;
-    case PUSH_BODY_TOO_LARGE:
-        return refuse(r, &E_TOO_LARGE);
-    default:
-        return refuse(r, &E_FORMAT);
-    }
     ct = push_content_type(r);
     if (strcmp(ct, "application/json") == 0) {
-        if (push_parse_json_object(r, buf, len, &p->json) != PUSH_BODY_OK)
-            return refuse(r, &E_FORMAT);
-    } else if (strcmp(ct, "application/x-www-form-urlencoded") == 0 || (!*ct && len == 0)) {
+        rv = push_read_json(r, json_type_object, &p->json);
+    } else if (strcmp(ct, "application/x-www-form-urlencoded") == 0) {
         p->form = apr_table_make(r->pool, 8);
-        if (memchr(buf, '\0', len) || push_parse_form(r->pool, buf, len, p->form) != PUSH_BODY_OK)
-            return refuse(r, &E_FORMAT);
+        rv = push_read_form(r, p->form);
     } else {
-        return refuse(r, &E_FORMAT);
+        /* no media type: an empty body only (a POST of query parameters) */
+        char *buf;
+        apr_size_t len;
+        rv = push_read_body(r, &buf, &len);
+        if (rv == PUSH_BODY_OK && (*ct || len > 0))
+            rv = PUSH_BODY_NOT_JSON;
+        if (rv == PUSH_BODY_OK)
+            p->form = apr_table_make(r->pool, 8);
     }
-    return 1;
+    if (rv == PUSH_BODY_TOO_LARGE)
+        return refuse(r, &E_TOO_LARGE);
+    return rv == PUSH_BODY_OK ? 1 : refuse(r, &E_FORMAT);
 }
 
 /* hash: the body's, then the query's, then Authorization: NVX <hash>. */

@@ -8,7 +8,7 @@
 #include "http_protocol.h"
 
 #include "config.h"
-#include "core/oauth.h"
+#include "service/oauth.h"
 #include "core/scope.h"
 #include "http_util.h"
 #include "log.h"
@@ -54,8 +54,6 @@ int push_oauth_handler(request_rec *r)
 {
     apr_table_t *form;
     const char *id = NULL, *secret = NULL, *grant, *scope;
-    char *buf;
-    apr_size_t len;
     push_oauth_grant_t out;
     json_object *body;
     int basic;
@@ -70,17 +68,17 @@ int push_oauth_handler(request_rec *r)
     if (strcmp(push_content_type(r), "application/x-www-form-urlencoded") != 0)
         return oauth_error(r, HTTP_BAD_REQUEST, "invalid_request",
                            "the body must be application/x-www-form-urlencoded");
-    switch (push_read_body(r, push_conf_max_body(r), &buf, &len)) {
+    form = apr_table_make(r->pool, 8);
+    switch (push_read_form(r, form)) {
     case PUSH_BODY_OK:
         break;
     case PUSH_BODY_TOO_LARGE:
         return oauth_error(r, HTTP_REQUEST_ENTITY_TOO_LARGE, "invalid_request", "the body is too large");
-    default:
+    case PUSH_BODY_READ_ERROR:
         return oauth_error(r, HTTP_BAD_REQUEST, "invalid_request", "the body could not be read");
-    }
-    form = apr_table_make(r->pool, 8);
-    if (memchr(buf, '\0', len) || push_parse_form(r->pool, buf, len, form) != PUSH_BODY_OK)
+    default:
         return oauth_error(r, HTTP_BAD_REQUEST, "invalid_request", "the body is not a valid form");
+    }
 
     basic = basic_credentials(r, &id, &secret);
     if (basic < 0)

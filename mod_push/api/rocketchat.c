@@ -8,15 +8,14 @@
 #include "http_protocol.h"
 
 #include "config.h"
-#include "core/auth.h"
-#include "core/registry.h"
 #include "core/token.h"
 #include "core/validate.h"
-#include "dbd.h"
 #include "http_util.h"
 #include "log.h"
 #include "sender/payload.h"
 #include "sender/sender.h"
+#include "service/registry.h"
+#include "service/session.h"
 #include "store/store.h"
 
 #define RC_LOGIN_REQUIRED "You must be logged in to do this."
@@ -71,24 +70,20 @@ static push_status_t rc_authenticate(request_rec *r, push_principal_t *who)
 /* The body as a JSON object, or NULL after answering. */
 static json_object *rc_body(request_rec *r)
 {
-    char *buf;
-    apr_size_t len;
     json_object *body;
-    switch (push_read_body(r, push_conf_max_body(r), &buf, &len)) {
+    switch (push_read_json(r, json_type_object, &body)) {
     case PUSH_BODY_OK:
-        break;
+        return body;
     case PUSH_BODY_TOO_LARGE:
         rc_error(r, HTTP_REQUEST_ENTITY_TOO_LARGE, "The request body is too large", NULL);
         return NULL;
-    default:
+    case PUSH_BODY_READ_ERROR:
         rc_error(r, HTTP_BAD_REQUEST, "The request body could not be read", NULL);
         return NULL;
-    }
-    if (push_parse_json_object(r, buf, len, &body) != PUSH_BODY_OK) {
+    default:
         rc_error(r, HTTP_BAD_REQUEST, "The request body must be a JSON object", NULL);
         return NULL;
     }
-    return body;
 }
 
 /* A non-empty string of at most max bytes of UTF-8. */
@@ -98,41 +93,21 @@ static int text_ok(json_object *obj, const char *name, apr_size_t max, const cha
     return push_json_string(obj, name, out, &len) == 1 && push_valid_text(*out, len, max);
 }
 
-typedef struct {
-    push_device_t d;
-    const char *id, *new_id, *app_name, *token, *voip;
-    apr_dbd_row_t *row;
-    push_db_t db;
-} rc_op_t;
-
-static push_status_t op_register(push_db_t *db, void *ctx)
-{
-    rc_op_t *op = ctx;
-    op->db = *db;
-    return push_store_rocketchat_register(db, &op->d, op->id, op->new_id, op->app_name, op->voip, &op->row);
-}
-
-static push_status_t op_delete(push_db_t *db, void *ctx)
-{
-    rc_op_t *op = ctx;
-    return push_store_rocketchat_delete(db, op->d.app_id, op->token, op->d.user_id);
-}
-
 static int push_token_post(request_rec *r, const push_principal_t *who)
 {
     json_object *body = rc_body(r), *id, *result, *tok;
-    const char *type = NULL, *value = NULL, *app_name = NULL;
-    rc_op_t op;
+    const char *type = NULL, *value = NULL, *app_name = NULL, *given_id = NULL, *new_id, *voip = NULL;
+    push_device_t d = {0};
+    push_rc_record_t rec;
     push_invalid_t why;
     push_status_t rv;
 
     if (!body)
         return OK;
-    memset(&op, 0, sizeof(op));
     /* Rocket.Chat's order of checks: the first that fails decides */
     if (json_object_object_get_ex(body, "id", &id) && id) {
         apr_size_t len;
-        if (push_json_string(body, "id", &op.id, &len) != 1 || !push_valid_id(op.id, len, PUSH_MAX_ID))
+        if (push_json_string(body, "id", &given_id, &len) != 1 || !push_valid_id(given_id, len, PUSH_MAX_ID))
             return rc_error(r, HTTP_BAD_REQUEST, "The required \"id\" body param is invalid.",
                             "error-id-param-not-valid");
     }
@@ -154,42 +129,41 @@ static int push_token_post(request_rec *r, const push_principal_t *who)
      * request path, so only visible ASCII that cannot change the path */
     if (json_object_object_get_ex(body, "voipToken", &id) && id) {
         apr_size_t len;
-        if (push_json_string(body, "voipToken", &op.voip, &len) != 1 || len == 0 || len > PUSH_MAX_TOKEN ||
-            strspn(op.voip, "0123456789abcdefABCDEF") != len)
+        if (push_json_string(body, "voipToken", &voip, &len) != 1 || len == 0 || len > PUSH_MAX_TOKEN ||
+            strspn(voip, "0123456789abcdefABCDEF") != len)
             return rc_error(r, HTTP_BAD_REQUEST, "The \"voipToken\" body param is invalid.",
                             "error-voipToken-param-not-valid");
     }
-    op.new_id = push_token_meteor_id(r->pool);
-    if (!op.new_id)
+    new_id = push_token_meteor_id(r->pool);
+    if (!new_id)
         return rc_unavailable(r);
-    op.d.app_id = push_conf_app_id(r);
-    op.d.device_id = op.id ? op.id : op.new_id;
-    op.d.platform = type[0] == 'a' ? "apns" : "fcm";
-    op.d.token = value;
-    op.d.user_id = who->user_id;
-    op.d.family = "rocketchat";
-    op.d.session_ref = who->session_ref;
-    op.d.user_agent = apr_table_get(r->headers_in, "User-Agent");
-    if (!push_registry_validate(r->pool, &op.d, &why))
+    d.app_id = push_conf_app_id(r);
+    d.device_id = given_id ? given_id : new_id;
+    d.platform = type[0] == 'a' ? "apns" : "fcm";
+    d.token = value;
+    d.user_id = who->user_id;
+    d.family = "rocketchat";
+    d.session_ref = who->session_ref;
+    d.user_agent = apr_table_get(r->headers_in, "User-Agent");
+    if (!push_registry_validate(r->pool, &d, &why))
         return rc_error(r, HTTP_BAD_REQUEST, apr_psprintf(r->pool, "The %s is invalid: %s",
                         why.field, why.reason), "error-invalid-param");
-    op.app_name = app_name;
-    rv = push_db_with(r, op_register, &op);
+    rv = push_registry_register_rocketchat(r, &d, given_id, new_id, app_name, voip, &rec);
     if (rv != PUSH_OK)
         return rc_unavailable(r);
 
     result = json_object_new_object();
-    json_object_object_add(result, "_id", json_object_new_string(push_db_col(&op.db, op.row, 0)));
+    json_object_object_add(result, "_id", json_object_new_string(rec.id));
     tok = json_object_new_object();
     json_object_object_add(tok, type, json_object_new_string(value));
     json_object_object_add(result, "token", tok);
     json_object_object_add(result, "appName", json_object_new_string(app_name));
-    if (op.voip)
-        json_object_object_add(result, "voipToken", json_object_new_string(op.voip));
+    if (voip)
+        json_object_object_add(result, "voipToken", json_object_new_string(voip));
     json_object_object_add(result, "userId", json_object_new_string(who->user_id));
     json_object_object_add(result, "enabled", json_object_new_boolean(1));
-    json_object_object_add(result, "createdAt", json_object_new_string(push_db_col(&op.db, op.row, 1)));
-    json_object_object_add(result, "updatedAt", json_object_new_string(push_db_col(&op.db, op.row, 2)));
+    json_object_object_add(result, "createdAt", json_object_new_string(rec.created_at));
+    json_object_object_add(result, "updatedAt", json_object_new_string(rec.updated_at));
     body = json_object_new_object();
     json_object_object_add(body, "result", result);
     json_object_object_add(body, "success", json_object_new_boolean(1));
@@ -199,17 +173,14 @@ static int push_token_post(request_rec *r, const push_principal_t *who)
 static int push_token_delete(request_rec *r, const push_principal_t *who)
 {
     json_object *body = rc_body(r), *o;
-    rc_op_t op;
+    const char *token = NULL;
     push_status_t rv;
     if (!body)
         return OK;
-    memset(&op, 0, sizeof(op));
-    if (!text_ok(body, "token", PUSH_MAX_TOKEN, &op.token))
+    if (!text_ok(body, "token", PUSH_MAX_TOKEN, &token))
         return rc_error(r, HTTP_BAD_REQUEST, "The required \"token\" body param is missing or invalid.",
                         "error-token-param-not-valid");
-    op.d.app_id = push_conf_app_id(r);
-    op.d.user_id = who->user_id;
-    rv = push_db_with(r, op_delete, &op);
+    rv = push_registry_unregister_rocketchat(r, push_conf_app_id(r), token, who->user_id);
     if (rv == PUSH_NOTFOUND)
         return rc_error(r, HTTP_NOT_FOUND, "Resource not found", NULL);
     if (rv != PUSH_OK)
@@ -235,22 +206,12 @@ static int push_info(request_rec *r)
     return rc_send(r, HTTP_OK, o);
 }
 
-typedef struct {
-    const char *app_id, *user, *id, *body;
-    int tokens;
-} rc_test_t;
-
-static push_status_t op_test(push_db_t *db, void *ctx)
-{
-    rc_test_t *t = ctx;
-    return push_store_rocketchat_test(db, t->app_id, t->user, t->id, t->body, &t->tokens);
-}
-
 /* A test push to every device of the caller, sent through the sender like any message. */
 static int push_test(request_rec *r, const push_principal_t *who)
 {
-    rc_test_t t;
     json_object *msg, *m, *settings, *apns, *o;
+    push_db_t *db;
+    int tokens = 0;
     char id[APR_UUID_FORMATTED_LENGTH + 1];
     apr_uuid_t u;
     push_status_t rv;
@@ -268,35 +229,21 @@ static int push_test(request_rec *r, const push_principal_t *who)
     json_object_object_add(apns, "title", json_object_new_string(apr_pstrcat(r->pool, "@", who->user_id, NULL)));
     json_object_object_add(settings, "apns", apns);
     json_object_object_add(msg, "settings", settings);
-    t.app_id = push_conf_app_id(r);
-    t.user = who->user_id;
-    t.id = id;
-    t.body = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN);
-    t.tokens = 0;
-    rv = push_db_with(r, op_test, &t);
+    rv = push_db_acquire(r, &db);
+    if (rv == PUSH_OK)
+        rv = push_store_rocketchat_test(db, push_conf_app_id(r), who->user_id, id,
+                                        json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN),
+                                        &tokens);
     if (rv != PUSH_OK)
         return rc_unavailable(r);
-    if (t.tokens < 0)
+    if (tokens < 0)
         return rc_error(r, HTTP_TOO_MANY_REQUESTS, "Too many requests", NULL);
-    if (t.tokens == 0)
+    if (tokens == 0)
         return rc_error(r, HTTP_BAD_REQUEST, "There are no tokens for this user", "error-no-tokens-for-this-user");
     o = json_object_new_object();
-    json_object_object_add(o, "tokensCount", json_object_new_int(t.tokens));
+    json_object_object_add(o, "tokensCount", json_object_new_int(tokens));
     json_object_object_add(o, "success", json_object_new_boolean(1));
     return rc_send(r, HTTP_OK, o);
-}
-
-typedef struct {
-    const char *app_id, *id, *user;
-    apr_dbd_row_t *row;
-    push_db_t db;
-} rc_get_t;
-
-static push_status_t op_get(push_db_t *db, void *ctx)
-{
-    rc_get_t *g = ctx;
-    g->db = *db;
-    return push_store_rocketchat_message(db, g->app_id, g->id, g->user, &g->row);
 }
 
 static json_object *member(json_object *o, const char *k)
@@ -316,33 +263,30 @@ static const char *member_str(json_object *o, const char *k)
 static int push_get(request_rec *r, const push_principal_t *who)
 {
     apr_table_t *q = apr_table_make(r->pool, 4);
-    rc_get_t g;
+    const char *id, *alert, *host, *v;
+    push_rc_message_t stored;
+    push_db_t *db;
     push_status_t rv;
     json_object *body, *msg, *apns, *gcm, *custom, *out, *data, *m, *n, *payload, *o;
-    const char *alert, *created, *updated, *host, *allowed, *v;
 
     if (r->args && push_parse_form(r->pool, r->args, strlen(r->args), q) != PUSH_BODY_OK)
         return rc_error(r, HTTP_BAD_REQUEST, "Match error: Missing key 'id'", NULL);
-    memset(&g, 0, sizeof(g));
-    g.id = apr_table_get(q, "id");
-    if (!g.id || !*g.id)
+    id = apr_table_get(q, "id");
+    if (!id || !*id)
         return rc_error(r, HTTP_BAD_REQUEST, "Match error: Missing key 'id'", NULL);
-    if (!push_valid_id(g.id, strlen(g.id), PUSH_MAX_ID))
+    if (!push_valid_id(id, strlen(id), PUSH_MAX_ID))
         return rc_error(r, HTTP_BAD_REQUEST, "error-message-not-found", NULL);
-    g.app_id = push_conf_app_id(r);
-    g.user = who->user_id;
-    rv = push_db_with(r, op_get, &g);
+    rv = push_db_acquire(r, &db);
+    if (rv == PUSH_OK)
+        rv = push_store_rocketchat_message(db, push_conf_app_id(r), id, who->user_id, &stored);
     if (rv == PUSH_NOTFOUND)
         return rc_error(r, HTTP_BAD_REQUEST, "error-message-not-found", NULL);
     if (rv != PUSH_OK)
         return rc_unavailable(r);
-    allowed = push_db_col(&g.db, g.row, 3);
-    if (!allowed || allowed[0] != 't')
+    if (!stored.allowed)
         return rc_error(r, HTTP_BAD_REQUEST, "error-not-allowed", NULL);
-    body = push_json_pool_own(r->pool, json_tokener_parse(push_db_col(&g.db, g.row, 0)));
-    created = push_db_col(&g.db, g.row, 1);
-    updated = push_db_col(&g.db, g.row, 2);
-    host = push_db_col(&g.db, g.row, 4);
+    body = push_json_pool_own(r->pool, stored.body ? json_tokener_parse(stored.body) : NULL);
+    host = stored.host;
     if (!host)
         host = ap_construct_url(r->pool, "/", r);
     msg = member(body, "message");
@@ -352,17 +296,17 @@ static int push_get(request_rec *r, const push_principal_t *who)
     alert = member_str(msg, "alert");
 
     m = json_object_new_object();
-    json_object_object_add(m, "_id", json_object_new_string(g.id));
+    json_object_object_add(m, "_id", json_object_new_string(id));
     if ((v = member_str(custom, "rid")))
         json_object_object_add(m, "rid", json_object_new_string(v));
     json_object_object_add(m, "msg", json_object_new_string(alert ? alert : ""));
-    json_object_object_add(m, "ts", json_object_new_string(created));
+    json_object_object_add(m, "ts", json_object_new_string(stored.created_at));
     if ((o = member(custom, "sender")) && json_object_is_type(o, json_type_object))
         json_object_object_add(m, "u", json_object_get(o));
     json_object_object_add(m, "urls", json_object_new_array());
     json_object_object_add(m, "mentions", json_object_new_array());
     json_object_object_add(m, "channels", json_object_new_array());
-    json_object_object_add(m, "_updatedAt", json_object_new_string(updated));
+    json_object_object_add(m, "_updatedAt", json_object_new_string(stored.updated_at));
 
     n = json_object_new_object();
     json_object_object_add(n, "from", json_object_new_string("push"));
@@ -376,7 +320,7 @@ static int push_get(request_rec *r, const push_principal_t *who)
     json_object_object_add(n, "text", json_object_new_string(alert ? alert : ""));
     payload = json_object_new_object();
     json_object_object_add(payload, "host", json_object_new_string(host));
-    json_object_object_add(payload, "messageId", json_object_new_string(g.id));
+    json_object_object_add(payload, "messageId", json_object_new_string(id));
     json_object_object_add(payload, "notificationType", json_object_new_string("message"));
     if (custom && json_object_is_type(custom, json_type_object)) {
         json_object_object_foreach(custom, k, cv) {
@@ -386,7 +330,7 @@ static int push_get(request_rec *r, const push_principal_t *who)
     }
     json_object_object_add(n, "payload", payload);
     json_object_object_add(n, "userId", json_object_new_string(who->user_id));
-    json_object_object_add(n, "notId", json_object_new_int64(push_rc_notid(g.id)));
+    json_object_object_add(n, "notId", json_object_new_int64(push_rc_notid(id)));
     o = json_object_new_object();
     json_object_object_add(o, "style", json_object_new_string("inbox"));
     if ((v = member_str(apns, "attachmentUrl")))

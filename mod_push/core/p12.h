@@ -61,4 +61,13 @@ int push_p12_open(apr_pool_t *p, const unsigned char *der, size_t len, const cha
 int push_p12_inspect(apr_pool_t *p, const unsigned char *der, apr_size_t n, const char *password,
                      const char **subject, const char **not_after, const char **error);
 
+/* The stored form of an uploaded certificate, sealed as its credential's secret: the
+ * JSON text {"p12": base64 of the file, "password": its password} (p12_stored.c). */
+const char *push_p12_stored(apr_pool_t *p, const unsigned char *der, size_t len, const char *password);
+
+/* Reads that form back: 1 with the file (*der, *len, in p) and *password (NULL when
+ * absent), or 0 when it is not that form. */
+int push_p12_stored_read(apr_pool_t *p, const char *text, unsigned char **der, size_t *len,
+                         const char **password);
+
 #endif

@@ -18,6 +18,8 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
+#include "core/hex.h"
+
 struct push_secret_key {
     unsigned char key[PUSH_SECRET_KEY_LEN];
     char id[17];
@@ -25,17 +27,6 @@ struct push_secret_key {
 
 /* The largest key file worth reading: 64 hex digits and a CRLF, with room to spare. */
 #define KEY_FILE_MAX 128
-
-static const char hexdigits[] = "0123456789abcdef";
-
-static void to_hex(char *out, const unsigned char *in, apr_size_t n)
-{
-    for (apr_size_t i = 0; i < n; i++) {
-        out[2 * i] = hexdigits[in[i] >> 4];
-        out[2 * i + 1] = hexdigits[in[i] & 0x0f];
-    }
-    out[2 * n] = '\0';
-}
 
 /* Exactly 2n hex digits into n bytes. */
 static int from_hex(unsigned char *out, const char *in, apr_size_t n)
@@ -75,7 +66,7 @@ push_secret_key_t *push_secret_key_from_bytes(apr_pool_t *p, const unsigned char
         return NULL;
     k = apr_palloc(p, sizeof(*k));
     memcpy(k->key, key32, PUSH_SECRET_KEY_LEN);
-    to_hex(k->id, md, 8);
+    push_hex_into(k->id, md, 8);
     apr_pool_cleanup_register(p, k, key_wipe, apr_pool_cleanup_null);
     return k;
 }
@@ -302,7 +293,7 @@ const char *push_bytea_encode(apr_pool_t *p, const unsigned char *b, apr_size_t 
     char *out = apr_palloc(p, 2 * n + 3);
     out[0] = '\\';
     out[1] = 'x';
-    to_hex(out + 2, b, n);
+    push_hex_into(out + 2, b, n);
     return out;
 }
 
@@ -379,4 +370,37 @@ int push_p8_check(apr_pool_t *p, const char *pem, apr_size_t n, const char **err
         return 0;
     }
     return 1;
+}
+
+const char *push_secret_aad_credential(apr_pool_t *p, const char *app_id, const char *provider)
+{
+    return apr_pstrcat(p, app_id, "/", provider, NULL);
+}
+
+const char *push_secret_aad_webhook(apr_pool_t *p, const char *app_id, const char *name)
+{
+    return apr_pstrcat(p, app_id, "/webhook/", name, NULL);
+}
+
+const char *push_secret_seal_text(apr_pool_t *p, const push_secret_key_t *k, const char *plain,
+                                  const char *aad)
+{
+    unsigned char *sealed;
+    apr_size_t n;
+    if (!push_secret_seal(p, k, (const unsigned char *)plain, strlen(plain), aad, &sealed, &n))
+        return NULL;
+    return push_bytea_encode(p, sealed, n);
+}
+
+int push_secret_open_text(apr_pool_t *p, const push_secret_key_t *k, const char *text,
+                          const char *aad, unsigned char **plain, apr_size_t *plainlen,
+                          const char **error)
+{
+    unsigned char *sealed;
+    apr_size_t n;
+    if (!text || !push_bytea_decode(p, text, &sealed, &n)) {
+        *error = "the stored value is not bytea text";
+        return 0;
+    }
+    return push_secret_open(p, k, sealed, n, aad, plain, plainlen, error);
 }

@@ -57,6 +57,23 @@ const char *push_bytea_encode(apr_pool_t *p, const unsigned char *b, apr_size_t 
  * refused. */
 int push_bytea_decode(apr_pool_t *p, const char *text, unsigned char **b, apr_size_t *n);
 
+/* What a stored secret is sealed to (its aad): the row it lives in, so that a sealed
+ * value copied to another application, provider or webhook does not open there. The
+ * settings API seals and the sender opens with these, never with strings of their own. */
+const char *push_secret_aad_credential(apr_pool_t *p, const char *app_id, const char *provider);
+const char *push_secret_aad_webhook(apr_pool_t *p, const char *app_id, const char *name);
+
+/* push_secret_seal of a NUL-terminated plain text, as the bytea text the store binds;
+ * NULL when OpenSSL fails. */
+const char *push_secret_seal_text(apr_pool_t *p, const push_secret_key_t *k, const char *plain,
+                                  const char *aad);
+
+/* push_secret_open of a value as the store reads it (bytea text). Returns 1 with *plain
+ * (NUL-terminated) and *plainlen, or 0 and *error (also for text that is not bytea). */
+int push_secret_open_text(apr_pool_t *p, const push_secret_key_t *k, const char *text,
+                          const char *aad, unsigned char **plain, apr_size_t *plainlen,
+                          const char **error);
+
 /* Checks an APNs auth key (.p8): an unencrypted PEM private key on P-256. Returns 1,
  * or 0 and *error. */
 int push_p8_check(apr_pool_t *p, const char *pem, apr_size_t n, const char **error);

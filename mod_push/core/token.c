@@ -3,24 +3,14 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-static char *to_hex(apr_pool_t *p, const unsigned char *in, apr_size_t n)
-{
-    static const char digits[] = "0123456789abcdef";
-    char *out = apr_palloc(p, 2 * n + 1);
-    for (apr_size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 0x0f];
-    }
-    out[2 * n] = '\0';
-    return out;
-}
+#include "core/hex.h"
 
 char *push_token_new(apr_pool_t *p, apr_size_t nbytes)
 {
     unsigned char buf[64];
     if (nbytes == 0 || nbytes > sizeof(buf) || RAND_bytes(buf, (int)nbytes) != 1)
         return NULL;
-    return to_hex(p, buf, nbytes);
+    return push_hex(p, buf, nbytes);
 }
 
 char *push_token_hash(apr_pool_t *p, const char *secret, apr_size_t len)
@@ -29,7 +19,7 @@ char *push_token_hash(apr_pool_t *p, const char *secret, apr_size_t len)
     unsigned int mdlen = 0;
     if (EVP_Digest(secret, len, md, &mdlen, EVP_sha256(), NULL) != 1)
         return NULL;
-    return to_hex(p, md, mdlen);
+    return push_hex(p, md, mdlen);
 }
 
 char *push_token_meteor_id(apr_pool_t *p)

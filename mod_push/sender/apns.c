@@ -63,18 +63,13 @@ static const char *apns_cred_open(push_sender_t *sd, push_cred_t *cr)
     if (auth && strcmp(auth, "certificate") == 0) {
         /* opened here, once: a .p12 given to libcurl as it is would be decrypted again,
          * key derivation and all, on every TLS connection */
-        json_object *sealed = json_tokener_parse(cr->secret);
-        const char *b64 = str_at(sealed, "p12"), *pass = str_at(sealed, "password");
-        const char *cert = NULL, *key = NULL, *chain = NULL;
-        int ok = 0;
-        if (b64) {
-            unsigned char *der = apr_palloc(cr->pool, apr_base64_decode_len(b64));
-            size_t n = (size_t)apr_base64_decode_binary(der, b64);
-            ok = push_p12_open(cr->pool, der, n, pass, &cert, &key, &chain, &err);
-        }
-        json_object_put(sealed);
-        if (!b64)
+        const char *pass = NULL, *cert = NULL, *key = NULL, *chain = NULL;
+        unsigned char *der;
+        size_t n;
+        int ok;
+        if (!push_p12_stored_read(cr->pool, cr->secret, &der, &n, &pass))
             return "the stored certificate is unreadable";
+        ok = push_p12_open(cr->pool, der, n, pass, &cert, &key, &chain, &err);
         if (!ok)
             return apr_pstrcat(cr->pool, "APNs certificate: ", err, NULL);
         cert = chain ? apr_pstrcat(cr->pool, cert, chain, NULL) : cert;

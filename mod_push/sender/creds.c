@@ -46,8 +46,8 @@ static void retire_locked(push_sender_t *sd, push_cred_t *cr)
 /* Opens the sealed secret; the provider prepares the rest. */
 static void cred_prepare(push_sender_t *sd, push_cred_t *cr, const char *sealed_hex)
 {
-    unsigned char *sealed, *plain;
-    apr_size_t n, plen;
+    unsigned char *plain;
+    apr_size_t plen;
     const char *err = NULL;
     if (!sealed_hex && cr->prov->secretless) {
         cr->error = cr->prov->cred_open(sd, cr);
@@ -61,8 +61,9 @@ static void cred_prepare(push_sender_t *sd, push_cred_t *cr, const char *sealed_
         cr->error = "PushSecretKey is not set";
         return;
     }
-    if (!push_bytea_decode(cr->pool, sealed_hex, &sealed, &n) ||
-        !push_secret_open(cr->pool, sd->c->key, sealed, n, cr->key, &plain, &plen, &err)) {
+    if (!push_secret_open_text(cr->pool, sd->c->key, sealed_hex,
+                               push_secret_aad_credential(cr->pool, cr->app_id, cr->provider), &plain, &plen,
+                               &err)) {
         cr->error = apr_pstrcat(cr->pool, "cannot open the stored secret: ", err ? err : "bad value", NULL);
         return;
     }

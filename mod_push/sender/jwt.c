@@ -15,6 +15,8 @@
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 
+#include "core/hex.h"
+
 /* JWS (RFC 7518 section 3.4) wants the P-256 signature as r and s, 32 bytes each. */
 #define ES256_HALF 32
 
@@ -215,10 +217,8 @@ const char *push_jwt_rs256(apr_pool_t *p, EVP_PKEY *key, const char *iss, const 
 const char *push_hmac_sha256_hex(apr_pool_t *p, const unsigned char *key, apr_size_t keylen,
                                  const char *data, apr_size_t n)
 {
-    static const char hexdigits[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    char *hex;
     int ok;
 
     if (keylen > INT_MAX)
@@ -231,13 +231,7 @@ const char *push_hmac_sha256_hex(apr_pool_t *p, const unsigned char *key, apr_si
     ERR_pop_to_mark();
     if (!ok)
         return NULL;
-    hex = apr_palloc(p, 2 * mdlen + 1);
-    for (unsigned int i = 0; i < mdlen; i++) {
-        hex[2 * i] = hexdigits[md[i] >> 4];
-        hex[2 * i + 1] = hexdigits[md[i] & 0x0f];
-    }
-    hex[2 * mdlen] = '\0';
-    return hex;
+    return push_hex(p, md, mdlen);
 }
 
 const char *push_jwt_es256_claims(apr_pool_t *p, EVP_PKEY *key, json_object *claims, const char **error)

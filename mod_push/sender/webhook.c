@@ -70,12 +70,11 @@ static void cannot_send(push_outcome_t *o, const char *reason)
 static const char *signature(push_sender_t *sd, apr_pool_t *p, const char *app, const char *hook,
                              const char *sealed, const char *body)
 {
-    unsigned char *raw, *key;
-    apr_size_t n, keylen;
+    unsigned char *key;
+    apr_size_t keylen;
     const char *err = NULL;
-    if (sd->c->key && push_bytea_decode(p, sealed, &raw, &n) &&
-        push_secret_open(p, sd->c->key, raw, n, apr_pstrcat(p, app, "/webhook/", hook, NULL), &key, &keylen,
-                         &err))
+    if (sd->c->key &&
+        push_secret_open_text(p, sd->c->key, sealed, push_secret_aad_webhook(p, app, hook), &key, &keylen, &err))
         return apr_pstrcat(p, "X-Push-Signature: sha256=", push_hmac_sha256_hex(p, key, keylen, body, strlen(body)),
                            NULL);
     /* never send unsigned what the receiver expects signed */

@@ -51,16 +51,21 @@ push_status_t push_store_session_register(push_db_t *db, const char *token_hash,
 
 push_status_t push_store_rocketchat_register(push_db_t *db, const push_device_t *d, const char *id,
                                              const char *new_id, const char *app_name,
-                                             const char *voip_token, apr_dbd_row_t **row)
+                                             const char *voip_token, push_rc_record_t *out)
 {
     const char *args[] = {d->app_id, id, new_id, d->platform, d->token, app_name, d->user_id,
                           d->session_ref, d->user_agent, voip_token};
     apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
     push_status_t rv = push_db_select(db, PUSH_ST_RC_REGISTER, &res, 10, args);
     if (rv != PUSH_OK)
         return rv;
-    *row = NULL;
-    return apr_dbd_get_row(db->driver, db->pool, res, row, 1) == 0 ? PUSH_OK : PUSH_EDB;
+    if (!(row = push_db_row(db, res, 1)))
+        return PUSH_EDB;
+    out->id = push_db_col(db, row, 0);
+    out->created_at = push_db_col(db, row, 1);
+    out->updated_at = push_db_col(db, row, 2);
+    return PUSH_OK;
 }
 
 push_status_t push_store_rocketchat_delete(push_db_t *db, const char *app_id, const char *token,

@@ -29,17 +29,7 @@ static const char *clause_sql(apr_pool_t *p, const char *col, const push_filter_
 static push_status_t run(push_db_t *db, const char *sql, apr_array_header_t *args,
                          apr_dbd_results_t **res)
 {
-    apr_dbd_prepared_t *st = NULL;
-    int rc = apr_dbd_prepare(db->driver, db->pool, db->handle, sql, NULL, &st);
-    if (rc == 0)
-        rc = apr_dbd_pselect(db->driver, db->pool, db->handle, res, st, 1, args->nelts,
-                             (const char **)args->elts);
-    if (rc != 0) {
-        const char *msg = apr_dbd_error(db->driver, db->handle, rc);
-        db->error = apr_psprintf(db->pool, "list: %s", msg ? msg : "unknown error");
-        return PUSH_EDB;
-    }
-    return PUSH_OK;
+    return push_db_select_sql(db, sql, res, args->nelts, (const char **)args->elts);
 }
 
 push_status_t push_store_list(push_db_t *db, const push_list_spec_t *spec, const char *scope_arg,
@@ -50,6 +40,7 @@ push_status_t push_store_list(push_db_t *db, const push_list_spec_t *spec, const
     const char *where = spec->scope, *count_sql, *page_sql, *v;
     apr_array_header_t *page_args;
     apr_dbd_results_t *res = NULL;
+    apr_array_header_t *rows;
     apr_dbd_row_t *row;
     push_status_t rv;
     int reverse = 0;
@@ -59,19 +50,15 @@ push_status_t push_store_list(push_db_t *db, const push_list_spec_t *spec, const
     for (int i = 0; q->clauses && i < q->clauses->nelts; i++) {
         const push_filter_clause_t *c = APR_ARRAY_IDX(q->clauses, i, const push_filter_clause_t *);
         const char *col = column_of(spec, c->field);
-        if (!col) {
-            db->error = apr_psprintf(p, "list: no column for field %s", c->field);
-            return PUSH_EDB;
-        }
+        if (!col)
+            return PUSH_EINVAL; /* the dialect offered a field the list does not have */
         where = apr_pstrcat(p, where, " AND ", clause_sql(p, col, c, args), NULL);
     }
 
     count_sql = apr_pstrcat(p, "SELECT count(*) FROM ", spec->from, " WHERE ", where, NULL);
     if ((rv = run(db, count_sql, args, &res)) != PUSH_OK)
         return rv;
-    row = NULL;
-    out->total = apr_dbd_get_row(db->driver, p, res, &row, 1) == 0 &&
-                 (v = apr_dbd_get_entry(db->driver, row, 0)) ? atol(v) : 0;
+    out->total = (v = push_db_first_value(db, res)) ? atol(v) : 0;
 
     page_args = apr_array_copy(p, args);
     if (q->after) {
@@ -98,20 +85,18 @@ push_status_t push_store_list(push_db_t *db, const push_list_spec_t *spec, const
     res = NULL;
     if ((rv = run(db, page_sql, page_args, &res)) != PUSH_OK)
         return rv;
-    out->res = res;
-    out->rows = apr_array_make(p, q->size, sizeof(apr_dbd_row_t *));
-    /* asking the pgsql driver for a row past the end frees the whole result: count first */
-    for (int n = 1, last = apr_dbd_num_tuples(db->driver, res); n <= last; n++) {
-        row = NULL;
-        if (apr_dbd_get_row(db->driver, p, res, &row, n) != 0)
-            break;
-        APR_ARRAY_PUSH(out->rows, apr_dbd_row_t *) = row;
+    rows = apr_array_make(p, q->size, sizeof(apr_dbd_row_t *));
+    for (int n = 1; (row = push_db_row(db, res, n)); n++)
+        APR_ARRAY_PUSH(rows, apr_dbd_row_t *) = row;
+    /* a previous page was read backwards */
+    out->items = apr_array_make(p, rows->nelts ? rows->nelts : 1, spec->item_size);
+    out->first_key = out->last_key = NULL;
+    for (int i = 0; i < rows->nelts; i++) {
+        row = APR_ARRAY_IDX(rows, reverse ? rows->nelts - 1 - i : i, apr_dbd_row_t *);
+        spec->decode(db, row, apr_array_push(out->items));
+        out->last_key = push_db_col(db, row, 0);
+        if (i == 0)
+            out->first_key = out->last_key;
     }
-    if (reverse)
-        for (int i = 0, j = out->rows->nelts - 1; i < j; i++, j--) {
-            apr_dbd_row_t *t = APR_ARRAY_IDX(out->rows, i, apr_dbd_row_t *);
-            APR_ARRAY_IDX(out->rows, i, apr_dbd_row_t *) = APR_ARRAY_IDX(out->rows, j, apr_dbd_row_t *);
-            APR_ARRAY_IDX(out->rows, j, apr_dbd_row_t *) = t;
-        }
     return PUSH_OK;
 }

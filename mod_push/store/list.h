@@ -19,6 +19,9 @@ typedef struct {
     const char *scope;               /* "t.app_id = %s": the base condition */
     const char *key;                 /* the unique sort key, e.g. "t.device_id" */
     const push_list_column_t *columns; /* filterable fields, ending with {NULL, NULL} */
+    /* inside the store: reads a row (key first) into a record of item_size bytes */
+    void (*decode)(push_db_t *db, apr_dbd_row_t *row, void *out);
+    size_t item_size;
 } push_list_spec_t;
 
 typedef struct {
@@ -30,8 +33,8 @@ typedef struct {
 } push_list_query_t;
 
 typedef struct {
-    apr_array_header_t *rows;        /* apr_dbd_row_t *, in key order */
-    apr_dbd_results_t *res;
+    apr_array_header_t *items;       /* the list's records (lists.h says which), in key order */
+    const char *first_key, *last_key; /* of this page, for the links; NULL when it is empty */
     long total;                      /* rows matching, all pages */
 } push_list_page_t;
 

@@ -12,30 +12,55 @@ push_status_t push_store_message_accept(push_db_t *db, const char *app_id, const
 {
     const char *args[] = {app_id, list};
     apr_dbd_results_t *res;
-    apr_dbd_row_t *row = NULL;
+    apr_dbd_row_t *row;
     push_status_t rv = push_db_select(db, PUSH_ST_MSG_ACCEPT, &res, 2, args);
     if (rv != PUSH_OK)
         return rv;
     *ids = apr_array_make(db->pool, 1, sizeof(const char *));
-    /* never past the last row: the pgsql driver frees the result there */
-    for (int i = 1, last = apr_dbd_num_tuples(db->driver, res); i <= last; i++) {
-        if (apr_dbd_get_row(db->driver, db->pool, res, &row, i) != 0)
-            break;
+    for (int i = 1; (row = push_db_row(db, res, i)); i++)
         APR_ARRAY_PUSH(*ids, const char *) = push_db_col(db, row, 0);
-    }
     return PUSH_OK;
 }
 
+/* push_message_summary's columns, in the order of PUSH_ST_MSG_SUMMARY */
+enum { MSG_BODY, MSG_TARGET, MSG_STATE, MSG_CATEGORY, MSG_SEND_AT, MSG_EXPIRES_AT, MSG_CREATED_AT,
+       MSG_TARGETED, MSG_SENT, MSG_FAILED, MSG_INVALID, MSG_FILTERED, MSG_EXPIRED, MSG_CANCELLED,
+       MSG_PENDING, MSG_PAUSED };
+
+static int count_of(push_db_t *db, apr_dbd_row_t *row, int col)
+{
+    const char *v = push_db_col(db, row, col);
+    return v ? atoi(v) : 0;
+}
+
 push_status_t push_store_message_get(push_db_t *db, const char *app_id, const char *id,
-                                     apr_dbd_row_t **row)
+                                     push_message_summary_t *out)
 {
     const char *args[] = {app_id, id};
     apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
     push_status_t rv = push_db_select(db, PUSH_ST_MSG_SUMMARY, &res, 2, args);
     if (rv != PUSH_OK)
         return rv;
-    *row = NULL;
-    return apr_dbd_get_row(db->driver, db->pool, res, row, 1) == 0 ? PUSH_OK : PUSH_NOTFOUND;
+    if (!(row = push_db_row(db, res, 1)))
+        return PUSH_NOTFOUND;
+    out->body = push_db_col(db, row, MSG_BODY);
+    out->target = push_db_col(db, row, MSG_TARGET);
+    out->state = push_db_col(db, row, MSG_STATE);
+    out->category = push_db_col(db, row, MSG_CATEGORY);
+    out->send_at = push_db_col(db, row, MSG_SEND_AT);
+    out->expires_at = push_db_col(db, row, MSG_EXPIRES_AT);
+    out->created_at = push_db_col(db, row, MSG_CREATED_AT);
+    out->targeted = count_of(db, row, MSG_TARGETED);
+    out->sent = count_of(db, row, MSG_SENT);
+    out->failed = count_of(db, row, MSG_FAILED);
+    out->invalid = count_of(db, row, MSG_INVALID);
+    out->filtered = count_of(db, row, MSG_FILTERED);
+    out->expired = count_of(db, row, MSG_EXPIRED);
+    out->cancelled = count_of(db, row, MSG_CANCELLED);
+    out->pending = count_of(db, row, MSG_PENDING);
+    out->paused = push_db_col(db, row, MSG_PAUSED);
+    return PUSH_OK;
 }
 
 push_status_t push_store_message_cancel(push_db_t *db, const char *app_id, const char *id)
@@ -52,11 +77,11 @@ push_status_t push_store_message_cancel(push_db_t *db, const char *app_id, const
 push_status_t push_store_sender_health(push_db_t *db, int *senders, long *queued, double *oldest)
 {
     apr_dbd_results_t *res;
-    apr_dbd_row_t *row = NULL;
+    apr_dbd_row_t *row;
     push_status_t rv = push_db_select(db, PUSH_ST_SENDER_HEALTH, &res, 0, NULL);
     if (rv != PUSH_OK)
         return rv;
-    if (apr_dbd_get_row(db->driver, db->pool, res, &row, 1) != 0)
+    if (!(row = push_db_row(db, res, 1)))
         return PUSH_EUNAVAIL;
     *senders = atoi(push_db_col(db, row, 0));
     *queued = atol(push_db_col(db, row, 1));
@@ -78,13 +103,21 @@ push_status_t push_store_rocketchat_test(push_db_t *db, const char *app_id, cons
 }
 
 push_status_t push_store_rocketchat_message(push_db_t *db, const char *app_id, const char *id,
-                                            const char *user, apr_dbd_row_t **row)
+                                            const char *user, push_rc_message_t *out)
 {
-    const char *args[] = {app_id, id, user};
+    const char *args[] = {app_id, id, user}, *allowed;
     apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
     push_status_t rv = push_db_select(db, PUSH_ST_RC_MESSAGE, &res, 3, args);
     if (rv != PUSH_OK)
         return rv;
-    *row = NULL;
-    return apr_dbd_get_row(db->driver, db->pool, res, row, 1) == 0 ? PUSH_OK : PUSH_NOTFOUND;
+    if (!(row = push_db_row(db, res, 1)))
+        return PUSH_NOTFOUND;
+    out->body = push_db_col(db, row, 0);
+    out->created_at = push_db_col(db, row, 1);
+    out->updated_at = push_db_col(db, row, 2);
+    allowed = push_db_col(db, row, 3);
+    out->allowed = allowed && allowed[0] == 't';
+    out->host = push_db_col(db, row, 4);
+    return PUSH_OK;
 }

@@ -6,8 +6,8 @@
 static push_status_t two_columns(push_db_t *db, apr_dbd_results_t *res, const char **a,
                                  const char **b)
 {
-    apr_dbd_row_t *row = NULL;
-    if (apr_dbd_get_row(db->driver, db->pool, res, &row, 1) != 0)
+    apr_dbd_row_t *row = push_db_row(db, res, 1);
+    if (!row)
         return PUSH_NOTFOUND;
     *a = apr_pstrdup(db->pool, apr_dbd_get_entry(db->driver, row, 0));
     *b = apr_pstrdup(db->pool, apr_dbd_get_entry(db->driver, row, 1));

@@ -3,24 +3,9 @@
 #ifndef PUSH_STORE_H
 #define PUSH_STORE_H
 
+#include "core/device.h"
 #include "store/db.h"
 #include <apr_tables.h>
-
-/* A device as the registry hands it to the store. */
-typedef struct {
-    const char *app_id;
-    const char *device_id;
-    const char *platform;        /* apns, fcm, wns, webpush, sms */
-    const char *token;
-    const char *user_id;
-    const char *family;          /* layer, navixy, rocketchat, mobilefirst */
-    const char *session_ref;     /* token hash of a built-in session, or NULL */
-    const char *category_filter; /* canonical text, or NULL */
-    const char *categories;      /* text[] literal */
-    int categories_exclude;
-    const char *extra;           /* JSON object text, or NULL */
-    const char *user_agent;
-} push_device_t;
 
 push_status_t push_store_schema_version(push_db_t *db, int *version);
 
@@ -42,11 +27,16 @@ push_status_t push_store_session_register(push_db_t *db, const char *token_hash,
                                           const push_device_t *d, int bind, int limit,
                                           const char **user_id);
 
+/* A Rocket.Chat token record as push.token answers it (times: ISO, ms). */
+typedef struct {
+    const char *id, *created_at, *updated_at;
+} push_rc_record_t;
+
 /* Rocket.Chat's push.token: the record found by id (or by token, platform and appName,
- * else new_id) registered for d->user_id; *row: id, createdAt, updatedAt (ISO, ms). */
+ * else new_id) registered for d->user_id. */
 push_status_t push_store_rocketchat_register(push_db_t *db, const push_device_t *d, const char *id,
                                              const char *new_id, const char *app_name,
-                                             const char *voip_token, apr_dbd_row_t **row);
+                                             const char *voip_token, push_rc_record_t *out);
 /* Removes the caller's APNs and FCM records with this token; PUSH_NOTFOUND when none. */
 push_status_t push_store_rocketchat_delete(push_db_t *db, const char *app_id, const char *token,
                                            const char *user_id);
@@ -67,15 +57,28 @@ push_status_t push_store_token_insert(push_db_t *db, const char *token_hash, con
 push_status_t push_store_token_get(push_db_t *db, const char *token_hash, const char **client_id,
                                    const char **scopes);
 
-/* --- MobileFirst: rows come back as apr_dbd rows in the column order of statements.h --- */
+/* --- MobileFirst: rows come back as typed records, strings in db->pool --- */
 
-/* One row of a point query. */
+/* A device as the MobileFirst API shows it. */
 typedef struct {
-    apr_dbd_row_t *row;
-} push_row_t;
+    const char *device_id;
+    const char *platform;        /* MobileFirst's letter: A, G, W, B, S */
+    const char *token, *user_id, *phone, *user_agent, *created_mode, *created_at, *updated_at;
+} push_mf_device_t;
 
-/* Column i of a row, copied into db->pool; NULL for SQL NULL. */
-const char *push_db_col(push_db_t *db, apr_dbd_row_t *row, int i);
+typedef struct {
+    const char *name, *description, *created_mode, *created_at, *updated_at;
+    long subscriptions;          /* with push_list_tags_counted only */
+} push_tag_t;
+
+typedef struct {
+    const char *id, *device_id, *tag, *user_id, *created_at;
+} push_subscription_t;
+
+typedef struct {
+    const char *app_id;
+    int enabled;
+} push_app_t;
 
 /* The granted scopes and the client of a live token, and whether the application exists
  * and is enabled (*app_state: -1 no such application, 0 disabled, 1 enabled). */
@@ -89,16 +92,16 @@ push_status_t push_store_app_set_enabled(push_db_t *db, const char *app_id, int 
 /* *enabled: 1 or 0; PUSH_NOTFOUND when there is no such application. */
 push_status_t push_store_app_get(push_db_t *db, const char *app_id, int *enabled);
 
-/* MobileFirst registration; *row is the device as stored. */
+/* MobileFirst registration; *out is the device as stored. */
 push_status_t push_store_mf_register(push_db_t *db, const push_device_t *d, const char *phone,
-                                     apr_dbd_row_t **row);
+                                     push_mf_device_t *out);
 push_status_t push_store_mf_device_get(push_db_t *db, const char *app_id, const char *device_id,
-                                       apr_dbd_row_t **row);
+                                       push_mf_device_t *out);
 /* token NULL: unchanged; set_user/set_phone say whether user/phone are to be set. */
 push_status_t push_store_mf_device_update(push_db_t *db, const char *app_id, const char *device_id,
                                           const char *token, int set_user, const char *user,
                                           int set_phone, const char *phone, const char *agent,
-                                          apr_dbd_row_t **row);
+                                          push_mf_device_t *out);
 /* The OAuth client that registered the device through push.mobileclient ("" for none);
  * PUSH_NOTFOUND when there is no such device. */
 push_status_t push_store_mf_device_owner(push_db_t *db, const char *app_id, const char *device_id,
@@ -111,19 +114,20 @@ push_status_t push_store_device_remove(push_db_t *db, const char *app_id, const 
 
 /* PUSH_EINVAL when the tag exists already. */
 push_status_t push_store_tag_create(push_db_t *db, const char *app_id, const char *name,
-                                    const char *description, apr_dbd_row_t **row);
+                                    const char *description, push_tag_t *out);
 push_status_t push_store_tag_get(push_db_t *db, const char *app_id, const char *name,
-                                 apr_dbd_row_t **row);
+                                 push_tag_t *out);
 push_status_t push_store_tag_update(push_db_t *db, const char *app_id, const char *name,
-                                    const char *description, apr_dbd_row_t **row);
+                                    const char *description, push_tag_t *out);
 push_status_t push_store_tag_delete(push_db_t *db, const char *app_id, const char *name);
 
 typedef enum { PUSH_SUB_CREATED, PUSH_SUB_EXISTS, PUSH_SUB_NO_DEVICE, PUSH_SUB_NO_TAG } push_sub_outcome_t;
-/* row: subscription_id, user_id, created time. */
+/* out (when created): the subscription, device and tag as given. */
 push_status_t push_store_subscribe(push_db_t *db, const char *app_id, const char *device_id,
-                                   const char *tag, push_sub_outcome_t *outcome, apr_dbd_row_t **row);
+                                   const char *tag, push_sub_outcome_t *outcome,
+                                   push_subscription_t *out);
 push_status_t push_store_subscription_get(push_db_t *db, const char *app_id, const char *id,
-                                          apr_dbd_row_t **row);
+                                          push_subscription_t *out);
 push_status_t push_store_subscription_delete(push_db_t *db, const char *app_id, const char *id);
 push_status_t push_store_subscription_delete_pair(push_db_t *db, const char *app_id,
                                                   const char *device_id, const char *tag);
@@ -141,15 +145,20 @@ push_status_t push_store_credential_list(push_db_t *db, const char *app_id, apr_
 /* Webhooks; events is a comma-separated list; secret is sealed bytea text or NULL.
  * Creating one: PUSH_EINVAL when the name is taken; *over_limit (and PUSH_EINVAL) when
  * the application has max_hooks already. */
+typedef struct {
+    const char *name, *url, *events; /* events: comma-separated */
+    int is_signed;                   /* a secret is stored */
+} push_webhook_t;
+
 push_status_t push_store_webhook_create(push_db_t *db, const char *app_id, const char *name,
                                         const char *url, const char *events, const char *secret,
-                                        int max_hooks, int *over_limit, apr_dbd_row_t **row);
+                                        int max_hooks, int *over_limit, push_webhook_t *out);
 /* url/events NULL: unchanged; set_secret says whether secret replaces the stored one. */
 push_status_t push_store_webhook_update(push_db_t *db, const char *app_id, const char *name,
                                         const char *url, const char *events, int set_secret,
-                                        const char *secret, apr_dbd_row_t **row);
+                                        const char *secret, push_webhook_t *out);
 push_status_t push_store_webhook_get(push_db_t *db, const char *app_id, const char *name,
-                                     apr_dbd_row_t **row);
+                                     push_webhook_t *out);
 push_status_t push_store_webhook_delete(push_db_t *db, const char *app_id, const char *name);
 
 /* Messages. list is a JSON array of records from push_message_check; *ids receives the
@@ -157,19 +166,30 @@ push_status_t push_store_webhook_delete(push_db_t *db, const char *app_id, const
  * wakes the senders commit together. */
 push_status_t push_store_message_accept(push_db_t *db, const char *app_id, const char *list,
                                         apr_array_header_t **ids);
-/* A message with its delivery summary (columns PUSH_MSG_*); PUSH_NOTFOUND if none. */
+/* A message as accepted (body: the JSON text kept) and how its delivery stands. */
+typedef struct {
+    const char *body, *target, *state, *category, *send_at, *expires_at, *created_at;
+    const char *paused;          /* the credential errors holding it back, or NULL */
+    int targeted, sent, failed, invalid, filtered, expired, cancelled, pending;
+} push_message_summary_t;
+
+/* PUSH_NOTFOUND if there is no such message. */
 push_status_t push_store_message_get(push_db_t *db, const char *app_id, const char *id,
-                                     apr_dbd_row_t **row);
+                                     push_message_summary_t *out);
 /* Cancels what is not yet sent; PUSH_NOTFOUND if there is no such message. */
 push_status_t push_store_message_cancel(push_db_t *db, const char *app_id, const char *id);
 /* Rocket.Chat's push.test: sends body to every device of user unless the user called
  * within the last second (*tokens = -1) or has no tokens (*tokens = 0). */
 push_status_t push_store_rocketchat_test(push_db_t *db, const char *app_id, const char *user,
                                          const char *id, const char *body, int *tokens);
-/* Rocket.Chat's push.get: a message (columns body, created_at, updated_at, allowed, host)
- * or PUSH_NOTFOUND. */
+/* Rocket.Chat's push.get: a message, or PUSH_NOTFOUND. */
+typedef struct {
+    const char *body, *created_at, *updated_at, *host;
+    int allowed;                 /* the caller may read it */
+} push_rc_message_t;
+
 push_status_t push_store_rocketchat_message(push_db_t *db, const char *app_id, const char *id,
-                                            const char *user, apr_dbd_row_t **row);
+                                            const char *user, push_rc_message_t *out);
 /* Live senders, queued work and the age in seconds of the oldest due message. */
 push_status_t push_store_sender_health(push_db_t *db, int *senders, long *queued, double *oldest);
 

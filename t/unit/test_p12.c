@@ -509,6 +509,22 @@ static void test_inspect(apr_pool_t *p)
     CHECK(der && push_p12_inspect(p, der, n, NULL, &subject, &until, &err), "NULL is the empty password");
 }
 
+/* The stored form round-trips the file and its password, and refuses other text. */
+static void test_stored(apr_pool_t *p)
+{
+    static const unsigned char der[] = {0x30, 0x82, 0x00, 0x01, 0xff, 0x00, 0x7f};
+    unsigned char *back = NULL;
+    size_t n = 0;
+    const char *pass = NULL, *text = push_p12_stored(p, der, sizeof(der), "pa\"ss");
+    CHECK(push_p12_stored_read(p, text, &back, &n, &pass) && n == sizeof(der) &&
+          !memcmp(back, der, n) && pass && !strcmp(pass, "pa\"ss"), "the stored form round-trips");
+    CHECK(push_p12_stored_read(p, "{\"p12\":\"MAE=\"}", &back, &n, &pass) && n == 2 && !pass,
+          "a missing password reads as NULL");
+    CHECK(!push_p12_stored_read(p, "{\"p12\":1}", &back, &n, &pass), "a p12 that is not a string is refused");
+    CHECK(!push_p12_stored_read(p, "not json", &back, &n, &pass), "text that is not JSON is refused");
+    CHECK(!push_p12_stored_read(p, NULL, &back, &n, &pass), "NULL is refused");
+}
+
 int main(void)
 {
     time_t t0 = made_at = time(NULL);
@@ -528,6 +544,7 @@ int main(void)
         test_open(p);
         test_inspect(p);
     }
+    test_stored(p);
     X509_free(ca);
     X509_free(anon);
     X509_free(cert);

@@ -148,6 +148,31 @@ static void test_seal(apr_pool_t *p)
           && plain[0] == '\0', "an empty secret round-trips, and NULL aad is \"\"");
 }
 
+/* The stored form: sealed to its row, as bytea text, opened only with the same binding. */
+static void test_sealed_text(apr_pool_t *p)
+{
+    unsigned char raw[PUSH_SECRET_KEY_LEN], *plain = NULL;
+    apr_size_t n = 0;
+    const char *err = NULL, *text, *aad = push_secret_aad_credential(p, "app1", "apns");
+    push_secret_key_t *k;
+
+    for (int i = 0; i < PUSH_SECRET_KEY_LEN; i++)
+        raw[i] = (unsigned char)(i * 7 + 3);
+    k = push_secret_key_from_bytes(p, raw);
+    CHECK(!strcmp(aad, "app1/apns"), "a credential's secret is bound to app/provider");
+    CHECK(!strcmp(push_secret_aad_webhook(p, "app1", "h"), "app1/webhook/h"),
+          "a webhook's secret to app/webhook/name");
+    text = push_secret_seal_text(p, k, "{\"p12\":\"x\"}", aad);
+    CHECK(text && !strncmp(text, "\\x", 2), "sealed text is bytea text");
+    CHECK(text && push_secret_open_text(p, k, text, aad, &plain, &n, &err) && n == 11 &&
+          !strcmp((const char *)plain, "{\"p12\":\"x\"}"), "and opens with the same binding");
+    CHECK(text && !push_secret_open_text(p, k, text, push_secret_aad_credential(p, "app2", "apns"),
+                                         &plain, &n, &err), "but not bound to another application");
+    CHECK(!push_secret_open_text(p, k, "not bytea", aad, &plain, &n, &err) && err,
+          "text that is not bytea is refused with a reason");
+    CHECK(!push_secret_open_text(p, k, NULL, aad, &plain, &n, &err), "as is NULL");
+}
+
 static void test_bytea(apr_pool_t *p)
 {
     static const unsigned char bytes[] = {0x00, 0xff, 0x10, 0xab};
@@ -311,6 +336,7 @@ int main(void)
 
     test_seal(p);
     test_bytea(p);
+    test_sealed_text(p);
     test_key_files(p);
     test_p8(p);
 

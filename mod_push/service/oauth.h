@@ -1,8 +1,8 @@
 /* OAuth 2 client credentials for the MobileFirst dialect: issuing access tokens to
  * confidential clients and resolving bearer tokens. Tokens and secrets are stored only
  * as SHA-256 hashes. */
-#ifndef PUSH_OAUTH_H
-#define PUSH_OAUTH_H
+#ifndef PUSH_SERVICE_OAUTH_H
+#define PUSH_SERVICE_OAUTH_H
 
 #include "httpd.h"
 #include "core/status.h"

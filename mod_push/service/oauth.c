@@ -1,4 +1,4 @@
-#include "core/oauth.h"
+#include "service/oauth.h"
 
 #include "apr_strings.h"
 #include <openssl/crypto.h>
@@ -6,31 +6,7 @@
 #include "config.h"
 #include "core/scope.h"
 #include "core/token.h"
-#include "dbd.h"
 #include "store/store.h"
-
-typedef struct {
-    const char *client_id, *hash, *scopes;
-    int lifetime;
-} oauth_op_t;
-
-static push_status_t load_client(push_db_t *db, void *ctx)
-{
-    oauth_op_t *op = ctx;
-    return push_store_oauth_client(db, op->client_id, &op->hash, &op->scopes);
-}
-
-static push_status_t store_token(push_db_t *db, void *ctx)
-{
-    oauth_op_t *op = ctx;
-    return push_store_token_insert(db, op->hash, op->client_id, op->scopes, op->lifetime);
-}
-
-static push_status_t load_token(push_db_t *db, void *ctx)
-{
-    oauth_op_t *op = ctx;
-    return push_store_token_get(db, op->hash, &op->client_id, &op->scopes);
-}
 
 /* Whether the space-separated list holds an entry equal to name, or (prefix) starting with it. */
 static int list_has(apr_pool_t *p, const char *list, const char *name, int prefix)
@@ -68,44 +44,51 @@ push_oauth_result_t push_oauth_issue(request_rec *r, const char *client_id, cons
                                      const char *scope, push_oauth_grant_t *out)
 {
     const push_oauth_client_t *conf = push_conf_oauth_client(r->server, client_id);
-    oauth_op_t op = {client_id, NULL, NULL, push_conf_token_lifetime(r->server)};
     const char *given = push_token_hash(r->pool, secret, strlen(secret));
-    const char *token;
+    const char *hash = NULL, *scopes = NULL, *token;
+    int lifetime = push_conf_token_lifetime(r->server);
+    push_db_t *db;
 
     memset(out, 0, sizeof(*out));
     if (conf) {
-        op.hash = conf->secret_hash;
-        op.scopes = conf->scopes;
+        hash = conf->secret_hash;
+        scopes = conf->scopes;
     } else {
-        push_status_t rv = push_db_with(r, load_client, &op);
+        push_status_t rv = push_db_acquire(r, &db);
+        if (rv == PUSH_OK)
+            rv = push_store_oauth_client(db, client_id, &hash, &scopes);
         if (rv == PUSH_NOTFOUND)
             return PUSH_OAUTH_INVALID_CLIENT;
         if (rv != PUSH_OK)
             return PUSH_OAUTH_UNAVAILABLE;
     }
-    if (!same_hash(given, op.hash))
+    if (!same_hash(given, hash))
         return PUSH_OAUTH_INVALID_CLIENT;
     if (scope && *scope) {
-        if (!push_scope_list_all_covered(r->pool, op.scopes, scope, &out->bad_scope))
+        if (!push_scope_list_all_covered(r->pool, scopes, scope, &out->bad_scope))
             return PUSH_OAUTH_INVALID_SCOPE;
-        op.scopes = with_app_scopes(r->pool, scope, op.scopes);
+        scopes = with_app_scopes(r->pool, scope, scopes);
     }
     token = push_token_new(r->pool, 32);
     if (!token)
         return PUSH_OAUTH_UNAVAILABLE;
-    op.hash = push_token_hash(r->pool, token, strlen(token));
-    if (push_db_with(r, store_token, &op) != PUSH_OK)
+    hash = push_token_hash(r->pool, token, strlen(token));
+    if (push_db_acquire(r, &db) != PUSH_OK ||
+        push_store_token_insert(db, hash, client_id, scopes, lifetime) != PUSH_OK)
         return PUSH_OAUTH_UNAVAILABLE;
     out->access_token = token;
-    out->scope = op.scopes;
-    out->expires_in = op.lifetime;
+    out->scope = scopes;
+    out->expires_in = lifetime;
     return PUSH_OAUTH_OK;
 }
 
 push_status_t push_oauth_token_scopes(request_rec *r, const char *token, const char **scopes)
 {
-    oauth_op_t op = {NULL, push_token_hash(r->pool, token, strlen(token)), NULL, 0};
-    push_status_t rv = push_db_with(r, load_token, &op);
-    *scopes = op.scopes;
-    return rv;
+    const char *client_id = NULL;
+    push_db_t *db;
+    push_status_t rv = push_db_acquire(r, &db);
+    *scopes = NULL;
+    if (rv != PUSH_OK)
+        return rv;
+    return push_store_token_get(db, push_token_hash(r->pool, token, strlen(token)), &client_id, scopes);
 }

@@ -1,8 +1,8 @@
 /* Sessions of the host application, for the user-facing dialects (Layer, Navixy,
  * Rocket.Chat). The source is per location (PushSessionSource): the built-in
  * push_session table, an operator's SQL through mod_dbd, or r->user. */
-#ifndef PUSH_AUTH_H
-#define PUSH_AUTH_H
+#ifndef PUSH_SERVICE_SESSION_H
+#define PUSH_SERVICE_SESSION_H
 
 #include "httpd.h"
 #include "core/status.h"

@@ -1,11 +1,10 @@
-#include "core/registry.h"
+#include "core/device.h"
 
-#include "apr_strings.h"
+#include <apr_strings.h>
+#include <string.h>
 
 #include "core/category.h"
-#include "core/token.h"
 #include "core/validate.h"
-#include "dbd.h"
 
 static int invalid(push_invalid_t *why, const char *field, const char *reason)
 {
@@ -68,53 +67,3 @@ int push_registry_validate(apr_pool_t *p, push_device_t *d, push_invalid_t *why)
     return 1;
 }
 
-typedef struct {
-    const push_device_t *d;
-    int limit, bind;
-    const char *app_id, *device_id, *user_id, *hash;
-} op_t;
-
-static push_status_t do_register(push_db_t *db, void *ctx)
-{
-    op_t *op = ctx;
-    int created;
-    return push_store_device_register(db, op->d, op->limit, &created);
-}
-
-static push_status_t do_register_session(push_db_t *db, void *ctx)
-{
-    op_t *op = ctx;
-    return push_store_session_register(db, op->hash, op->d, op->bind, op->limit, &op->user_id);
-}
-
-static push_status_t do_unregister(push_db_t *db, void *ctx)
-{
-    op_t *op = ctx;
-    return push_store_device_delete(db, op->app_id, op->device_id, op->user_id);
-}
-
-push_status_t push_registry_register(request_rec *r, const push_device_t *d, int limit)
-{
-    op_t op = {d, limit, 0, NULL, NULL, NULL, NULL};
-    return push_db_with(r, do_register, &op);
-}
-
-push_status_t push_registry_register_session(request_rec *r, const char *token, push_device_t *d,
-                                             int limit, int bind_session)
-{
-    op_t op = {d, limit, bind_session, NULL, NULL, NULL, NULL};
-    push_status_t rv;
-    if (!token || !*token)
-        return PUSH_NOTFOUND;
-    op.hash = push_token_hash(r->pool, token, strlen(token));
-    rv = push_db_with(r, do_register_session, &op);
-    d->user_id = op.user_id;
-    return rv;
-}
-
-push_status_t push_registry_unregister(request_rec *r, const char *app_id, const char *device_id,
-                                       const char *user_id)
-{
-    op_t op = {NULL, 0, 0, app_id, device_id, user_id, NULL};
-    return push_db_with(r, do_unregister, &op);
-}
