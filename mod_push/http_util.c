@@ -8,7 +8,36 @@
 #include "core/validate.h"
 #include "log.h"
 
+typedef struct {
+    push_body_t rv;
+    char *buf;
+    apr_size_t len;
+} body_t;
+
+static push_body_t read_body(request_rec *r, char **buf, apr_size_t *len);
+
 push_body_t push_read_body(request_rec *r, char **buf, apr_size_t *len)
+{
+    body_t *b = NULL;
+    apr_pool_userdata_get((void **)&b, "push-body", r->pool);
+    if (!b) {
+        b = apr_palloc(r->pool, sizeof(*b));
+        b->rv = read_body(r, &b->buf, &b->len);
+        apr_pool_userdata_setn(b, "push-body", NULL, r->pool);
+    }
+    *buf = b->buf;
+    *len = b->len;
+    return b->rv;
+}
+
+void push_read_body_early(request_rec *r)
+{
+    char *buf;
+    apr_size_t len;
+    (void)push_read_body(r, &buf, &len);
+}
+
+static push_body_t read_body(request_rec *r, char **buf, apr_size_t *len)
 {
     const apr_off_t limit = push_conf_max_body(r);
     apr_bucket_brigade *bb;

@@ -17,8 +17,13 @@ typedef enum {
 } push_body_t;
 
 /* Reads the whole request body (at most the location's PushMaxBodySize) into r->pool,
- * NUL-terminated. */
+ * NUL-terminated. The body is read once: later calls answer what the first one found. */
 push_body_t push_read_body(request_rec *r, char **buf, apr_size_t *len);
+
+/* Takes the body off the wire now, for a handler that needs the database before it
+ * looks at the body: the request's pooled connection then never waits on a slow
+ * client. What it finds is answered where the body is used (push_read_*). */
+void push_read_body_early(request_rec *r);
 
 /* Reads the body and parses it as one JSON value of type (json_type_object, an array
  * for bulk requests, ...); released with r->pool. */

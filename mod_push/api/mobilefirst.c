@@ -543,6 +543,9 @@ int push_mobilefirst_handler(request_rec *r)
     if (q.id && !push_valid_text(q.id, strlen(q.id), PUSH_MAX_ID))
         return mf_error(&q, HTTP_NOT_FOUND, PUSH_MSG_RESOURCE_MISSING, ap_escape_uri(r->pool, r->uri));
     if (route->scope) {
+        /* the token's lookup takes the request's connection: the body is in first */
+        if (route->body)
+            push_read_body_early(r);
         authorize(&q, route, &answered);
         if (answered)
             return OK;

@@ -376,6 +376,9 @@ int push_rocketchat_handler(request_rec *r)
         PUSH_RLOG(APLOG_ERR, 0, r, "PUSH0103", "no PushApplication for %s", r->uri);
         return rc_unavailable(r);
     }
+    /* the session's lookup takes the request's connection: the body is in first */
+    if (token_route)
+        push_read_body_early(r);
     rv = rc_authenticate(r, &who);
     if (rv == PUSH_NOTFOUND)
         return rc_unauthorized(r);
