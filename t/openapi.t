@@ -19,14 +19,13 @@ my %file = (rocketchat => 'rocketchat.yaml', layer => 'layer.yaml', navixy => 'n
             mobilefirst => 'mobilefirst.yaml');
 load_document($_, "$DOCS/$file{$_}") for sort keys %file;
 
-# the document check can fail: a response without its description and an unknown member
-{
+# the document check can fail: three broken copies of a document
+for my $break ([sub { delete $_[0]{responses}{202}{description} }, 'a response without its description'],
+               [sub { $_[0]{invented} = 1 }, 'an unknown member of an operation'],
+               [sub { $_[0]{requestBody}{content}{'application/json'}{schema}{type} = 'strnig' }, 'a schema of no type']) {
     my $broken = JSON::Validator->new->schema("$DOCS/layer.yaml")->schema->data;
-    delete $broken->{paths}{'/push_tokens'}{post}{responses}{202}{description};
-    $broken->{paths}{'/push_tokens'}{post}{invented} = 1;
-    my $errors = JSON::Validator->new->schema($broken)->schema->errors;
-    ok scalar(@$errors) >= 2, 'a broken copy of a document fails the OpenAPI 3.0 schema check'
-        or diag explain $errors;
+    $break->[0]->($broken->{paths}{'/push_tokens'}{post});
+    ok scalar(@{ JSON::Validator->new->schema($broken)->schema->errors }), "the OpenAPI check refuses $break->[1]";
 }
 
 my $T = JSON::PP::true();
