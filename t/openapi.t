@@ -9,6 +9,7 @@ use warnings;
 use Test::More;
 use lib 't/lib';
 use PushTest;
+use PushMock qw(mock_webpush_keys);
 use PushOpenAPI qw(load_document call coverage operations);
 use JSON::PP ();
 use JSON::Validator ();
@@ -129,6 +130,20 @@ my $BIG_JSON = {pad => $BIG};
     call(navixy => POST => "$base/bind", form => [hash => $hash, %bind], expect => 200, name => 'form');
     call(navixy => POST => "$base/bind", json => {%bind}, headers => [Authorization => "NVX $hash"], expect => 200,
          name => 'hash in the header');
+    my $wp = mock_webpush_keys();
+    my %keys = (p256dh => $wp->{p256dh}, auth => $wp->{auth});
+    call(navixy => POST => "$base/bind", json => {hash => $hash, application => 'w3c_pushapi',
+                                                 token => "$wp->{endpoint}oa-" . random_hex(6), parameters => \%keys},
+         expect => 200, name => 'a browser');
+    call(navixy => POST => "$base/bind", form => [hash => $hash, application => 'w3c_pushapi',
+                                                 token => "$wp->{endpoint}oa-" . random_hex(6),
+                                                 parameters => JSON::PP->new->encode(\%keys)],
+         expect => 200, name => 'a browser, form');
+    call(navixy => GET => "$base/bind", query => [hash => $hash, application => 'w3c_pushapi', token => "$wp->{endpoint}x"],
+         expect => 400, name => 'a browser without its keys');
+    call(navixy => POST => "$base/bind", json => {hash => $hash, application => 'acme_viewer',
+                                                 token => 'https://db5.notify.windows.com/?token=' . random_hex(10)},
+         expect => 200, name => 'an application of PushNavixyApplication (WNS)');
     call(navixy => POST => "$base/bind", json => {hash => $hash, application => 'nope', token => 'x'}, expect => 400,
          name => 'unknown application');
     call(navixy => GET => "$base/bind", query => [%bind], expect => 400, name => 'no hash');
@@ -234,6 +249,15 @@ my $dev = 'oa-dev-' . random_hex(6);
     mfc(POST => "/apps/$app/devices", json => {%d, platform => 'Z'}, expect => 400, name => 'bad platform');
     mfc(POST => "/apps/$app/devices", json => {deviceId => 'oa-fcm-' . random_hex(4), token => 'fcm:' . random_hex(20),
                                                platform => 'G'}, expect => 201, name => 'without user and phone');
+    my $wp = mock_webpush_keys();
+    mfc(POST => "/apps/$app/devices", json => {deviceId => 'oa-win-' . random_hex(4), platform => 'W',
+                                               token => 'https://db5.notify.windows.com/?token=' . random_hex(10)},
+        expect => 201, name => 'a Windows device');
+    mfc(POST => "/apps/$app/devices",
+        json => {deviceId => 'oa-web-' . random_hex(4), platform => 'B',
+                 token => JSON::PP->new->encode({endpoint => "$wp->{endpoint}oa-" . random_hex(6),
+                                                 keys => {p256dh => $wp->{p256dh}, auth => $wp->{auth}}})},
+        expect => 201, name => 'a browser');
     mfc(GET => "/apps/$app/devices", expect => 200);
     mfc(GET => "/apps/$app/devices", query => [expand => 'true', userId => 'oa-user', filter => 'platform==A,G'],
         expect => 200, name => 'expanded and filtered');
