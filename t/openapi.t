@@ -219,7 +219,8 @@ sub mfc {
     mfc(POST => '/apps', json => {applicationId => 5}, expect => 400, name => 'not a string');
     mfc(POST => '/apps', raw => '[', type => 'application/json', expect => 400, name => 'not JSON');
     mfc(GET => '/apps', expect => 200);
-    mfc(GET => '/apps', query => [size => 1, filter => "applicationId==$app"], expect => 200, name => 'a filtered page');
+    mfc(GET => '/apps', query => [size => 1, filter => "applicationId==$app", expand => 'true'], expect => 200,
+        name => 'a filtered page');
     mfc(GET => '/apps', query => [offset => -1], expect => 400, name => 'a bad offset');
     mfc(GET => "/apps/$app", expect => 200);
     mfc(GET => "/apps/$app", query => [nope => 1], expect => 400, name => 'an unknown parameter');
