@@ -14,6 +14,7 @@ use PushOpenAPI qw(load_document call coverage operations);
 use JSON::PP ();
 use JSON::Validator ();
 use File::Temp ();
+use URI ();
 
 my $DOCS = "$ENV{PUSH_TEST_TOP}/docs/openapi";
 my %file = (rocketchat => 'rocketchat.yaml', layer => 'layer.yaml', navixy => 'navixy.yaml',
@@ -263,6 +264,13 @@ my $dev = 'oa-dev-' . random_hex(6);
     mfc(GET => "/apps/$app/devices", query => [expand => 'true', userId => 'oa-user', filter => 'platform==A,G'],
         expect => 200, name => 'expanded and filtered');
     mfc(GET => "/apps/$app/devices", query => [filter => 'color==red'], expect => 400, name => 'an unknown filter field');
+    # the page links: next carries after, previous before
+    my $page = json_body(mfc(GET => "/apps/$app/devices", query => [size => 1], expect => 200, name => 'a page of one'));
+    my $next = URI->new($page && $page->{pageInfo}{next} || 'http://x/');
+    ok $next->path eq "$MF/apps/$app/devices" && $next->query =~ /after=/, 'pageInfo.next links the next page';
+    $page = json_body(mfc(GET => "/apps/$app/devices", query => [$next->query_form], expect => 200, name => 'the next page'));
+    mfc(GET => "/apps/$app/devices", query => [URI->new($page && $page->{pageInfo}{previous} || 'http://x/')->query_form],
+        expect => 200, name => 'the previous page');
     mfc(GET => "/apps/$app/devices/$dev", expect => 200);
     mfc(GET => "/apps/$app/devices/nope", expect => 404);
     mfc(PUT => "/apps/$app/devices/$dev", json => {userId => 'oa-user-2', token => random_hex(64)}, expect => 200);
