@@ -241,6 +241,9 @@ my $dev = 'oa-dev-' . random_hex(6);
     mfc(GET => "/apps/$app/tags", query => [size => 0], expect => 400, name => 'a bad size');
     mfc(GET => "/apps/$app/tags/news", expect => 200);
     mfc(GET => "/apps/$app/tags/nope", expect => 404);
+    my $de = mfc(GET => "/apps/$app/tags/nope", headers => ['Accept-Language' => 'de-DE, en;q=0.5'], expect => 404,
+                 name => 'in German');
+    is $de->header('Content-Language'), 'de', '... Content-Language: de';
     mfc(PUT => "/apps/$app/tags/news", json => {description => 'fresh news'}, expect => 200);
     mfc(PUT => "/apps/$app/tags/news", json => {name => 'renamed'}, expect => 400, name => 'a new name');
     mfc(PUT => "/apps/$app/tags/nope", json => {description => 'x'}, expect => 404);
