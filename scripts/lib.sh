@@ -14,8 +14,13 @@ PUSH_PKGS_MOCK="nodejs"
 PUSH_PKGS_BENCH="wrk postgresql-contrib nghttp2-client nodejs"
 
 # push_deps build run test ... : installs what is missing when root, else names it and stops.
+# Every package is named on a line of its own before apt-get installs it (the ones asked for
+# and those apt-get brings in for them). apt-get starts no service (policy-rc.d), and the
+# system's Apache keeps the modules it had enabled: libapache2-mod-perl2's maintainer script
+# enables mod_perl, which is disabled again (Apache::Test's httpd loads what the suite needs
+# itself, and not mod_perl: t/TEST).
 push_deps() {
-    local want="" missing="" p
+    local want="" missing="" p group all rc=0 mods_before had_apache=""
     for group in "$@"; do
         case $group in
             build) want="$want $PUSH_PKGS_BUILD" ;;
@@ -26,6 +31,7 @@ push_deps() {
         esac
     done
     for p in $want; do
+        case " $missing " in *" $p "*) continue ;; esac
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
             missing="$missing $p"
     done
@@ -33,15 +39,46 @@ push_deps() {
     if [ "$(id -u)" -ne 0 ]; then
         push_die "missing Debian packages:$missing — install them (sudo apt-get install$missing) or run this as root"
     fi
-    push_say "installing:$missing"
     export DEBIAN_FRONTEND=noninteractive
-    # apt-get must not start the distribution's own apache2/postgresql services
+    # what apt-get will install: the packages asked for and their dependencies (a dry run;
+    # the package lists are fetched first when it cannot find them)
+    all=$(push_apt_plan $missing) || { apt-get update -qq >/dev/null 2>&1; all=$(push_apt_plan $missing); } ||
+        push_die "apt-get cannot install:$missing"
+    for p in $all; do
+        case " $missing " in
+            *" $p "*) push_say "installing Debian package $p" ;;
+            *) push_say "installing Debian package $p (needed by the above)" ;;
+        esac
+    done
+    dpkg-query -W -f='${Status}' apache2 2>/dev/null | grep -q 'install ok installed' && had_apache=1
+    mods_before=" $(push_apache_mods | tr '\n' ' ') "
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-    if ! apt-get install -y -qq $missing >/dev/null; then
-        apt-get update -qq >/dev/null && apt-get install -y -qq $missing >/dev/null ||
-            { rm -f /usr/sbin/policy-rc.d; push_die "apt-get could not install:$missing"; }
-    fi
+    apt-get install -y -qq -o DPkg::Lock::Timeout=600 $missing >/dev/null || rc=$?
     rm -f /usr/sbin/policy-rc.d
+    [ "$rc" -eq 0 ] || push_die "apt-get could not install:$missing"
+    # modules a maintainer script enabled: all of them when Apache was there before, else
+    # mod_perl (the ones apache2 enables when it is installed are its own defaults)
+    for p in $(push_apache_mods); do
+        case $mods_before in *" $p "*) continue ;; esac
+        [ -n "$had_apache" ] || [ "$p" = perl ] || continue
+        a2dismod -q "$p" >/dev/null && push_say "disabled module $p again in the system's Apache (a package enabled it)"
+    done
+}
+
+# The modules enabled in Debian's Apache (a2enmod), one a line; nothing without Apache.
+push_apache_mods() {
+    local f
+    for f in /etc/apache2/mods-enabled/*.load; do
+        [ -e "$f" ] && basename "$f" .load
+    done
+    return 0
+}
+
+# push_apt_plan PACKAGE... — the packages "apt-get install" would install, one a line.
+push_apt_plan() {
+    local plan
+    plan=$(apt-get install -s -qq "$@" 2>/dev/null) || return 1
+    printf '%s\n' "$plan" | awk '$1 == "Inst" { print $2 }'
 }
 
 # Builds the module and pushctl in the source tree (configure once, make always).
