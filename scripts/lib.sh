@@ -99,6 +99,17 @@ push_free_port() {
     perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", LocalPort => 0, ReuseAddr => 1) or die; print $s->sockport, "\n"'
 }
 
+# push_port_busy PORT: true when something listens on PORT of 127.0.0.1 (or of every
+# address), i.e. when httpd could not bind 127.0.0.1:PORT.
+push_port_busy() {
+    ! perl -MIO::Socket::INET -e 'IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", LocalPort => $ARGV[0], ReuseAddr => 1) or exit 1' "$1"
+}
+
+# push_sh_quote VALUE: VALUE single-quoted for sh and bash.
+push_sh_quote() {
+    printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+}
+
 # PostgreSQL and Apache::Test refuse root: as root, they run as nobody.
 push_unpriv_user() {
     if [ "$(id -u)" -eq 0 ]; then echo nobody; else id -un; fi
