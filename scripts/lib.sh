@@ -228,9 +228,9 @@ push_mock_start() {
 # so the node process is signalled by the pid it wrote).
 push_mock_stop() {
     local pid
-    pid=$(push_mock_port "$1" pid 2>/dev/null)
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null
-    [ -n "${MOCK_PID:-}" ] && kill "$MOCK_PID" 2>/dev/null
+    pid=$(push_mock_port "$1" pid 2>/dev/null) || true
+    [ -n "$pid" ] && { kill "$pid" 2>/dev/null || true; }
+    [ -n "${MOCK_PID:-}" ] && { kill "$MOCK_PID" 2>/dev/null || true; }
     return 0
 }
 
