@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# scripts/serve as a new user meets it, run by scripts/check (PUSH_CHECK_TESTS="t/serve.sh"):
+# --help, a busy port, a readiness answer that is not mod_push's, a real run (the env file
+# in sh, Navixy's ?hash= kept out of the access log, slow clients cut off by mod_reqtimeout),
+# Ctrl-C, and nothing left behind. The run directory is mode 0700: as root, nobody cannot
+# reach it (a clone in /root), as any other user it is that user's own.
+# Prints "ok N - ..." / "not ok N - ..." and exits non-zero when one failed.
+set -uo pipefail
+. "$(dirname "$0")/../scripts/lib.sh"
+SERVE="$PUSH_TOP/scripts/serve"
+
+n=0
+failures=0
+ok() {   # ok CONDITION-STATUS NAME [DIAGNOSTIC]
+    n=$((n + 1))
+    if [ "$1" -eq 0 ]; then
+        echo "ok $n - $2"
+    else
+        echo "not ok $n - $2"
+        [ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/# /'
+        failures=$((failures + 1))
+    fi
+}
+
+RUN=$(mktemp -d "${TMPDIR:-/tmp}/mod_push-serve-test.XXXXXX")
+chmod 700 "$RUN"
+SERVE_PID=""
+LISTENER_PID=""
+cleanup() {
+    [ -n "$SERVE_PID" ] && kill -TERM "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null
+    [ -n "$LISTENER_PID" ] && kill "$LISTENER_PID" 2>/dev/null
+    rm -rf "$RUN"
+}
+trap cleanup EXIT
+
+# the directory a run under root keeps its files in (it says so), which must be gone after
+scratch_of() { sed -n 's/.* go to \(.*\) (removed when this stops)$/\1/p' "$1"; }
+
+# serve_bg LOG ENV...: scripts/serve in the background, SIGINT at its default (a background
+# job of a script would ignore it, and Ctrl-C must reach it as it does in a terminal)
+serve_bg() {
+    local log=$1
+    shift
+    env "$@" perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV or die "exec: $!"' "$SERVE" >"$log" 2>&1 &
+    SERVE_PID=$!
+}
+
+# --- --help ------------------------------------------------------------------------------
+out=$(PUSH_RUN_DIR="$RUN/help" "$SERVE" --help 2>&1)
+rc=$?
+ok "$rc" "--help exits 0" "$out"
+printf '%s' "$out" | grep -q '^usage: scripts/serve' && printf '%s' "$out" | grep -q PUSH_PORT
+ok $? "--help prints the usage and the variables" "$out"
+[ ! -e "$RUN/help" ]
+ok $? "--help starts nothing (no run directory made)"
+PUSH_RUN_DIR="$RUN/help" "$SERVE" --bogus >/dev/null 2>&1
+[ $? -eq 2 ] && [ ! -e "$RUN/help" ]
+ok $? "an unknown argument exits 2 and starts nothing"
+
+# --- a busy port: an error naming it, and the other server is never spoken to --------------
+BUSY=$(push_free_port)
+perl -MIO::Socket::INET -e '
+    my $s = IO::Socket::INET->new(Listen => 5, LocalAddr => "127.0.0.1", LocalPort => $ARGV[0], ReuseAddr => 1) or die;
+    open my $log, ">", $ARGV[1] or die; $log->autoflush(1);
+    while (my $c = $s->accept) { print $log "connection\n"; close $c }' "$BUSY" "$RUN/busy.connections" &
+LISTENER_PID=$!
+for _ in $(seq 1 50); do push_port_busy "$BUSY" && break; sleep 0.1; done
+out=$(PUSH_PORT=$BUSY PUSH_RUN_DIR="$RUN/busy" "$SERVE" 2>&1)
+rc=$?
+[ "$rc" -ne 0 ] && printf '%s' "$out" | grep -q "port $BUSY on 127.0.0.1 is in use"
+ok $? "a busy port is an error naming it" "$out"
+[ ! -s "$RUN/busy.connections" ]
+ok $? "the server on the busy port got no request"
+kill "$LISTENER_PID" 2>/dev/null
+wait "$LISTENER_PID" 2>/dev/null
+LISTENER_PID=""
+
+# --- an answer that is not mod_push's fails readiness ----------------------------------------
+printf '<Location /mfp>\n    Require all denied\n</Location>\n' >"$RUN/deny.conf"
+out=$(PUSH_PORT=$(push_free_port) PUSH_RUN_DIR="$RUN/deny" PUSH_EXTRA_CONF="$RUN/deny.conf" "$SERVE" 2>&1)
+rc=$?
+[ "$rc" -ne 0 ] && printf '%s' "$out" | grep -q 'answered 403 (text/html.*) to POST /mfp/api/az/v1/token, not mod_push'
+ok $? "a 403 page fails readiness with a message saying so" "$out"
+printf '%s\n' "$out" >"$RUN/deny.log"
+scratch=$(scratch_of "$RUN/deny.log")
+[ -z "$scratch" ] || [ ! -e "$scratch" ]
+ok $? "the failed run left nothing in ${TMPDIR:-/tmp} ($scratch)"
+
+# --- a real run ------------------------------------------------------------------------------
+PORT=$(push_free_port)
+BASE="http://127.0.0.1:$PORT"
+serve_bg "$RUN/serve.log" PUSH_PORT="$PORT" PUSH_RUN_DIR="$RUN/run"
+ready=1
+for _ in $(seq 1 1800); do
+    grep -q '^mod_push ready on' "$RUN/serve.log" && { ready=0; break; }
+    kill -0 "$SERVE_PID" 2>/dev/null || break
+    sleep 0.1
+done
+ok "$ready" "scripts/serve gets ready" "$(tail -20 "$RUN/serve.log")"
+if [ "$ready" -ne 0 ]; then
+    echo "1..$n"
+    exit 1
+fi
+scratch=$(scratch_of "$RUN/serve.log")
+if [ "$(id -u)" -eq 0 ]; then
+    [ -n "$scratch" ] && [ -d "$scratch" ]
+    ok $? "as root, with a run directory nobody cannot reach, the run's files are elsewhere ($scratch)"
+fi
+
+# slow clients, started first: they take 20 s to be cut off
+trickle() {   # trickle header|body: seconds until the server closes, or "open"
+    perl -MIO::Socket::INET -MTime::HiRes=time -e '
+        my ($port, $what) = @ARGV;
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $port) or die "connect: $!";
+        $SIG{PIPE} = "IGNORE";
+        my $t0 = time;
+        my $head = "POST /user/session/push_token/bind HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+        if ($what eq "body") { syswrite $s, "${head}Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{" }
+        else { syswrite $s, "POST /user/session/push_token/bind HTTP/1.1\r\n" }
+        $s->blocking(0);
+        while (time - $t0 < 60) {
+            my $buf;
+            my $r = sysread $s, $buf, 4096;
+            last if defined $r && $r == 0;
+            last if !defined $r && !$!{EAGAIN} && !$!{EWOULDBLOCK};
+            last unless defined syswrite $s, ($what eq "body" ? " " : "X");
+            select undef, undef, undef, 1;
+        }
+        printf "%s\n", time - $t0 < 60 ? int(time - $t0) : "open";' "$PORT" "$1"
+}
+trickle header >"$RUN/trickle.header" 2>&1 &
+T_HEADER=$!
+trickle body >"$RUN/trickle.body" 2>&1 &
+T_BODY=$!
+
+# the env file, in sh: pushctl on PATH, PUSH_PG and T set
+out=$(sh -c ". '$RUN/run/env' && command -v pushctl && pushctl app list && printf 'T=%s\n' \"\$T\"" 2>&1)
+rc=$?
+[ "$rc" -eq 0 ] && printf '%s' "$out" | grep -q '/bin/pushctl$' && printf '%s' "$out" | grep -q '^demo' &&
+    printf '%s' "$out" | grep -qE '^T=[0-9a-f]{32}$'
+ok $? "\$PUSH_RUN_DIR/env is sourceable by sh and puts pushctl on PATH" "$out"
+T=$(sh -c ". '$RUN/run/env' && printf %s \"\$T\"")
+
+# Navixy with the session token in the query: answered, and kept out of the access log
+out=$(curl -s "$BASE/user/session/push_token/bind?hash=$T&application=navixy_android_viewer&token=f4be7b9d04da2ce1af111b")
+[ "$out" = '{"success":true}' ]
+ok $? "Navixy bind with ?hash= succeeds" "$out"
+out=$(curl -s "$BASE/user/session/push_token/delete?hash=$T")
+[ "$out" = '{"success":true}' ]
+ok $? "Navixy delete with ?hash= succeeds" "$out"
+sleep 1
+LOG="$RUN/run/httpd/access_log"
+grep -q '"GET /user/session/push_token/delete HTTP/1.1" 200' "$LOG"
+ok $? "the access log records the Navixy request, without its query string" "$(tail -3 "$LOG")"
+! grep -q -e "$T" -e 'hash=' "$LOG"
+ok $? "the session token is nowhere in the access log" "$(grep -e "$T" -e 'hash=' "$LOG")"
+
+# a request still gets through while the slow clients hold their connections
+out=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/imfpush/v1/health/status")
+[ "$out" = 200 ]
+ok $? "mod_push answers beside slow clients" "$out"
+wait "$T_HEADER"
+wait "$T_BODY"
+h=$(cat "$RUN/trickle.header")
+b=$(cat "$RUN/trickle.body")
+case $h in '' | *[!0-9]*) false ;; *) [ "$h" -ge 15 ] && [ "$h" -le 45 ] ;; esac
+ok $? "a client trickling its request headers is cut off after 20-40 s (mod_reqtimeout): ${h}s"
+case $b in '' | *[!0-9]*) false ;; *) [ "$b" -ge 15 ] && [ "$b" -le 45 ] ;; esac
+ok $? "a client trickling its request body is cut off after 20 s (mod_reqtimeout): ${b}s"
+grep -q '" 408 ' "$LOG"
+ok $? "the cut-off requests are logged as 408" "$(tail -3 "$LOG")"
+
+# --- Ctrl-C -----------------------------------------------------------------------------------
+HTTPD_PIDFILE=$(sed -n 's/^PidFile "\(.*\)"$/\1/p' "$RUN/run/httpd.conf")
+HTTPD_MAIN=$(cat "$HTTPD_PIDFILE" 2>/dev/null)
+kill -INT "$SERVE_PID"
+rc=0
+wait "$SERVE_PID" || rc=$?
+SERVE_PID=""
+ok "$rc" "SIGINT: scripts/serve exits 0" "$(tail -5 "$RUN/serve.log")"
+[ "$(tail -n 1 "$RUN/serve.log")" = stopped ]
+ok $? "SIGINT: it says \"stopped\"" "$(tail -3 "$RUN/serve.log")"
+! { [ -n "$HTTPD_MAIN" ] && kill -0 "$HTTPD_MAIN" 2>/dev/null; }
+ok $? "httpd is gone (pid $HTTPD_MAIN)"
+! curl -s -o /dev/null "$BASE/"
+ok $? "nothing listens on the port any more"
+[ -z "$scratch" ] || [ ! -e "$scratch" ]
+ok $? "nothing is left in ${TMPDIR:-/tmp} ($scratch)"
+
+echo "1..$n"
+[ "$failures" -eq 0 ]
