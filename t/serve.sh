@@ -49,7 +49,7 @@ serve_bg() {
 out=$(PUSH_RUN_DIR="$RUN/help" "$SERVE" --help 2>&1)
 rc=$?
 ok "$rc" "--help exits 0" "$out"
-printf '%s' "$out" | grep -q '^usage: scripts/serve' && printf '%s' "$out" | grep -q PUSH_PORT
+grep -q '^usage: scripts/serve' <<<"$out" && grep -q PUSH_PORT <<<"$out"
 ok $? "--help prints the usage and the variables" "$out"
 [ ! -e "$RUN/help" ]
 ok $? "--help starts nothing (no run directory made)"
@@ -67,7 +67,7 @@ LISTENER_PID=$!
 for _ in $(seq 1 50); do push_port_busy "$BUSY" && break; sleep 0.1; done
 out=$(PUSH_PORT=$BUSY PUSH_RUN_DIR="$RUN/busy" "$SERVE" 2>&1)
 rc=$?
-[ "$rc" -ne 0 ] && printf '%s' "$out" | grep -q "port $BUSY on 127.0.0.1 is in use"
+[ "$rc" -ne 0 ] && grep -q "port $BUSY on 127.0.0.1 is in use" <<<"$out"
 ok $? "a busy port is an error naming it" "$out"
 [ ! -s "$RUN/busy.connections" ]
 ok $? "the server on the busy port got no request"
@@ -79,12 +79,12 @@ LISTENER_PID=""
 printf '<Location /mfp>\n    Require all denied\n</Location>\n' >"$RUN/deny.conf"
 out=$(PUSH_PORT=$(push_free_port) PUSH_RUN_DIR="$RUN/deny" PUSH_EXTRA_CONF="$RUN/deny.conf" "$SERVE" 2>&1)
 rc=$?
-[ "$rc" -ne 0 ] && printf '%s' "$out" | grep -q 'answered 403 (text/html.*) to POST /mfp/api/az/v1/token, not mod_push'
+[ "$rc" -ne 0 ] && grep -q 'answered 403 (text/html.*) to POST /mfp/api/az/v1/token, not mod_push' <<<"$out"
 ok $? "a 403 page fails readiness with a message saying so" "$out"
 printf '%s\n' "$out" >"$RUN/deny.log"
 scratch=$(scratch_of "$RUN/deny.log")
 [ -z "$scratch" ] || [ ! -e "$scratch" ]
-ok $? "the failed run left nothing in ${TMPDIR:-/tmp} ($scratch)"
+ok $? "the failed run left nothing in ${TMPDIR:-/tmp} (${scratch:-it made no directory there})"
 
 # --- a real run ------------------------------------------------------------------------------
 PORT=$(push_free_port)
@@ -136,8 +136,8 @@ T_BODY=$!
 # the env file, in sh: pushctl on PATH, PUSH_PG and T set
 out=$(sh -c ". '$RUN/run/env' && command -v pushctl && pushctl app list && printf 'T=%s\n' \"\$T\"" 2>&1)
 rc=$?
-[ "$rc" -eq 0 ] && printf '%s' "$out" | grep -q '/bin/pushctl$' && printf '%s' "$out" | grep -q '^demo' &&
-    printf '%s' "$out" | grep -qE '^T=[0-9a-f]{32}$'
+[ "$rc" -eq 0 ] && grep -q '/bin/pushctl$' <<<"$out" && grep -q '^demo' <<<"$out" &&
+    grep -qE '^T=[0-9a-f]{32}$' <<<"$out"
 ok $? "\$PUSH_RUN_DIR/env is sourceable by sh and puts pushctl on PATH" "$out"
 T=$(sh -c ". '$RUN/run/env' && printf %s \"\$T\"")
 
@@ -185,7 +185,7 @@ ok $? "httpd is gone (pid $HTTPD_MAIN)"
 ! curl -s -o /dev/null "$BASE/"
 ok $? "nothing listens on the port any more"
 [ -z "$scratch" ] || [ ! -e "$scratch" ]
-ok $? "nothing is left in ${TMPDIR:-/tmp} ($scratch)"
+ok $? "nothing is left in ${TMPDIR:-/tmp} (${scratch:-it made no directory there})"
 
 echo "1..$n"
 [ "$failures" -eq 0 ]
