@@ -26,7 +26,12 @@ RUN=$(mktemp -d "${TMPDIR:-/tmp}/mod_push-serve-test.XXXXXX")
 chmod 700 "$RUN"
 SERVE_PID=""
 LISTENER_PID=""
+EX=""
 cleanup() {
+    if [ -n "$EX" ]; then
+        [ -f "$EX/httpd.pid" ] && kill "$(cat "$EX/httpd.pid")" 2>/dev/null
+        rm -rf "$EX"
+    fi
     [ -n "$SERVE_PID" ] && kill -TERM "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null
     [ -n "$LISTENER_PID" ] && kill "$LISTENER_PID" 2>/dev/null
     rm -rf "$RUN"
@@ -169,6 +174,59 @@ case $b in '' | *[!0-9]*) false ;; *) [ "$b" -ge 15 ] && [ "$b" -le 45 ] ;; esac
 ok $? "a client trickling its request body is cut off after 20 s (mod_reqtimeout): ${b}s"
 grep -q '" 408 ' "$LOG"
 ok $? "the cut-off requests are logged as 408" "$(tail -3 "$LOG")"
+
+# --- conf/mod_push.conf.example, on serve's database ------------------------------------------
+# The annotated example as an administrator includes it: its own paths replaced by this
+# machine's, its Navixy location's session table created. Its access log must not hold ?hash=.
+EX=$(mktemp -d "${TMPDIR:-/tmp}/mod_push-serve-example.XXXXXX")
+chmod 755 "$EX"
+mkdir "$EX/htdocs"
+PG=$(sh -c ". '$RUN/run/env' && printf %s \"\$PUSH_PG\"")
+PSQL="$(push_pg_bindir)/psql"
+"$PSQL" -X -q -d "$PG" -c "CREATE TABLE app_sessions (hash text PRIMARY KEY, user_id integer NOT NULL, expires timestamptz NOT NULL);
+    INSERT INTO app_sessions VALUES ('5eb63bbe01eeed093cb22bb8f5acdc3e', 42, now() + interval '1 hour')" >/dev/null 2>&1
+"$PUSH_TOP/pushctl" -d "$PG" app add tracker >/dev/null
+cp "$RUN/run/push.key" "$EX/push.key"
+EXPORT=$(push_free_port)
+MODDIR=$(apxs -q LIBEXECDIR)
+sed -e "s|modules/mod_push.so|$PUSH_TOP/.libs/mod_push.so|; s|modules/|$MODDIR/|" \
+    -e "s|^DBDParams .*|DBDParams \"$PG\"|; s|/etc/apache2/push.key|$EX/push.key|; s|logs/access_log|$EX/access_log|" \
+    -e "s|^PushSender On|PushSender Off|" "$PUSH_TOP/conf/mod_push.conf.example" >"$EX/example.conf"
+{
+    echo "ServerRoot \"$EX\""
+    echo "DefaultRuntimeDir \"$EX\""
+    echo "PidFile \"$EX/httpd.pid\""
+    echo "Mutex file:$EX default"
+    echo "ServerName 127.0.0.1"
+    echo "Listen 127.0.0.1:$EXPORT"
+    [ "$(id -u)" -eq 0 ] && printf 'User nobody\nGroup nogroup\n'
+    echo "LoadModule mpm_event_module $MODDIR/mod_mpm_event.so"
+    echo "LoadModule authz_core_module $MODDIR/mod_authz_core.so"
+    echo "ErrorLog \"$EX/error_log\""
+    echo "DocumentRoot \"$EX/htdocs\""
+    echo "Include \"$EX/example.conf\""
+} >"$EX/httpd.conf"
+HTTPD=$(command -v apache2 || echo /usr/sbin/apache2)
+out=$("$HTTPD" -t -f "$EX/httpd.conf" 2>&1)
+ok $? "conf/mod_push.conf.example passes apachectl -t (with this machine's paths)" "$out"
+"$HTTPD" -f "$EX/httpd.conf" -k start >"$EX/start.log" 2>&1
+out=""
+for _ in $(seq 1 100); do
+    out=$(curl -s "http://127.0.0.1:$EXPORT/user/session/push_token/delete?hash=5eb63bbe01eeed093cb22bb8f5acdc3e") && break
+    sleep 0.1
+done
+[ "$out" = '{"success":true}' ]
+ok $? "the example's Navixy location answers a ?hash= request" "$out $(cat "$EX/start.log"; tail -3 "$EX/error_log" 2>/dev/null)"
+"$HTTPD" -f "$EX/httpd.conf" -k stop >/dev/null 2>&1
+for _ in $(seq 1 50); do [ -f "$EX/httpd.pid" ] || break; sleep 0.1; done
+grep -q '"GET /user/session/push_token/delete HTTP/1.1" 200' "$EX/access_log" &&
+    ! grep -q -e 5eb63bbe01eeed093cb22bb8f5acdc3e -e 'hash=' "$EX/access_log"
+ok $? "the example's access log has the request without its query string" "$(cat "$EX/access_log" 2>/dev/null)"
+grep -q '^RequestReadTimeout header=20-40,MinRate=500 body=20,MinRate=500' "$PUSH_TOP/conf/mod_push.conf.example" &&
+    grep -q '^RequestReadTimeout header=20-40,MinRate=500 body=20,MinRate=500' "$RUN/run/httpd.conf"
+ok $? "the example configures mod_reqtimeout as scripts/serve's configuration does"
+rm -rf "$EX"
+EX=""
 
 # --- Ctrl-C -----------------------------------------------------------------------------------
 HTTPD_PIDFILE=$(sed -n 's/^PidFile "\(.*\)"$/\1/p' "$RUN/run/httpd.conf")
