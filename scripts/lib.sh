@@ -47,7 +47,7 @@ push_deps() {
     for p in $all; do
         case " $missing " in
             *" $p "*) push_say "installing Debian package $p" ;;
-            *) push_say "installing Debian package $p (needed by the above)" ;;
+            *) push_say "installing Debian package $p (a dependency)" ;;
         esac
     done
     dpkg-query -W -f='${Status}' apache2 2>/dev/null | grep -q 'install ok installed' && had_apache=1
