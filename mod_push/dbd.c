@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "core/schema.h"
+#include "core/version.h"
 #include "log.h"
 #include "store/statements.h"
 #include "store/store.h"
@@ -108,8 +109,8 @@ push_status_t push_db_diagnose(server_rec *s, apr_pool_t *p, int level_ok)
                   PQdb(conn), PQgetvalue(res, 0, 0), PUSH_SCHEMA_VERSION);
         rv = PUSH_ESCHEMA;
     } else {
-        PUSH_SLOG(level_ok, 0, s, "PUSH0008", "database '%s' has mod_push schema version %d",
-                  PQdb(conn), PUSH_SCHEMA_VERSION);
+        PUSH_SLOG(level_ok, 0, s, "PUSH0008", "database '%s' has mod_push schema version %d "
+                  "(mod_push %s)", PQdb(conn), PUSH_SCHEMA_VERSION, PUSH_VERSION);
     }
     PQclear(res);
     PQfinish(conn);

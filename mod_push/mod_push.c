@@ -8,6 +8,8 @@
 
 #include "api/api.h"
 #include "config.h"
+#include "core/schema.h"
+#include "core/version.h"
 #include "dbd.h"
 #include "sender/process.h"
 
@@ -18,6 +20,10 @@ static int push_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     push_db_prepare_all(s);
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
+    /* once per start and restart, in the error log (not for apachectl -t) */
+    if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_NORMAL)
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "PUSH0020: mod_push %s (schema version %d) "
+                     "configured", PUSH_VERSION, PUSH_SCHEMA_VERSION);
     push_db_diagnose(s, ptemp, APLOG_NOTICE);
     if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_NORMAL) {
         const push_srv_conf_t *c = push_srv_conf(s);
