@@ -32,16 +32,32 @@ static int bind_dbd(void)
     return dbd_open && dbd_close && dbd_prepare;
 }
 
-void push_db_prepare_all(server_rec *s)
+void push_db_prepare_all(server_rec *s, apr_pool_t *ptemp)
 {
     if (!bind_dbd()) {
         PUSH_SLOG(APLOG_ERR, 0, s, "PUSH0001", "mod_dbd is not loaded; mod_push needs it "
                   "(LoadModule dbd_module before mod_push)");
         return;
     }
-    for (; s; s = s->next)
-        for (const push_statement_t *st = push_statements; st->label; st++)
-            dbd_prepare(s, st->sql, st->label);
+    /* A virtual host without DBD directives of its own shares the main server's mod_dbd
+     * record (httpd merges only the modules configured in it), and mod_dbd warns
+     * (AH02653) for every label registered twice on one record: register once per
+     * record. Records that differ but share a pool are merged by mod_dbd itself. */
+    {
+        module *dbd_mod = ap_find_linked_module("mod_dbd.c");
+        apr_array_header_t *seen = apr_array_make(ptemp, 4, sizeof(void *));
+        for (; s; s = s->next) {
+            void *rec = dbd_mod ? ap_get_module_config(s->module_config, dbd_mod) : (void *)s;
+            int dup = 0;
+            for (int i = 0; i < seen->nelts && !dup; i++)
+                dup = APR_ARRAY_IDX(seen, i, void *) == rec;
+            if (dup)
+                continue;
+            APR_ARRAY_PUSH(seen, void *) = rec;
+            for (const push_statement_t *st = push_statements; st->label; st++)
+                dbd_prepare(s, st->sql, st->label);
+        }
+    }
 }
 
 /* After PQreset the server has forgotten every prepared statement; mod_dbd does not

@@ -15,7 +15,7 @@ static int push_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
                             server_rec *s)
 {
     /* Statements must reach mod_dbd before its own post_config opens connections. */
-    push_db_prepare_all(s);
+    push_db_prepare_all(s, ptemp);
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
     push_db_diagnose(s, ptemp, APLOG_NOTICE);
