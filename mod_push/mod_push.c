@@ -16,6 +16,7 @@ static int push_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
 {
     /* Statements must reach mod_dbd before its own post_config opens connections. */
     push_db_prepare_all(s, ptemp);
+    push_metrics_setup(s);
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
     push_db_diagnose(s, ptemp, APLOG_NOTICE);
@@ -40,6 +41,8 @@ static void push_register_hooks(apr_pool_t *p)
     ap_hook_handler(push_mobilefirst_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(push_oauth_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(push_rocketchat_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(push_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    push_metrics_register_hooks();
 }
 
 AP_DECLARE_MODULE(push) = {

@@ -49,6 +49,8 @@ static const char *const provider_names[PUSH_MP__COUNT] = {"apns", "fcm", "wns",
 static const char *const outcome_names[PUSH_MO__COUNT] = {"sent", "invalid", "retry", "wait",
                                                           "expired", "failed"};
 
+push_metrics_t *push_metrics_shm;
+
 apr_size_t push_metrics_size(void)
 {
     return sizeof(push_metrics_t);
@@ -145,8 +147,7 @@ void push_metrics_accepted(push_metrics_t *m, const char *app_id, unsigned int n
         apr_atomic_add64(&slot(m, app_id)->accepted, n);
 }
 
-void push_metrics_delivery(push_metrics_t *m, const char *app_id, int provider, int outcome,
-                           apr_int64_t latency)
+void push_metrics_delivery(push_metrics_t *m, const char *app_id, int provider, int outcome)
 {
     if (!m)
         return;
@@ -155,8 +156,15 @@ void push_metrics_delivery(push_metrics_t *m, const char *app_id, int provider, 
     if (outcome < 0 || outcome >= PUSH_MO__COUNT)
         outcome = PUSH_MO_FAILED;
     apr_atomic_inc64(&slot(m, app_id)->deliveries[provider][outcome]);
-    if (latency >= 0)
-        observe(&m->latency[provider], latency_us, NLAT, (apr_uint64_t)latency);
+}
+
+void push_metrics_request(push_metrics_t *m, int provider, apr_int64_t latency)
+{
+    if (!m)
+        return;
+    if (provider < 0 || provider >= PUSH_MP__COUNT)
+        provider = PUSH_MP_OTHER;
+    observe(&m->latency[provider], latency_us, NLAT, latency > 0 ? (apr_uint64_t)latency : 0);
 }
 
 void push_metrics_first_delivery(push_metrics_t *m, const char *app_id, const char *msg_id,

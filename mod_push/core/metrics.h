@@ -19,6 +19,9 @@ enum { PUSH_MO_SENT, PUSH_MO_INVALID, PUSH_MO_RETRY, PUSH_MO_WAIT, PUSH_MO_EXPIR
 /* Applications with counters of their own; the rest share application="(other)". */
 #define PUSH_METRICS_APPS 512
 
+/* The block of this httpd (set in post_config; NULL before, and in the unit tests). */
+extern push_metrics_t *push_metrics_shm;
+
 apr_size_t push_metrics_size(void);
 /* Makes mem (push_metrics_size() bytes, zeroed or not) an empty block. */
 push_metrics_t *push_metrics_init(void *mem);
@@ -27,10 +30,10 @@ int push_metrics_provider(const char *name);   /* PUSH_MP_* (PUSH_MP_OTHER when 
 int push_metrics_outcome(const char *state);   /* PUSH_MO_* of push_delivery_finish's state */
 
 void push_metrics_accepted(push_metrics_t *m, const char *app_id, unsigned int n);
-/* One delivery decided: latency_us is the provider request's duration, or < 0 when no
- * request went out (no credentials, message gone...). */
-void push_metrics_delivery(push_metrics_t *m, const char *app_id, int provider, int outcome,
-                           apr_int64_t latency_us);
+/* One delivery decided (whether or not a request went out). */
+void push_metrics_delivery(push_metrics_t *m, const char *app_id, int provider, int outcome);
+/* One provider request answered (or failed), latency_us after it started. */
+void push_metrics_request(push_metrics_t *m, int provider, apr_int64_t latency_us);
 /* The first delivery of message app_id/msg_id sent, delay_us after it was accepted:
  * observed once per message (a small table of recent messages keeps repeats out). */
 void push_metrics_first_delivery(push_metrics_t *m, const char *app_id, const char *msg_id,
