@@ -91,7 +91,36 @@ static push_status_t check_schema(request_rec *r, push_db_t *db)
     return PUSH_OK;
 }
 
-push_status_t push_db_diagnose(server_rec *s, apr_pool_t *p, int level_ok)
+/* The applications PushApplication names that the database does not know: logged at
+ * start, since every session of theirs is refused (401). One query, the ids bound as an
+ * array (they are [A-Za-z0-9._-], so they need no quoting inside it). */
+static void check_apps(server_rec *s, apr_pool_t *p, PGconn *conn)
+{
+    const apr_array_header_t *apps = push_conf_apps();
+    apr_array_header_t *ids;
+    const char *param;
+    PGresult *res;
+    if (!apps || apps->nelts == 0)
+        return;
+    ids = apr_array_make(p, apps->nelts, sizeof(const char *));
+    for (int i = 0; i < apps->nelts; i++)
+        APR_ARRAY_PUSH(ids, const char *) = APR_ARRAY_IDX(apps, i, push_conf_app_t *)->app_id;
+    param = apr_pstrcat(p, "{", apr_array_pstrcat(p, ids, ','), "}", NULL);
+    res = PQexecParams(conn, "SELECT a FROM unnest($1::text[]) a WHERE NOT EXISTS "
+                       "(SELECT 1 FROM push_application WHERE app_id = a)", 1, NULL, &param, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        for (int i = 0; i < PQntuples(res); i++) {
+            const push_conf_app_t *a = push_conf_app_find(PQgetvalue(res, i, 0));
+            if (a)
+                PUSH_SLOG(APLOG_WARNING, 0, s, "PUSH0014", "PushApplication %s (%s:%d) is not in the "
+                          "database '%s': its sessions are refused (401) until it is created "
+                          "(pushctl app add %s)", a->app_id, a->file, a->line, PQdb(conn), a->app_id);
+        }
+    }
+    PQclear(res);
+}
+
+push_status_t push_db_diagnose(server_rec *s, apr_pool_t *p, int level_ok, int apps)
 {
     const char *params = push_srv_conf(s)->dbd_params;
     PGconn *conn;
@@ -126,6 +155,8 @@ push_status_t push_db_diagnose(server_rec *s, apr_pool_t *p, int level_ok)
     } else {
         PUSH_SLOG(level_ok, 0, s, "PUSH0008", "database '%s' has mod_push schema version %d",
                   PQdb(conn), PUSH_SCHEMA_VERSION);
+        if (apps)
+            check_apps(s, p, conn);
     }
     PQclear(res);
     PQfinish(conn);
@@ -138,7 +169,7 @@ static push_status_t unavailable(request_rec *r)
     if (now - last_diagnosis > apr_time_from_sec(10)) {
         push_status_t rv;
         last_diagnosis = now;
-        rv = push_db_diagnose(r->server, r->pool, APLOG_DEBUG);
+        rv = push_db_diagnose(r->server, r->pool, APLOG_DEBUG, 0);
         if (rv == PUSH_OK)
             PUSH_RLOG(APLOG_ERR, 0, r, "PUSH0012", "PostgreSQL answers and has the expected schema "
                       "version, yet mod_dbd opens no connection: see mod_dbd's messages (a statement "

@@ -19,7 +19,7 @@ static int push_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     push_metrics_setup(s);
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
-    push_db_diagnose(s, ptemp, APLOG_NOTICE);
+    push_db_diagnose(s, ptemp, APLOG_NOTICE, 1);
     if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_NORMAL) {
         const push_srv_conf_t *c = push_srv_conf(s);
         push_sender_conf_t *sc = c->sender;
@@ -32,9 +32,18 @@ static int push_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     return OK;
 }
 
+static int push_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    (void)plog;
+    (void)ptemp;
+    (void)s;
+    return push_conf_check(pconf);
+}
+
 static void push_register_hooks(apr_pool_t *p)
 {
     static const char *const before_dbd[] = {"mod_dbd.c", NULL};
+    ap_hook_check_config(push_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(push_post_config, NULL, before_dbd, APR_HOOK_MIDDLE);
     ap_hook_handler(push_layer_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(push_navixy_handler, NULL, NULL, APR_HOOK_MIDDLE);
