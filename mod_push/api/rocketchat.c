@@ -42,6 +42,7 @@ static int rc_error(request_rec *r, int status, const char *error, const char *e
 static int rc_unauthorized(request_rec *r)
 {
     json_object *o = json_object_new_object();
+    push_auth_refused(r);
     json_object_object_add(o, "success", json_object_new_boolean(0));
     json_object_object_add(o, "error", json_object_new_string(RC_LOGIN_REQUIRED));
     json_object_object_add(o, "status", json_object_new_string("error"));

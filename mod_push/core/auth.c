@@ -12,32 +12,33 @@
 typedef struct {
     const char *app_id, *label, *token, *hash;
     const char *user_id;
-    request_rec *r;
 } lookup_t;
-
-/* A session refused: the first time in this process for an application of the
- * configuration, whether the application exists at all (a PushApplication naming none
- * refuses every session, which deserves a line in the log, once). */
-static void check_app(request_rec *r, push_db_t *db, const char *app_id)
-{
-    push_conf_app_t *a = push_conf_app_find(app_id);
-    int enabled;
-    if (!a || apr_atomic_read32(&a->checked) || apr_atomic_cas32(&a->checked, 1, 0) != 0)
-        return;
-    if (push_store_app_get(db, app_id, &enabled) == PUSH_NOTFOUND)
-        PUSH_RLOG(APLOG_WARNING, 0, r, "PUSH0015", "PushApplication %s (%s:%d) is not in the database: "
-                  "%s answers 401 to every session until it is created (pushctl app add %s)",
-                  app_id, a->file, a->line, r->uri, app_id);
-    apr_atomic_set32(&a->checked, 2);
-}
 
 static push_status_t lookup_builtin(push_db_t *db, void *ctx)
 {
     lookup_t *l = ctx;
-    push_status_t rv = push_store_session_user(db, l->hash, l->app_id, &l->user_id);
-    if (rv == PUSH_NOTFOUND)
-        check_app(l->r, db, l->app_id);
-    return rv;
+    return push_store_session_user(db, l->hash, l->app_id, &l->user_id);
+}
+
+static push_status_t app_exists(push_db_t *db, void *ctx)
+{
+    int enabled;
+    return push_store_app_get(db, ctx, &enabled);
+}
+
+void push_auth_refused(request_rec *r)
+{
+    push_conf_app_t *a;
+    if (push_conf_session_source(r) != PUSH_SESSION_BUILTIN)
+        return;
+    a = push_conf_app_find(push_conf_app_id(r));
+    if (!a || apr_atomic_read32(&a->checked) || apr_atomic_cas32(&a->checked, 1, 0) != 0)
+        return;
+    if (push_db_with(r, app_exists, (void *)a->app_id) == PUSH_NOTFOUND)
+        PUSH_RLOG(APLOG_WARNING, 0, r, "PUSH0015", "PushApplication %s (%s:%d) is not in the database: "
+                  "%s answers 401 to every session until it is created (pushctl app add %s)",
+                  a->app_id, a->file, a->line, r->uri, a->app_id);
+    apr_atomic_set32(&a->checked, 2);
 }
 
 static push_status_t lookup_sql(push_db_t *db, void *ctx)
@@ -49,7 +50,7 @@ static push_status_t lookup_sql(push_db_t *db, void *ctx)
 push_status_t push_auth_session(request_rec *r, const char *token, apr_size_t len,
                                 push_principal_t *out)
 {
-    lookup_t l = {push_conf_app_id(r), push_conf_session_label(r), token, NULL, NULL, r};
+    lookup_t l = {push_conf_app_id(r), push_conf_session_label(r), token, NULL, NULL};
     push_status_t rv;
 
     memset(out, 0, sizeof(*out));
