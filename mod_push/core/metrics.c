@@ -267,6 +267,18 @@ static const char *seconds(apr_pool_t *p, apr_uint64_t us)
     return apr_psprintf(p, "%" APR_UINT64_T_FMT ".%06" APR_UINT64_T_FMT, us / 1000000, us % 1000000);
 }
 
+/* A bucket bound as Prometheus' clients write it: 0.005, 0.25, 1, 10 */
+static const char *bound(apr_pool_t *p, apr_uint64_t us)
+{
+    char *s = (char *)seconds(p, us);
+    apr_size_t n = strlen(s);
+    while (s[n - 1] == '0')
+        s[--n] = '\0';
+    if (s[n - 1] == '.')
+        s[--n] = '\0';
+    return s;
+}
+
 static void hist(out_t *o, const char *name, const char *labels, hist_t *hh, const apr_uint64_t *bounds,
                  apr_size_t n)
 {
@@ -275,7 +287,7 @@ static void hist(out_t *o, const char *name, const char *labels, hist_t *hh, con
     for (apr_size_t b = 0; b <= n; b++) {
         cum += apr_atomic_read64(&hh->bucket[b]);
         put(o, apr_psprintf(o->p, "%s_bucket{%s%sle=\"%s\"} %" APR_UINT64_T_FMT "\n", name, labels, sep,
-                            b < n ? seconds(o->p, bounds[b]) : "+Inf", cum));
+                            b < n ? bound(o->p, bounds[b]) : "+Inf", cum));
     }
     /* _count is the +Inf bucket: the two agree although writers run meanwhile */
     put(o, apr_psprintf(o->p, "%s_sum%s%s%s %s\n%s_count%s%s%s %" APR_UINT64_T_FMT "\n", name,
