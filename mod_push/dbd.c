@@ -92,7 +92,7 @@ static push_status_t check_schema(request_rec *r, push_db_t *db)
 }
 
 /* The applications PushApplication names that the database does not know: logged at
- * start, since every session of theirs is refused (401). One query, the ids bound as an
+ * start, since every session of theirs is refused. One query, the ids bound as an
  * array (they are [A-Za-z0-9._-], so they need no quoting inside it). */
 static void check_apps(server_rec *s, apr_pool_t *p, PGconn *conn)
 {
@@ -113,7 +113,7 @@ static void check_apps(server_rec *s, apr_pool_t *p, PGconn *conn)
             const push_conf_app_t *a = push_conf_app_find(PQgetvalue(res, i, 0));
             if (a)
                 PUSH_SLOG(APLOG_WARNING, 0, s, "PUSH0014", "PushApplication %s (%s:%d) is not in the "
-                          "database '%s': its sessions are refused (401) until it is created "
+                          "database '%s': every session for it is refused until it is created "
                           "(pushctl app add %s)", a->app_id, a->file, a->line, PQdb(conn), a->app_id);
         }
     }

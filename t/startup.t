@@ -33,6 +33,14 @@ PushSender Off
     SetHandler push-layer
     PushApplication $ghost
 </Location>
+<Location /ghost/api/v1>
+    SetHandler push-rocketchat
+    PushApplication $ghost-rc
+</Location>
+<Location /ghost/user/session/push_token>
+    SetHandler push-navixy
+    PushApplication $ghost-nvx
+</Location>
 <VirtualHost *:$port>
     ServerName default.example
     <Location /vhost/push_tokens>
@@ -75,7 +83,7 @@ all_hosts_work('at start');
 
 my $log = $h->error_log;
 unlike $log, qr/AH02653/, 'no AH02653 (conflicting SQL statements) at start';
-like $log, qr/PUSH0014: PushApplication \Q$ghost\E \(\Q$conf_file\E:\d+\) is not in the database 'push': its sessions are refused \(401\)/,
+like $log, qr/PUSH0014: PushApplication \Q$ghost\E \(\Q$conf_file\E:\d+\) is not in the database 'push': every session for it is refused/,
      'an unknown PushApplication is logged at start, with its file and line';
 unlike $log, qr/PUSH0014: PushApplication test-layer/, '... a known one is not';
 
@@ -84,8 +92,23 @@ for (1 .. 3) {
     is register('127.0.0.1', '/ghost/push_tokens', $session)->code, 401, "a session for $ghost is refused ($_)";
 }
 $log = $h->error_log;
-my @first = $log =~ /(PUSH0015: PushApplication \Q$ghost\E \(\Q$conf_file\E:\d+\) is not in the database: \/ghost\/push_tokens answers 401)/g;
+my @first = $log =~ /(PUSH0015: PushApplication \Q$ghost\E \(\Q$conf_file\E:\d+\) is not in the database: \/ghost\/push_tokens refuses every session)/g;
 is scalar(@first), 1, '... and logged once, at the first refusal' or diag $log;
+# the other dialects that take sessions: Rocket.Chat (401) and Navixy (code 4)
+for (1 .. 2) {
+    my $res = $ua->post($h->url('/ghost/api/v1/push.token'), 'X-User-Id' => $user, 'X-Auth-Token' => $session,
+                        'Content-Type' => 'application/json',
+                        Content => '{"type": "gcm", "value": "fcm-token-1", "appName": "chat.rocket.android"}');
+    is $res->code, 401, "Rocket.Chat: a session for $ghost-rc is refused ($_)";
+    $res = $ua->post($h->url('/ghost/user/session/push_token/bind'), 'Content-Type' => 'application/json',
+                     Content => '{"hash": "' . random_hex(32) . '", "application": "navixy_android_viewer", "token": "t1"}');
+    like $res->content, qr/"code"\s*:\s*4/, "Navixy: a session for $ghost-nvx is refused ($_)";
+}
+$log = $h->error_log;
+for my $app ("$ghost-rc", "$ghost-nvx") {
+    my @l = $log =~ /(PUSH0015: PushApplication \Q$app\E \()/g;
+    is scalar(@l), 1, "... $app logged once";
+}
 
 # a graceful restart registers the statements again, without warnings
 my $starts = () = $log =~ /resuming normal operations/g;

@@ -36,7 +36,7 @@ void push_auth_refused(request_rec *r)
         return;
     if (push_db_with(r, app_exists, (void *)a->app_id) == PUSH_NOTFOUND)
         PUSH_RLOG(APLOG_WARNING, 0, r, "PUSH0015", "PushApplication %s (%s:%d) is not in the database: "
-                  "%s answers 401 to every session until it is created (pushctl app add %s)",
+                  "%s refuses every session until it is created (pushctl app add %s)",
                   a->app_id, a->file, a->line, r->uri, a->app_id);
     apr_atomic_set32(&a->checked, 2);
 }
