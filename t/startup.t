@@ -118,7 +118,7 @@ ok wait_for(20, sub { my $n = () = $h->error_log =~ /resuming normal operations/
 all_hosts_work('after a graceful restart');
 $log = $h->error_log;
 unlike $log, qr/AH02653/, 'no AH02653 after a graceful restart either';
-my @start_lines = $log =~ /(PUSH0014: PushApplication \Q$ghost\E)/g;
+my @start_lines = $log =~ /(PUSH0014: PushApplication \Q$ghost\E \()/g;
 is scalar(@start_lines), 2, 'the unknown application is logged again at the restart';
 
 $h->stop;
