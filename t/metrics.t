@@ -112,26 +112,38 @@ my $nocred = 'metrics-nocred-' . random_hex(6);
 mock_reset();
 apns_app($token, $app);
 is bulk_devices($app, 20), 20, '20 APNs devices';
+# a webhook of the application, and a device registered through the API: one event for it
+is mf(POST => "/apps/$app/webhooks", $token, {name => 'm', url => "$ENV{PUSH_MOCK_HTTP}/hook/$app",
+                                               eventTypes => 'onDeviceRegister'})->code, 201, 'a webhook';
+is mf(POST => "/apps/$app/devices", $token, {deviceId => 'api-device', platform => 'A', token => random_hex(64)})->code,
+   201, 'a device registered through the API';
 is mf(POST => '/apps', $token, {applicationId => $nocred})->code, 201, 'an application without credentials';
 is bulk_devices($nocred, 1), 1, '... with one APNs device';
 
 my $log_from = error_log_size();
 my $id = send_broadcast($token, $app, 'metrics');
 my $bad = send_broadcast($token, $nocred, 'no credentials');
-my $s = wait_for(60, sub { my $x = summary($app, $id); $x->{sent} == 20 ? $x : undef });
-ok $s, '20 deliveries sent' or diag summary_text(summary($app, $id));
+my $s = wait_for(60, sub { my $x = summary($app, $id); $x->{sent} == 21 ? $x : undef });
+ok $s, '21 deliveries sent' or diag summary_text(summary($app, $id));
 ok wait_for(60, sub { summary($nocred, $bad)->{failed} == 1 }), 'the delivery without credentials failed'
     or diag summary_text(summary($nocred, $bad));
 
 my ($after) = scrape();
 is val($after, qq(push_messages_accepted_total{application="$app"})), 1, 'one message accepted for the application';
 is val($after, qq(push_messages_accepted_total{application="$nocred"})), 1, '... and one for the other';
-is val($after, qq(push_deliveries_total{application="$app",outcome="sent",provider="apns"})), 20,
-   '20 deliveries sent, by application, provider and outcome';
+is val($after, qq(push_deliveries_total{application="$app",outcome="sent",provider="apns"})), 21,
+   '21 deliveries sent, by application, provider and outcome';
 is val($after, qq(push_deliveries_total{application="$nocred",outcome="failed",provider="apns"})), 1,
    'the failed one';
+ok wait_for(20, sub { my ($v) = eval { parse_metrics(request(GET => '/push-metrics')->content) };
+                     val($v, qq(push_deliveries_total{application="$app",outcome="sent",provider="webhook"})) >= 1 }),
+   'the webhook event counts as a webhook delivery';
+($after) = scrape();
+cmp_ok val($after, 'push_provider_request_duration_seconds_count{provider="webhook"}')
+     - val($before, 'push_provider_request_duration_seconds_count{provider="webhook"}'), '>=', 1,
+   '... and its POST in the latency histogram';
 cmp_ok val($after, 'push_provider_request_duration_seconds_count{provider="apns"}')
-     - val($before, 'push_provider_request_duration_seconds_count{provider="apns"}'), '>=', 20,
+     - val($before, 'push_provider_request_duration_seconds_count{provider="apns"}'), '>=', 21,
    'the APNs latency histogram counts the requests';
 cmp_ok val($after, 'push_provider_request_duration_seconds_sum{provider="apns"}'), '>',
    val($before, 'push_provider_request_duration_seconds_sum{provider="apns"}'), '... and their time';
@@ -157,7 +169,7 @@ SKIP: {
     like $auto->content, qr/^PushSenderAlive: 1$/m, 'server-status?auto: the sender is alive';
     like $auto->content, qr/^PushSenderPid: [1-9]\d*$/m, '... its pid';
     my ($n) = $auto->content =~ /^PushDeliveries_apns_sent: (\d+)$/m;
-    cmp_ok $n // 0, '>=', 20, '... the per-provider counters';
+    cmp_ok $n // 0, '>=', 21, '... the per-provider counters';
     my $html = request(GET => '/server-status');
     like $html->content, qr{<h2>mod_push</h2>.*Sender: pid \d+, alive.*<td>apns</td>}s, 'the status page has a mod_push section';
 }

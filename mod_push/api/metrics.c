@@ -23,7 +23,7 @@ int push_metrics_setup(server_rec *s)
     /* made once per httpd and kept in the process pool: the counters go on across
      * restarts, graceful or not (the module itself is loaded anew each time) */
     apr_pool_userdata_get((void **)&shm, SHM_KEY, pp);
-    if (shm && apr_shm_size_get(shm) >= push_metrics_size()) {
+    if (shm && push_metrics_valid(apr_shm_baseaddr_get(shm), apr_shm_size_get(shm))) {
         push_metrics_shm = apr_shm_baseaddr_get(shm);
         return OK;
     }

@@ -36,6 +36,7 @@ typedef struct {
 
 struct push_metrics {
     apr_uint32_t magic;
+    apr_uint32_t size;                        /* sizeof(push_metrics_t): the layout */
     volatile apr_uint32_t sender_pid, sender_restarts;
     volatile apr_uint64_t sender_started, sender_beat;
     hist_t latency[PUSH_MP__COUNT];
@@ -45,7 +46,7 @@ struct push_metrics {
 };
 
 static const char *const provider_names[PUSH_MP__COUNT] = {"apns", "fcm", "wns", "webpush", "sms",
-                                                           "other"};
+                                                           "webhook", "other"};
 static const char *const outcome_names[PUSH_MO__COUNT] = {"sent", "invalid", "retry", "wait",
                                                           "expired", "failed"};
 
@@ -62,8 +63,15 @@ push_metrics_t *push_metrics_init(void *mem)
     memset(m, 0, sizeof(*m));
     strcpy(m->apps[PUSH_METRICS_APPS].id, OTHER_APP);
     m->apps[PUSH_METRICS_APPS].state = 2;
+    m->size = (apr_uint32_t)sizeof(*m);
     m->magic = MAGIC;
     return m;
+}
+
+int push_metrics_valid(const void *mem, apr_size_t size)
+{
+    const push_metrics_t *m = mem;
+    return m && size >= sizeof(*m) && m->magic == MAGIC && m->size == sizeof(*m);
 }
 
 int push_metrics_provider(const char *name)

@@ -12,8 +12,8 @@
 typedef struct push_metrics push_metrics_t;
 
 /* Delivery channels (push_delivery.provider) and outcomes, as the labels name them. */
-enum { PUSH_MP_APNS, PUSH_MP_FCM, PUSH_MP_WNS, PUSH_MP_WEBPUSH, PUSH_MP_SMS, PUSH_MP_OTHER,
-       PUSH_MP__COUNT };
+enum { PUSH_MP_APNS, PUSH_MP_FCM, PUSH_MP_WNS, PUSH_MP_WEBPUSH, PUSH_MP_SMS, PUSH_MP_WEBHOOK,
+       PUSH_MP_OTHER, PUSH_MP__COUNT };
 enum { PUSH_MO_SENT, PUSH_MO_INVALID, PUSH_MO_RETRY, PUSH_MO_WAIT, PUSH_MO_EXPIRED,
        PUSH_MO_FAILED, PUSH_MO__COUNT };
 /* Applications with counters of their own; the rest share application="(other)". */
@@ -25,6 +25,9 @@ extern push_metrics_t *push_metrics_shm;
 apr_size_t push_metrics_size(void);
 /* Makes mem (push_metrics_size() bytes, zeroed or not) an empty block. */
 push_metrics_t *push_metrics_init(void *mem);
+/* Whether mem (of size bytes) is a block of this build's layout (a segment kept across a
+ * restart that loaded another mod_push is not). */
+int push_metrics_valid(const void *mem, apr_size_t size);
 
 int push_metrics_provider(const char *name);   /* PUSH_MP_* (PUSH_MP_OTHER when unknown) */
 int push_metrics_outcome(const char *state);   /* PUSH_MO_* of push_delivery_finish's state */

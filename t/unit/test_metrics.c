@@ -59,7 +59,10 @@ int main(void)
     apr_initialize();
     apr_pool_create(&p, NULL);
     CHECK(apr_shm_create(&shm, push_metrics_size(), NULL, p) == APR_SUCCESS, "an anonymous segment");
+    CHECK(!push_metrics_valid(apr_shm_baseaddr_get(shm), push_metrics_size()), "a fresh segment is no block yet");
     m = push_metrics_init(apr_shm_baseaddr_get(shm));
+    CHECK(push_metrics_valid(m, push_metrics_size()) && !push_metrics_valid(m, push_metrics_size() - 1),
+          "an initialized one is, of its size");
 
     /* an empty block renders every family, with no series of counters */
     text = push_metrics_render(p, m, NULL, apr_time_now());
