@@ -261,10 +261,14 @@ static void request_done(worker_t *w, push_req_t *j, long status, CURLcode resul
     curl_off_t us = 0;
     curl_easy_getinfo(j->easy, CURLINFO_TOTAL_TIME_T, &us);
     push_metrics_request(push_metrics_shm, push_metrics_provider(j->provider), (apr_int64_t)us);
-    SLOG(w->sd, APLOG_DEBUG, "PUSH0633", "sender: %s request for message %s of application %s to "
-         "device %s: %s %ld in %.1f ms, attempt %d, %s", j->provider, j->msg, j->app, j->dev,
-         result == CURLE_OK ? "HTTP" : curl_easy_strerror(result), status, us / 1000.0, j->attempts,
-         j->out.kind == PUSH_OUT_SENT ? "accepted" : j->out.reason ? j->out.reason : "refused");
+    if (result == CURLE_OK)
+        SLOG(w->sd, APLOG_DEBUG, "PUSH0633", "sender: %s request for message %s of application %s to "
+             "device %s: HTTP %ld in %.1f ms, attempt %d, %s", j->provider, j->msg, j->app, j->dev, status,
+             us / 1000.0, j->attempts, j->out.kind == PUSH_OUT_SENT ? "accepted" : j->out.reason ? j->out.reason : "refused");
+    else
+        SLOG(w->sd, APLOG_DEBUG, "PUSH0633", "sender: %s request for message %s of application %s to "
+             "device %s: no answer (%s) after %.1f ms, attempt %d", j->provider, j->msg, j->app, j->dev,
+             curl_easy_strerror(result), us / 1000.0, j->attempts);
 }
 
 /* Easy handles are kept for the next request (curl_easy_reset) rather than made anew. */
