@@ -10,6 +10,8 @@
 #include <apr_strings.h>
 #include <curl/curl.h>
 
+#include "core/metrics.h"
+
 
 
 #define MSG_CACHE_MAX 256
@@ -50,7 +52,8 @@ static push_msg_t *message(worker_t *w, apr_pool_t *p, push_req_t *j)
     res = push_pg_exec(w->sd, &w->db,
                        "SELECT m.body::text, coalesce((extract(epoch FROM m.expires_at) * 1000000)::bigint, 0), "
                        "m.state NOT IN ('cancelled', 'expired'), "
-                       "coalesce((a.settings->>'idOnly')::boolean, false), a.settings->>'host' "
+                       "coalesce((a.settings->>'idOnly')::boolean, false), a.settings->>'host', "
+                       "(extract(epoch FROM greatest(m.created_at, m.send_at)) * 1000000)::bigint "
                        "FROM push_message m JOIN push_application a ON a.app_id = m.app_id "
                        "WHERE m.app_id = $1 AND m.message_id = $2", 2, params);
     if (!res)
@@ -78,6 +81,7 @@ static push_msg_t *message(worker_t *w, apr_pool_t *p, push_req_t *j)
                       json_object_get_boolean(v);
         }
         m->expires = (apr_time_t)apr_atoi64(PQgetvalue(res, 0, 1));
+        m->due = (apr_time_t)apr_atoi64(PQgetvalue(res, 0, 5));
         m->state_ok = PQgetvalue(res, 0, 2)[0] == 't' && m->body;
     }
     PQclear(res);
@@ -200,6 +204,23 @@ static json_object *outcome_json(const push_req_t *j)
     return o;
 }
 
+/* The metrics of a decided delivery: its outcome, and the message's first delivery. */
+static void record(push_req_t *j)
+{
+    static const int mo[] = {
+        [PUSH_OUT_SENT] = PUSH_MO_SENT, [PUSH_OUT_DEVICE_GONE] = PUSH_MO_INVALID,
+        [PUSH_OUT_RETRY] = PUSH_MO_RETRY, [PUSH_OUT_WAIT] = PUSH_MO_WAIT,
+        [PUSH_OUT_EXPIRED] = PUSH_MO_EXPIRED, [PUSH_OUT_MESSAGE_BAD] = PUSH_MO_FAILED,
+        [PUSH_OUT_CREDENTIALS] = PUSH_MO_FAILED};
+    int kind = (int)j->out.kind;
+    push_metrics_delivery(push_metrics_shm, j->app, push_metrics_provider(j->provider),
+                          kind >= 0 && kind < (int)(sizeof(mo) / sizeof(mo[0])) ? mo[kind] : PUSH_MO_FAILED);
+    if (j->out.kind == PUSH_OUT_SENT && j->m && !j->m->first_sent && j->m->due) {
+        j->m->first_sent = 1;   /* the shared table keeps other workers' repeats out */
+        push_metrics_first_delivery(push_metrics_shm, j->app, j->msg, apr_time_now() - j->m->due);
+    }
+}
+
 /* What an outcome leads to beyond itself: the credentials paused, the retry's wait, or
  * a retry the attempt limit or the message's expiry rules out. */
 static void settle(worker_t *w, apr_pool_t *p, push_req_t *j)
@@ -223,9 +244,31 @@ static void settle(worker_t *w, apr_pool_t *p, push_req_t *j)
         o->kind = PUSH_OUT_EXPIRED;
         o->reason = apr_pstrcat(p, "expired after ", o->reason ? o->reason : "a failure", NULL);
     }
-    if (o->kind != PUSH_OUT_SENT && o->kind != PUSH_OUT_WAIT)
-        SLOG(w->sd, APLOG_DEBUG, "PUSH0632", "sender: %s delivery of message %s of %s to %s: %s (%s)",
-             j->provider, j->msg, j->app, j->dev, outcome_state(o->kind), o->reason ? o->reason : "");
+    record(j);
+    if (o->kind == PUSH_OUT_WAIT)
+        SLOG(w->sd, APLOG_DEBUG, "PUSH0632", "sender: delivery of message %s of application %s to "
+             "device %s by %s waits (%s)", j->msg, j->app, j->dev, j->provider, o->reason ? o->reason : "");
+    else if (o->kind != PUSH_OUT_SENT)
+        SLOG(w->sd, APLOG_INFO, "PUSH0634", "sender: delivery of message %s of application %s to "
+             "device %s by %s: %s (%s)", j->msg, j->app, j->dev, j->provider,
+             o->kind == PUSH_OUT_RETRY ? "will be retried" : outcome_state(o->kind),
+             o->reason ? o->reason : "no reason given");
+}
+
+/* One provider request ended: its duration for the metrics, a debug line for the log. */
+static void request_done(worker_t *w, push_req_t *j, long status, CURLcode result)
+{
+    curl_off_t us = 0;
+    curl_easy_getinfo(j->easy, CURLINFO_TOTAL_TIME_T, &us);
+    push_metrics_request(push_metrics_shm, push_metrics_provider(j->provider), (apr_int64_t)us);
+    if (result == CURLE_OK)
+        SLOG(w->sd, APLOG_DEBUG, "PUSH0633", "sender: %s request for message %s of application %s to "
+             "device %s: HTTP %ld in %.1f ms, attempt %d, %s", j->provider, j->msg, j->app, j->dev, status,
+             us / 1000.0, j->attempts, j->out.kind == PUSH_OUT_SENT ? "accepted" : j->out.reason ? j->out.reason : "refused");
+    else
+        SLOG(w->sd, APLOG_DEBUG, "PUSH0633", "sender: %s request for message %s of application %s to "
+             "device %s: no answer (%s) after %.1f ms, attempt %d", j->provider, j->msg, j->app, j->dev,
+             curl_easy_strerror(result), us / 1000.0, j->attempts);
 }
 
 /* Easy handles are kept for the next request (curl_easy_reset) rather than made anew. */
@@ -403,6 +446,7 @@ static int run_batch(worker_t *w, apr_pool_t *p)
                 if (msg->data.result == CURLE_OK)
                     curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
                 j->cr->prov->classify(w->sd, p, j, status, msg->data.result);
+                request_done(w, j, status, msg->data.result);
                 curl_multi_remove_handle(l->multi, j->easy);
                 job_end_request(w, j);
                 pending--;

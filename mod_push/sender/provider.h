@@ -22,6 +22,8 @@ typedef struct push_msg {
     const push_private_t *priv;     /* privacy mode, or NULL */
     push_rc_t rc;                   /* for Rocket.Chat's shape: id, host, privacy */
     int voip;                       /* settings.apns.voip: VoIP pushes where a device has a token */
+    apr_time_t due;                 /* accepted, or scheduled for later: the delay metric's start */
+    int first_sent;                 /* this worker has sent one of its deliveries */
     apr_pool_t *pool;               /* the cache's pool: mappings kept per message live here */
     void *mapped[PUSH_PROVIDER_SLOTS];
 } push_msg_t;

@@ -1,6 +1,7 @@
 /* The sender process: its threads, the LISTEN connection, the heartbeat that health
  * reads, and an orderly stop on SIGTERM. */
 #include "sender/internal.h"
+#include "core/metrics.h"
 
 #include <poll.h>
 #include <stdlib.h>
@@ -264,6 +265,8 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
         struct pollfd pfd;
         PGnotify *n;
         int woke = 0;
+        /* alive for the status page and push_sender_up, with or without a database */
+        push_metrics_sender_beat(push_metrics_shm, apr_time_now());
         if (!db || PQstatus(db) != CONNECTION_OK) {
             if (db)
                 PQfinish(db);
