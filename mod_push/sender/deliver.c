@@ -340,7 +340,7 @@ static int run_batch(worker_t *w, apr_pool_t *p)
         int i = 0;
         for (rows = 0, q = queued; q; q = q->next)
             rows++;
-        apr_snprintf(chunk, sizeof(chunk), "%lld", queued->chunk);
+        apr_snprintf(chunk, sizeof(chunk), "%" APR_INT64_T_FMT, queued->chunk);
         jobs = apr_pcalloc(p, sizeof(*jobs) * rows);
         /* the strings stay in the queue's blocks, freed after the batch */
         for (q = queued; q; q = q->next, i++) {

@@ -14,7 +14,7 @@
 
 
 /* One block for the entry and its strings (the worker frees it with one free). */
-static push_qjob_t *qjob(const char *app, const char *msg, long long chunk, PGresult *res, int i,
+static push_qjob_t *qjob(const char *app, const char *msg, apr_int64_t chunk, PGresult *res, int i,
                          int col)
 {
     const char *src[6] = {app, msg, PQgetvalue(res, i, col), PQgetvalue(res, i, col + 1),
@@ -71,7 +71,7 @@ static int queue_chunk(push_sender_t *sd, PGresult *res, const char *app, const 
 {
     push_qjob_t *head = NULL, *tail = NULL;
     int rows = PQntuples(res), n = 0;
-    long long chunk;
+    apr_int64_t chunk;
     if (rows == 0 || PQgetisnull(res, 0, ccol) || PQgetisnull(res, 0, dcol))
         return 0;
     chunk = apr_atoi64(PQgetvalue(res, 0, ccol));

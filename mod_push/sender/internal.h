@@ -24,7 +24,7 @@ typedef struct push_cred push_cred_t;
 typedef struct push_qjob {
     struct push_qjob *next;
     const char *app, *msg, *dev, *provider, *token, *topic;
-    long long chunk;                /* push_chunk.chunk_id */
+    apr_int64_t chunk;                /* push_chunk.chunk_id */
 } push_qjob_t;
 
 typedef struct {
@@ -45,7 +45,7 @@ typedef struct {
     volatile apr_uint32_t feeding;  /* the expander is feeding the queue as workers take */
     /* chunks this sender holds but will not finish (their outcomes could not be written):
      * the heartbeat gives them back rather than renew their leases (under lock) */
-    long long orphans[64];
+    apr_int64_t orphans[64];
     int norphans;
 } push_sender_t;
 
@@ -65,7 +65,7 @@ void push_sender_wait(push_sender_t *sd, apr_uint32_t *seen, int ms);
 /* Wakes every waiting thread. */
 void push_sender_wake(push_sender_t *sd);
 /* A chunk this sender leased and will not finish: the heartbeat gives it back. */
-void push_chunk_orphan(push_sender_t *sd, long long chunk);
+void push_chunk_orphan(push_sender_t *sd, apr_int64_t chunk);
 #define SENDER_STOPPING(sd) (apr_atomic_read32(&(sd)->stop) != 0)
 
 /* --- creds.c: credentials, provider tokens --- */

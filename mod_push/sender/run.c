@@ -158,7 +158,7 @@ void push_curl_common(push_sender_t *sd, void *easy, const char *url, int h2)
 }
 
 /* Writes this sender's row (health reads it). */
-void push_chunk_orphan(push_sender_t *sd, long long chunk)
+void push_chunk_orphan(push_sender_t *sd, apr_int64_t chunk)
 {
     apr_thread_mutex_lock(sd->lock);
     if (sd->norphans < (int)(sizeof(sd->orphans) / sizeof(sd->orphans[0])))
@@ -180,7 +180,7 @@ static void give_back_orphans(push_sender_t *sd, PGconn **db)
     n = sd->norphans;
     ids[at++] = '{';
     for (int i = 0; i < n; i++)
-        at += apr_snprintf(ids + at, sizeof(ids) - at, "%s%lld", i ? "," : "", sd->orphans[i]);
+        at += apr_snprintf(ids + at, sizeof(ids) - at, "%s%" APR_INT64_T_FMT, i ? "," : "", sd->orphans[i]);
     apr_thread_mutex_unlock(sd->lock);
     if (n == 0)
         return;
