@@ -66,6 +66,32 @@ BEGIN
     ELSIF m.target ? 'tagNames' THEN
         v_tags := ARRAY(SELECT jsonb_array_elements_text(m.target->'tagNames'));
     END IF;
+    IF m.notification_type = 1 THEN
+        -- push only (what nearly every message is): one delivery per device, on its platform,
+        -- in the index's order
+        RETURN QUERY
+        SELECT d.device_id, d.platform, d.token, d.extra->>'appName',
+               (m.category IS NULL OR d.category_filter IS NULL OR d.category_filter = '*'
+                OR d.categories_exclude <> (m.category = ANY (d.categories))) AND d.token IS NOT NULL
+          FROM push_device d
+         WHERE d.app_id = p_app AND d.device_id > p_after
+           AND (p_upto IS NULL OR d.device_id <= p_upto)
+           AND d.enabled AND d.invalid_since IS NULL
+           AND (d.session_ref IS NULL OR EXISTS (
+                    SELECT 1 FROM push_session s
+                     WHERE s.token_hash = d.session_ref
+                       AND (s.expires_at IS NULL OR s.expires_at > now())))
+           AND (v_ids IS NULL OR d.device_id = ANY (v_ids))
+           AND (v_users IS NULL OR d.user_id = ANY (v_users))
+           AND (v_platforms IS NULL OR push_platform_code(d.platform) = ANY (v_platforms))
+           AND (v_tags IS NULL OR EXISTS (
+                    SELECT 1 FROM push_subscription s
+                     WHERE s.app_id = p_app AND s.device_id = d.device_id
+                       AND s.tag_name = ANY (v_tags)))
+         ORDER BY d.device_id
+         LIMIT p_limit;
+        RETURN;
+    END IF;
     RETURN QUERY
     WITH pick AS (
         SELECT d.device_id, d.platform, d.token, d.phone_number AS phone,
@@ -138,13 +164,13 @@ BEGIN
         SELECT p_app, p_msg, a.device_id, a.provider, 'filtered' FROM a WHERE NOT a.allowed
         ON CONFLICT DO NOTHING
         RETURNING 1)
-    SELECT (SELECT max(a.device_id) FROM a), (SELECT count(*) FROM a WHERE a.allowed),
-           (SELECT count(*) FROM f),
-           ARRAY(SELECT a.device_id FROM a WHERE a.allowed ORDER BY a.device_id, a.provider),
-           ARRAY(SELECT a.provider FROM a WHERE a.allowed ORDER BY a.device_id, a.provider),
-           ARRAY(SELECT a.token FROM a WHERE a.allowed ORDER BY a.device_id, a.provider),
-           ARRAY(SELECT a.topic FROM a WHERE a.allowed ORDER BY a.device_id, a.provider)
-      INTO v_last, v_n, v_filtered, v_devices, v_providers, v_tokens, v_topics;
+    -- (one pass over the chunk, in the audience's order)
+    SELECT (SELECT max(a.device_id) FROM a), coalesce(array_length(s.devices, 1), 0),
+           (SELECT count(*) FROM f), s.devices, s.providers, s.tokens, s.topics
+      INTO v_last, v_n, v_filtered, v_devices, v_providers, v_tokens, v_topics
+      FROM (SELECT array_agg(o.device_id) AS devices, array_agg(o.provider) AS providers,
+                   array_agg(o.token) AS tokens, array_agg(o.topic) AS topics
+              FROM (SELECT * FROM a WHERE a.allowed ORDER BY a.device_id, a.provider) o) s;
 
     IF v_last IS NULL THEN
         UPDATE push_message SET state = 'sending', lease_owner = NULL, lease_until = NULL,
@@ -221,12 +247,12 @@ BEGIN
         SELECT k.app_id, k.message_id, a.device_id, a.provider, 'filtered' FROM a WHERE NOT a.allowed
         ON CONFLICT DO NOTHING
         RETURNING 1)
-    SELECT (SELECT count(*) FROM a WHERE a.allowed), (SELECT count(*) FROM f),
-           ARRAY(SELECT a.device_id FROM a WHERE a.allowed ORDER BY a.device_id, a.provider),
-           ARRAY(SELECT a.provider FROM a WHERE a.allowed ORDER BY a.device_id, a.provider),
-           ARRAY(SELECT a.token FROM a WHERE a.allowed ORDER BY a.device_id, a.provider),
-           ARRAY(SELECT a.topic FROM a WHERE a.allowed ORDER BY a.device_id, a.provider)
-      INTO v_n, v_filtered, v_devices, v_providers, v_tokens, v_topics;
+    SELECT coalesce(array_length(s.devices, 1), 0), (SELECT count(*) FROM f),
+           s.devices, s.providers, s.tokens, s.topics
+      INTO v_n, v_filtered, v_devices, v_providers, v_tokens, v_topics
+      FROM (SELECT array_agg(o.device_id) AS devices, array_agg(o.provider) AS providers,
+                   array_agg(o.token) AS tokens, array_agg(o.topic) AS topics
+              FROM (SELECT * FROM a WHERE a.allowed ORDER BY a.device_id, a.provider) o) s;
     -- the chunk counted k.size in targeted: it counts what it hands out now (devices
     -- removed meanwhile are no longer in the audience, devices added in its range are)
     UPDATE push_message m
@@ -264,6 +290,14 @@ BEGIN
     DELETE FROM push_chunk c WHERE c.chunk_id = p_chunk AND c.owner = p_owner RETURNING * INTO k;
     IF NOT FOUND THEN
         RETURN -1;
+    END IF;
+    IF p_results = '[]'::jsonb THEN
+        -- every delivery of the chunk was sent: the common case, one row to update
+        UPDATE push_message m
+           SET sent = m.sent + p_sent, targeted = m.targeted - k.size + p_sent, updated_at = now()
+         WHERE (m.app_id, m.message_id) = (k.app_id, k.message_id);
+        PERFORM push_message_settle(k.app_id, k.message_id);
+        RETURN p_sent;
     END IF;
     WITH res AS (
         SELECT * FROM jsonb_to_recordset(p_results)
@@ -318,7 +352,6 @@ BEGIN
     RETURN v_n;
 END
 $$;
-ALTER FUNCTION push_chunk_finish(text, bigint, integer, jsonb) SET plan_cache_mode = force_custom_plan;
 
 -- A message being expanded may be claimed by a second sender, which then takes chunks
 -- of it too (a message nobody expands comes first).

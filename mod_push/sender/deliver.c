@@ -254,9 +254,11 @@ static void job_end_request(worker_t *w, push_req_t *j)
 {
     if (j->easy)
         easy_release(w, j->easy);
-    curl_slist_free_all(j->headers);
+    if (!j->headers_shared)
+        curl_slist_free_all(j->headers);
     j->easy = NULL;
     j->headers = NULL;
+    j->headers_shared = 0;
 }
 
 /* Decides a job without a request, or starts its request; returns 1 when it went out. */

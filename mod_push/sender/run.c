@@ -157,7 +157,6 @@ void push_curl_common(push_sender_t *sd, void *easy, const char *url, int h2)
     }
 }
 
-/* Writes this sender's row (health reads it). */
 void push_chunk_orphan(push_sender_t *sd, apr_int64_t chunk)
 {
     apr_thread_mutex_lock(sd->lock);
@@ -197,6 +196,8 @@ static void give_back_orphans(push_sender_t *sd, PGconn **db)
     PQclear(res);
 }
 
+/* Writes this sender's row (health reads it), gives back orphaned chunks and renews the
+ * leases of the others. */
 static void heartbeat(push_sender_t *sd, PGconn **db, int gone)
 {
     char pid[32], host[256] = "";
