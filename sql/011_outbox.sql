@@ -136,7 +136,8 @@ ALTER FUNCTION push_audience(text, text, text, text, integer) SET plan_cache_mod
 -- appName); a single row with chunk_id 0 when the chunk had nothing to send (all of it
 -- filtered); a single row with a NULL chunk_id when this call found the audience
 -- complete (the message moves on to 'sending', or 'done' when nothing is left to send);
--- no row when the message is not expanding (cancelled, or completed by another sender).
+-- no row when the message is not expanding (cancelled, or completed by another sender) or
+-- past its expiry.
 CREATE FUNCTION push_message_next_chunk(p_app text, p_msg text, p_owner text, p_chunk integer,
                                         p_lease integer)
 RETURNS TABLE (chunk_id bigint, device_id text, provider text, token text, topic text)
@@ -155,6 +156,13 @@ BEGIN
     SELECT * INTO m FROM push_message
      WHERE push_message.app_id = p_app AND push_message.message_id = p_msg FOR UPDATE;
     IF NOT FOUND OR m.state <> 'expanding' THEN
+        RETURN;
+    END IF;
+    IF m.expires_at <= now() THEN
+        -- past its expiry: the rest of the audience is not walked; the next claim of the
+        -- message (no longer held) expires it
+        UPDATE push_message SET lease_until = NULL
+         WHERE push_message.app_id = p_app AND push_message.message_id = p_msg;
         RETURN;
     END IF;
     WITH a AS (
