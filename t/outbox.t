@@ -3,8 +3,8 @@
 # it needs one — a retry, a failure, an invalid token, a filter. Watched while a slowed
 # broadcast runs: no row for what is sent, chunks under way, each chunk at most a batch;
 # then the exceptions on record with their reasons, a retried delivery's row gone once it
-# is sent, a given-back chunk taken over and sent once, and a cancel in the middle that
-# adds up.
+# is sent, a given-back chunk taken over and sent once, and a cancel and an expiry in the
+# middle that add up.
 use strict;
 use warnings;
 use Test::More;
@@ -104,6 +104,22 @@ is $s->{targeted}, $s->{sent} + $s->{failed} + $s->{invalid} + $s->{filtered} + 
    'the summary adds up: ' . summary_text($s);
 ok $s->{sent} < $N - 2, "not everyone got it ($s->{sent} sent)";
 is psql("SELECT count(*) FROM push_chunk WHERE app_id = '$app'"), 0, 'no chunk is left';
+
+# --- expired in the middle: the rest of the audience is not walked -----------------------------
+mock_reset();
+mock_script('apns', '*', {delayMs => 1000, times => -1});
+my $res = mf(POST => "/apps/$app/messages", $token, {message => {alert => 'outbox expiry'}, expiration => 2});
+is $res->code, 202, 'a broadcast that expires in 2 s';
+my $id4 = json_body($res)->{messageId};
+$s = wait_for(60, sub { my $x = summary($app, $id4); $x->{state} =~ /^(done|expired)$/ && !$x->{pending} ? $x : undef }, 0.2)
+     || summary($app, $id4);
+is $s->{state}, 'expired', 'it ends expired';
+is $s->{targeted}, $s->{sent} + $s->{failed} + $s->{invalid} + $s->{filtered} + $s->{expired} + $s->{cancelled},
+   'the summary adds up: ' . summary_text($s);
+ok $s->{targeted} < $N - 2, "the audience was not walked to its end ($s->{targeted} targeted)";
+is psql("SELECT count(*) FROM push_chunk WHERE app_id = '$app'"), 0, 'no chunk is left';
+ok psql("SELECT count(*) FROM push_delivery WHERE app_id = '$app' AND message_id = '$id4'") <= $s->{expired},
+   'rows only for deliveries that expired';
 
 mock_reset();
 if (Test::More->builder->is_passing) {
