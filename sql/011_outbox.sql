@@ -129,25 +129,31 @@ $$;
 -- planned for each call's range and limit, not once for all
 ALTER FUNCTION push_audience(text, text, text, text, integer) SET plan_cache_mode = force_custom_plan;
 
--- The next chunk of an expanding message's audience, leased to p_owner for p_lease
--- seconds: at most p_chunk devices after the cursor. Any sender may take the next
--- chunk of a message (the message row is locked while the chunk is walked). Returns one
--- row per delivery of the chunk (chunk_id, device, channel, where it goes, Rocket.Chat
--- appName); a single row with chunk_id 0 when the chunk had nothing to send (all of it
--- filtered); a single row with a NULL chunk_id when this call found the audience
--- complete (the message moves on to 'sending', or 'done' when nothing is left to send);
--- no row when the message is not expanding (cancelled, or completed by another sender) or
--- past its expiry.
+-- The next chunks of an expanding message's audience, leased to p_owner for p_lease
+-- seconds: up to p_chunks chunks of at most p_chunk devices each after the cursor, walked
+-- in one statement (what a call costs beside the walk — the message row's lock and update,
+-- the plans — is shared by the chunks). Any sender may take the next chunks of a message
+-- (the message row is locked while they are walked). Returns one row per delivery (chunk_id,
+-- device, channel, where it goes, Rocket.Chat appName), chunk by chunk; a single row with
+-- chunk_id 0 when the chunks had nothing to send (all of it filtered); a single row with a
+-- NULL chunk_id when this call found the audience complete (the message moves on to
+-- 'sending', or 'done' when nothing is left to send); no row when the message is not
+-- expanding (cancelled, or completed by another sender) or past its expiry.
 CREATE FUNCTION push_message_next_chunk(p_app text, p_msg text, p_owner text, p_chunk integer,
-                                        p_lease integer)
+                                        p_chunks integer, p_lease integer)
 RETURNS TABLE (chunk_id bigint, device_id text, provider text, token text, topic text)
 LANGUAGE plpgsql AS $$
 DECLARE
     m push_message;
     v_last text;
+    v_prev text;
     v_n integer;
     v_filtered integer;
     v_chunk bigint;
+    v_ids bigint[] := '{}';
+    v_uptos text[];
+    v_sizes integer[];
+    v_ks integer[];
     v_devices text[];
     v_providers text[];
     v_tokens text[];
@@ -166,19 +172,27 @@ BEGIN
         RETURN;
     END IF;
     WITH a AS (
-        SELECT * FROM push_audience(p_app, p_msg, coalesce(m.expand_cursor, ''), NULL, p_chunk)),
+        SELECT x.*, ((dense_rank() OVER (ORDER BY x.device_id)) - 1) / p_chunk AS k
+          FROM push_audience(p_app, p_msg, coalesce(m.expand_cursor, ''), NULL,
+                             p_chunk * greatest(p_chunks, 1)) x),
     f AS (
         INSERT INTO push_delivery (app_id, message_id, device_id, provider, state)
         SELECT p_app, p_msg, a.device_id, a.provider, 'filtered' FROM a WHERE NOT a.allowed
         ON CONFLICT DO NOTHING
         RETURNING 1)
-    -- (one pass over the chunk, in the audience's order)
+    -- (one pass over the deliveries, in the audience's order; one over the chunks)
     SELECT (SELECT max(a.device_id) FROM a), coalesce(array_length(s.devices, 1), 0),
-           (SELECT count(*) FROM f), s.devices, s.providers, s.tokens, s.topics
-      INTO v_last, v_n, v_filtered, v_devices, v_providers, v_tokens, v_topics
-      FROM (SELECT array_agg(o.device_id) AS devices, array_agg(o.provider) AS providers,
-                   array_agg(o.token) AS tokens, array_agg(o.topic) AS topics
-              FROM (SELECT * FROM a WHERE a.allowed ORDER BY a.device_id, a.provider) o) s;
+           (SELECT count(*) FROM f), s.ks, s.devices, s.providers, s.tokens, s.topics,
+           c.uptos, c.sizes
+      INTO v_last, v_n, v_filtered, v_ks, v_devices, v_providers, v_tokens, v_topics,
+           v_uptos, v_sizes
+      FROM (SELECT array_agg(o.k) AS ks, array_agg(o.device_id) AS devices,
+                   array_agg(o.provider) AS providers, array_agg(o.token) AS tokens,
+                   array_agg(o.topic) AS topics
+              FROM (SELECT * FROM a WHERE a.allowed ORDER BY a.device_id, a.provider) o) s,
+           (SELECT array_agg(g.upto ORDER BY g.k) AS uptos, array_agg(g.size ORDER BY g.k) AS sizes
+              FROM (SELECT a.k, max(a.device_id) AS upto, count(*) FILTER (WHERE a.allowed)::integer AS size
+                      FROM a GROUP BY a.k) g) c;
 
     IF v_last IS NULL THEN
         UPDATE push_message SET state = 'sending', lease_owner = NULL, lease_until = NULL,
@@ -188,22 +202,30 @@ BEGIN
         RETURN QUERY SELECT NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::text;
         RETURN;
     END IF;
-    IF v_n > 0 THEN
-        INSERT INTO push_chunk (app_id, message_id, after_id, upto_id, size, owner, lease_until)
-        VALUES (p_app, p_msg, coalesce(m.expand_cursor, ''), v_last, v_n, p_owner,
-                now() + make_interval(secs => p_lease))
-        RETURNING push_chunk.chunk_id INTO v_chunk;
-    END IF;
     UPDATE push_message
        SET expand_cursor = v_last, targeted = targeted + v_n + v_filtered,
            filtered = filtered + v_filtered, lease_owner = p_owner,
            lease_until = now() + make_interval(secs => p_lease), updated_at = now()
      WHERE push_message.app_id = p_app AND push_message.message_id = p_msg;
+    v_prev := coalesce(m.expand_cursor, '');
+    FOR i IN 1 .. coalesce(array_length(v_uptos, 1), 0) LOOP
+        v_chunk := 0;
+        IF v_sizes[i] > 0 THEN
+            INSERT INTO push_chunk (app_id, message_id, after_id, upto_id, size, owner, lease_until)
+            VALUES (p_app, p_msg, v_prev, v_uptos[i], v_sizes[i], p_owner,
+                    now() + make_interval(secs => p_lease))
+            RETURNING push_chunk.chunk_id INTO v_chunk;
+        END IF;
+        v_ids := v_ids || v_chunk;
+        v_prev := v_uptos[i];
+    END LOOP;
     IF v_n = 0 THEN
         RETURN QUERY SELECT 0::bigint, NULL::text, NULL::text, NULL::text, NULL::text;
     ELSE
-        RETURN QUERY SELECT v_chunk, unnest(v_devices), unnest(v_providers), unnest(v_tokens),
-                            unnest(v_topics);
+        RETURN QUERY SELECT v_ids[u.k + 1], u.d, u.p, u.t, u.tp
+                       FROM unnest(v_ks, v_devices, v_providers, v_tokens, v_topics)
+                            WITH ORDINALITY AS u(k, d, p, t, tp, i)
+                      ORDER BY u.i;
     END IF;
 END
 $$;

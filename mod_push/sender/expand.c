@@ -13,6 +13,8 @@
 #include <apr_strings.h>
 
 
+#define MAX_CHUNKS 4   /* chunks walked in one statement */
+
 /* One block for the entry and its strings (the worker frees it with one free). */
 static push_qjob_t *qjob(const char *app, const char *msg, apr_int64_t chunk, PGresult *res, int i,
                          int col)
@@ -60,22 +62,21 @@ static int queue_room(push_sender_t *sd, int max_ms)
     return room;
 }
 
-/* Hands the deliveries of one chunk (rows first..rows-1 of res: app and message in
- * columns acol/acol+1 or given, the chunk id in ccol, the delivery from dcol on) to the
- * workers. Returns the deliveries queued; 0 when the chunk had none, -1 when they could
+/* Hands the deliveries of one chunk (rows first .. first + rows - 1 of res: the chunk id
+ * in column ccol, the delivery from dcol on) to the workers. Returns the deliveries queued; 0 when the chunk had none, -1 when they could
  * not be queued (no memory, or the sender stops): the chunk stays leased to this sender,
  * and it is given back at the stop, or its lease runs out, and it is sent from scratch
  * either way since no worker started it. */
-static int queue_chunk(push_sender_t *sd, PGresult *res, const char *app, const char *msg, int ccol,
-                       int dcol)
+static int queue_chunk(push_sender_t *sd, PGresult *res, int first, int rows, const char *app,
+                       const char *msg, int ccol, int dcol)
 {
     push_qjob_t *head = NULL, *tail = NULL;
-    int rows = PQntuples(res), n = 0;
+    int n = 0;
     apr_int64_t chunk;
-    if (rows == 0 || PQgetisnull(res, 0, ccol) || PQgetisnull(res, 0, dcol))
+    if (rows == 0 || PQgetisnull(res, first, ccol) || PQgetisnull(res, first, dcol))
         return 0;
-    chunk = apr_atoi64(PQgetvalue(res, 0, ccol));
-    for (int i = 0; i < rows; i++) {
+    chunk = apr_atoi64(PQgetvalue(res, first, ccol));
+    for (int i = first; i < first + rows; i++) {
         push_qjob_t *j = qjob(app, msg, chunk, res, i, dcol);
         if (!j)
             break;
@@ -113,7 +114,7 @@ static int reclaim_chunk(push_sender_t *sd, PGconn **db)
         PQclear(res);
         return 0;
     }
-    got = queue_chunk(sd, res, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), 2, 3);
+    got = queue_chunk(sd, res, 0, PQntuples(res), PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), 2, 3);
     if (got > 0)
         SLOG(sd, APLOG_INFO, "PUSH0613", "sender: took over chunk %s of message %s/%s (%d deliveries)",
              PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), got);
@@ -128,8 +129,8 @@ static int reclaim_chunk(push_sender_t *sd, PGconn **db)
  * an error. */
 static int expand_message(push_sender_t *sd, PGconn **db, const char *app, const char *msg)
 {
-    char chunk[16], lease[16];
-    const char *params[5] = {app, msg, sd->owner, chunk, lease};
+    char chunk[16], chunks[16], lease[16];
+    const char *params[6] = {app, msg, sd->owner, chunk, chunks, lease};
     int ok = 1;
     long total = 0;
     apr_time_t last_reclaim = apr_time_now();
@@ -150,9 +151,11 @@ static int expand_message(push_sender_t *sd, PGconn **db, const char *app, const
                 continue;
         }
         apr_snprintf(chunk, sizeof(chunk), "%d", size);
+        /* as many chunks as the queue has room for, at most MAX_CHUNKS, walked together */
+        apr_snprintf(chunks, sizeof(chunks), "%d", room / size < 1 ? 1 : room / size > MAX_CHUNKS ? MAX_CHUNKS : room / size);
         res = push_pg_exec(sd, db, "SELECT chunk_id, device_id, provider, token, topic "
-                                   "FROM push_message_next_chunk($1, $2, $3, $4::integer, $5::integer)",
-                           5, params);
+                                   "FROM push_message_next_chunk($1, $2, $3, $4::integer, $5::integer, "
+                                   "$6::integer)", 6, params);
         if (!res) {
             ok = 0;
             break;    /* logged; the expansion resumes later */
@@ -167,10 +170,14 @@ static int expand_message(push_sender_t *sd, PGconn **db, const char *app, const
                  "handed out by this sender)", app, msg, total);
             break;
         }
-        {
-            int n = queue_chunk(sd, res, app, msg, 0, 1);
-            if (n > 0)
+        /* the rows come chunk by chunk: each goes to the queue as a whole */
+        for (int first = 0, rows = PQntuples(res), i = 1; i <= rows; i++) {
+            int n;
+            if (i < rows && strcmp(PQgetvalue(res, i, 0), PQgetvalue(res, first, 0)) == 0)
+                continue;
+            if ((n = queue_chunk(sd, res, first, i - first, app, msg, 0, 1)) > 0)
                 total += n;
+            first = i;
         }
         PQclear(res);
     }
