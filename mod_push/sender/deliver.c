@@ -184,11 +184,14 @@ static const char *outcome_state(push_outcome_kind_t kind)
     return "failed";
 }
 
-static json_object *outcome_json(const push_req_t *j)
+/* chunk: a delivery of a chunk, whose app and message the chunk names */
+static json_object *outcome_json(const push_req_t *j, int chunk)
 {
     json_object *o = json_object_new_object();
-    json_object_object_add(o, "a", json_object_new_string(j->app));
-    json_object_object_add(o, "m", json_object_new_string(j->msg));
+    if (!chunk) {
+        json_object_object_add(o, "a", json_object_new_string(j->app));
+        json_object_object_add(o, "m", json_object_new_string(j->msg));
+    }
     json_object_object_add(o, "d", json_object_new_string(j->dev));
     /* the channel: a device may have a push and an SMS delivery of one message */
     json_object_object_add(o, "c", json_object_new_string(j->provider));
@@ -294,9 +297,11 @@ static void job_end_request(worker_t *w, push_req_t *j)
 {
     if (j->easy)
         easy_release(w, j->easy);
-    curl_slist_free_all(j->headers);
+    if (!j->headers_shared)
+        curl_slist_free_all(j->headers);
     j->easy = NULL;
     j->headers = NULL;
+    j->headers_shared = 0;
 }
 
 /* Decides a job without a request, or starts its request; returns 1 when it went out. */
@@ -364,32 +369,34 @@ static int run_batch(worker_t *w, apr_pool_t *p)
     int rows;
     push_req_t *jobs;
     json_object *results;
-    int pending = 0, next = 0;
+    int pending = 0, next = 0, sent = 0;
     push_qjob_t *queued;
+    char chunk[24] = "";
 
     /* cached messages live across batches, never across the middle of one */
     if (apr_hash_count(w->messages) >= MSG_CACHE_MAX) {
         apr_pool_clear(w->cache_pool);
         w->messages = apr_hash_make(w->cache_pool);
     }
-    /* first what the expander claimed for us, then what is due in the outbox (retries,
-     * deliveries of a sender that died, expansions of other senders) */
-    if ((queued = push_queue_take(w->sd, w->sd->c->batch))) {
-        push_qjob_t *q, *nextq;
+    /* first a chunk the expander leased for us, then what is due in the outbox (retries,
+     * deliveries that waited) */
+    if ((queued = push_queue_take(w->sd))) {
+        push_qjob_t *q;
+        int i = 0;
         for (rows = 0, q = queued; q; q = q->next)
             rows++;
+        apr_snprintf(chunk, sizeof(chunk), "%" APR_INT64_T_FMT, queued->chunk);
         jobs = apr_pcalloc(p, sizeof(*jobs) * rows);
-        for (int i = 0; (q = queued); queued = nextq, i++) {
+        /* the strings stay in the queue's blocks, freed after the batch */
+        for (q = queued; q; q = q->next, i++) {
             push_req_t *j = &jobs[i];
-            nextq = q->next;
-            j->app = apr_pstrdup(p, q->app);
-            j->msg = apr_pstrdup(p, q->msg);
-            j->dev = apr_pstrdup(p, q->dev);
-            j->provider = apr_pstrdup(p, q->provider);
+            j->app = q->app;
+            j->msg = q->msg;
+            j->dev = q->dev;
+            j->provider = q->provider;
             j->attempts = 1;
-            j->token = q->token ? apr_pstrdup(p, q->token) : NULL;
-            j->topic = q->topic ? apr_pstrdup(p, q->topic) : NULL;
-            free(q);
+            j->token = q->token;
+            j->topic = q->topic;
         }
     } else {
         /* While the expander feeds the queue, it is about to refill it: the outbox is
@@ -461,20 +468,42 @@ static int run_batch(worker_t *w, apr_pool_t *p)
         }
     }
 
-    results = json_object_new_array_ext(rows);
+    /* a chunk's sent deliveries are a count; only the others are named */
+    results = json_object_new_array_ext(queued ? 16 : rows);
     for (int i = 0; i < rows; i++) {
         settle(w, p, &jobs[i]);
-        json_object_array_add(results, outcome_json(&jobs[i]));
+        if (queued && jobs[i].out.kind == PUSH_OUT_SENT)
+            sent++;
+        else
+            json_object_array_add(results, outcome_json(&jobs[i], queued != NULL));
     }
-    params[1] = json_object_to_json_string_ext(results, JSON_C_TO_STRING_PLAIN);
-    res = push_pg_exec(w->sd, &w->db, "SELECT push_delivery_finish($1, $2::jsonb)", 2, params);
+    if (queued) {
+        char nsent[16];
+        const char *cp[4] = {w->sd->owner, chunk, nsent, NULL};
+        apr_snprintf(nsent, sizeof(nsent), "%d", sent);
+        cp[3] = json_object_to_json_string_ext(results, JSON_C_TO_STRING_PLAIN);
+        res = push_pg_exec(w->sd, &w->db, "SELECT push_chunk_finish($1, $2::bigint, $3::integer, $4::jsonb)",
+                           4, cp);
+        if (!res)
+            push_chunk_orphan(w->sd, apr_atoi64(chunk));
+        else if (atoi(PQgetvalue(res, 0, 0)) < 0)
+            SLOG(w->sd, APLOG_WARNING, "PUSH0635", "sender: chunk %s was taken over by another sender "
+                 "before its %d outcomes were written; it is delivered again", chunk, rows);
+    } else {
+        params[1] = json_object_to_json_string_ext(results, JSON_C_TO_STRING_PLAIN);
+        res = push_pg_exec(w->sd, &w->db, "SELECT push_delivery_finish($1, $2::jsonb)", 2, params);
+    }
     if (!res)
-        SLOG(w->sd, APLOG_ERR, "PUSH0631", "sender: %d outcomes not written; their leases run out and "
-             "they are delivered again", rows);
+        SLOG(w->sd, APLOG_ERR, "PUSH0631", "sender: %d outcomes not written; their leases run out (a "
+             "chunk's is given back) and they are delivered again", rows);
     PQclear(res);
     json_object_put(results);
     for (int i = 0; i < rows; i++)
         push_cred_release(jobs[i].cr);
+    for (push_qjob_t *nextq; queued; queued = nextq) {
+        nextq = queued->next;
+        free(queued);
+    }
     links_sweep(w, 0);
     return rows;
 }

@@ -39,6 +39,7 @@ typedef struct push_req {
     push_cred_t *cr;
     CURL *easy;
     struct curl_slist *headers;
+    int headers_shared;             /* headers belong to the message's mapping: not freed */
     const char *bearer;             /* the token the request carries */
     char resp[2048];
     push_body_buf_t body;           /* writes into resp */
