@@ -22,7 +22,7 @@ is $res->code, 202, 'a statement ended by a serialization failure is run again a
 is psql("SELECT user_id FROM push_device WHERE device_id = '$dev{device_id}'"), $user,
     'with the user the second run returned';
 is psql('SELECT last_value FROM push_test_flaky_runs'), $first + 1, 'the query ran twice (one failure, one success)';
-like error_log_since($log), qr/PUSH0013: push_session_sql_[^:]*: ERROR:  40001: /,
+like error_log_since($log), qr/PUSH0016: push_session_sql_[^:]*: ERROR:  40001: /,
     'the retry is logged (info) with its SQLSTATE';
 
 psql("SELECT setval('push_test_deadlock_runs', 100)");

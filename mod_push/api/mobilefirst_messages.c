@@ -7,6 +7,7 @@
 #include "http_protocol.h"
 
 #include "core/messages.h"
+#include "core/metrics.h"
 #include "http_util.h"
 #include "log.h"
 #include "store/store.h"
@@ -43,6 +44,7 @@ static int accept_list(mf_req_t *q, json_object *list, apr_array_header_t **ids)
         mf_store_error(q, PUSH_EDB);
         return 0;
     }
+    push_metrics_accepted(push_metrics_shm, q->app_id, (unsigned int)(*ids)->nelts);
     return 1;
 }
 

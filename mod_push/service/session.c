@@ -1,9 +1,11 @@
 #include "service/session.h"
 
+#include "apr_atomic.h"
 #include "apr_strings.h"
 
 #include "config.h"
 #include "core/token.h"
+#include "log.h"
 #include "store/store.h"
 
 push_status_t push_auth_session(request_rec *r, const char *token, apr_size_t len,
@@ -38,4 +40,22 @@ push_status_t push_auth_session(request_rec *r, const char *token, apr_size_t le
     if (push_conf_session_source(r) == PUSH_SESSION_BUILTIN)
         out->session_ref = hash;
     return PUSH_OK;
+}
+
+void push_auth_refused(request_rec *r)
+{
+    push_conf_app_t *a;
+    push_db_t *db;
+    int enabled;
+    if (push_conf_session_source(r) != PUSH_SESSION_BUILTIN)
+        return;
+    a = push_conf_app_find(push_conf_app_id(r));
+    if (!a || apr_atomic_read32(&a->checked) || apr_atomic_cas32(&a->checked, 1, 0) != 0)
+        return;
+    if (push_db_acquire(r, &db) == PUSH_OK &&
+        push_store_app_get(db, a->app_id, &enabled) == PUSH_NOTFOUND)
+        PUSH_RLOG(APLOG_WARNING, 0, r, "PUSH0015", "PushApplication %s (%s:%d) is not in the database: "
+                  "%s refuses every session until it is created (pushctl app add %s)",
+                  a->app_id, a->file, a->line, r->uri, a->app_id);
+    apr_atomic_set32(&a->checked, 2);
 }

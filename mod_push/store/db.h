@@ -57,11 +57,13 @@ const char *push_db_col(push_db_t *db, apr_dbd_row_t *row, int i);
 /* The first column of the first row; NULL when there is no row or the value is NULL. */
 const char *push_db_first_value(push_db_t *db, apr_dbd_results_t *res);
 
-/* Registers every statement of statements.c with mod_dbd for each server. */
-void push_db_prepare_all(struct server_rec *s);
+/* Registers every statement of statements.c with mod_dbd, once per mod_dbd server record
+ * (virtual hosts without DBD directives share the main server's). */
+void push_db_prepare_all(struct server_rec *s, apr_pool_t *ptemp);
 
 /* Looks at the database behind s's DBDParams and logs what it finds: used at startup
- * and when no connection can be had. Returns PUSH_OK, PUSH_EUNAVAIL or PUSH_ESCHEMA. */
-push_status_t push_db_diagnose(struct server_rec *s, apr_pool_t *p, int level_ok);
+ * and when no connection can be had; with apps, also the PushApplication ids that the
+ * database does not know. Returns PUSH_OK, PUSH_EUNAVAIL or PUSH_ESCHEMA. */
+push_status_t push_db_diagnose(struct server_rec *s, apr_pool_t *p, int level_ok, int apps);
 
 #endif
