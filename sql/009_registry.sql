@@ -1,0 +1,384 @@
+-- mod_push schema, version 9: the registry without deadlocks, per-user device counts
+-- (the LRU eviction only when a user is over the limit), devices that belong to their
+-- users, and push.get against the audience a message was sent to (docs/data-model.md).
+
+-- How many devices each user of an application has, kept by triggers on push_device, so
+-- that a registration learns whether its user is over the limit by reading one row.
+CREATE TABLE push_device_owner (
+    app_id   text NOT NULL REFERENCES push_application ON DELETE CASCADE,
+    user_id  text NOT NULL,
+    devices  integer NOT NULL DEFAULT 0,
+    PRIMARY KEY (app_id, user_id)
+);
+INSERT INTO push_device_owner (app_id, user_id, devices)
+     SELECT app_id, user_id, count(*) FROM push_device WHERE user_id IS NOT NULL
+      GROUP BY app_id, user_id;
+
+-- The user a delivery was made for: the device's owner when the message reached it.
+-- push.get authorizes against it, so a device that changes hands later does not lend
+-- its new owner the old owner's messages.
+ALTER TABLE push_delivery ADD COLUMN user_id text;
+-- The pending deliveries of a device, cancelled when the device changes owner.
+CREATE INDEX push_delivery_device_pending ON push_delivery (app_id, device_id)
+    WHERE state = 'pending';
+
+CREATE FUNCTION push_delivery_user() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    SELECT d.user_id INTO NEW.user_id FROM push_device d
+     WHERE d.app_id = NEW.app_id AND d.device_id = NEW.device_id;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER push_delivery_user BEFORE INSERT ON push_delivery
+    FOR EACH ROW WHEN (NEW.user_id IS NULL) EXECUTE FUNCTION push_delivery_user();
+
+-- A device's queued deliveries end when it changes owner: they were meant for the
+-- previous one. Those a sender holds right now finish as what they become (as in
+-- push_message_cancel); the messages count the others as cancelled and settle.
+CREATE FUNCTION push_device_cancel_pending(p_app text, p_device text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        WITH c AS (
+            UPDATE push_delivery SET state = 'cancelled', lease_owner = NULL, updated_at = now(),
+                   error = 'the device changed owner'
+             WHERE app_id = p_app AND device_id = p_device AND state = 'pending'
+               AND (lease_owner IS NULL OR next_attempt_at <= now())
+            RETURNING message_id)
+        SELECT message_id, count(*) AS n FROM c GROUP BY message_id ORDER BY message_id
+    LOOP
+        UPDATE push_message SET cancelled = cancelled + r.n, updated_at = now()
+         WHERE app_id = p_app AND message_id = r.message_id;
+        PERFORM push_message_settle(p_app, r.message_id);
+    END LOOP;
+END
+$$;
+
+CREATE FUNCTION push_device_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('DELETE', 'UPDATE') AND OLD.user_id IS NOT NULL THEN
+        UPDATE push_device_owner SET devices = devices - 1
+         WHERE app_id = OLD.app_id AND user_id = OLD.user_id;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.user_id IS NOT NULL THEN
+        INSERT INTO push_device_owner AS o (app_id, user_id, devices)
+        VALUES (NEW.app_id, NEW.user_id, 1)
+        ON CONFLICT (app_id, user_id) DO UPDATE SET devices = o.devices + 1;
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        PERFORM push_device_cancel_pending(NEW.app_id, NEW.device_id);
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER push_device_counted_insert AFTER INSERT ON push_device
+    FOR EACH ROW WHEN (NEW.user_id IS NOT NULL) EXECUTE FUNCTION push_device_counted();
+CREATE TRIGGER push_device_counted_delete AFTER DELETE ON push_device
+    FOR EACH ROW WHEN (OLD.user_id IS NOT NULL) EXECUTE FUNCTION push_device_counted();
+CREATE TRIGGER push_device_counted_owner AFTER UPDATE OF user_id ON push_device
+    FOR EACH ROW WHEN (OLD.user_id IS DISTINCT FROM NEW.user_id) EXECUTE FUNCTION push_device_counted();
+
+CREATE FUNCTION push_device_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM push_device_owner;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER push_device_truncated AFTER TRUNCATE ON push_device
+    FOR EACH STATEMENT EXECUTE FUNCTION push_device_truncated();
+
+-- The lock order of everything that registers or re-tokens a device:
+--   1. transaction-scoped advisory locks on the device id and on the token
+--      (namespace 1886745345), the smaller key first;
+--   2. advisory locks on every user whose devices the registration changes: the
+--      caller, the device's owner, the owner of the device holding the token
+--      (namespace 1886745346), in key order;
+--   3. the device rows (the token's old device deleted, the device upserted), then the
+--      per-user counts (push_device_owner, by trigger);
+--   4. the eviction of the user's least recently used devices, which skips rows another
+--      transaction holds rather than waiting for them.
+-- Two registrations wait for each other at step 1 or 2, never in a cycle.
+CREATE FUNCTION push_device_lock(p_app text, p_device text, p_platform text, p_token text)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    k1 integer := hashtext(p_app || '/d/' || p_device);
+    k2 integer := hashtext(p_app || '/t/' || p_platform || '/' || coalesce(p_token, ''));
+BEGIN
+    IF p_token IS NULL THEN
+        PERFORM pg_advisory_xact_lock(1886745345, k1);
+    ELSE
+        PERFORM pg_advisory_xact_lock(1886745345, least(k1, k2));
+        PERFORM pg_advisory_xact_lock(1886745345, greatest(k1, k2));
+    END IF;
+END
+$$;
+
+CREATE FUNCTION push_user_lock(p_app text, p_users text[]) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    k integer;
+BEGIN
+    FOR k IN SELECT DISTINCT hashtext(p_app || '/u/' || u) FROM unnest(p_users) u
+              WHERE u IS NOT NULL ORDER BY 1 LOOP
+        PERFORM pg_advisory_xact_lock(1886745346, k);
+    END LOOP;
+END
+$$;
+
+-- Whether an end user's registration may take device d over for p_user: a device of the
+-- caller's or of nobody's, or one whose owner is gone: the built-in session it was bound
+-- to ended (Rocket.Chat, Navixy), or (no session bound: Layer) the owner holds no live
+-- built-in session of the application. p_known says whether the caller's sessions are
+-- built-in ones; with PushSessionSource sql or remote-user mod_push cannot see whether
+-- the owner is still logged in, so another user's device is never taken. A device the
+-- back end registered through the MobileFirst API is never an end user's to take.
+CREATE FUNCTION push_device_free(d push_device, p_user text, p_known boolean) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT d.source_family <> 'mobilefirst'
+       AND (d.user_id IS NULL OR d.user_id = p_user
+            OR (p_known AND CASE
+                WHEN d.session_ref IS NOT NULL THEN NOT EXISTS (
+                    SELECT 1 FROM push_session s WHERE s.token_hash = d.session_ref
+                       AND (s.expires_at IS NULL OR s.expires_at > now()))
+                ELSE NOT EXISTS (
+                    SELECT 1 FROM push_session s WHERE s.app_id = d.app_id AND s.user_id = d.user_id
+                       AND (s.expires_at IS NULL OR s.expires_at > now()))
+                END))
+$$;
+
+-- Registers or replaces one device (what push_device_register of version 2 did, in the
+-- lock order above and without a subtransaction):
+--  * the live device holding the token under another id leaves it (one live row per token);
+--  * re-registering a device id replaces its token, owner and filter;
+--  * a user at p_limit devices (p_limit > 0) loses the least recently used ones first.
+-- An end user's registration (p_family other than mobilefirst) that would take another
+-- user's device or token (push_device_free) changes nothing and answers NULL; otherwise
+-- true when the device was new.
+CREATE FUNCTION push_device_put(
+    p_app text, p_device text, p_platform text, p_token text, p_user text,
+    p_family text, p_session text, p_filter text, p_categories text[],
+    p_exclude boolean, p_extra jsonb, p_user_agent text, p_limit integer,
+    p_phone text, p_known boolean)
+RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+    v_old push_device;
+    v_holder push_device;
+    v_created boolean;
+    v_count integer;
+BEGIN
+    PERFORM push_device_lock(p_app, p_device, p_platform, p_token);
+    SELECT * INTO v_old FROM push_device d WHERE d.app_id = p_app AND d.device_id = p_device;
+    SELECT * INTO v_holder FROM push_device d
+     WHERE d.app_id = p_app AND d.platform = p_platform AND d.token = p_token
+       AND d.invalid_since IS NULL AND d.device_id <> p_device;
+    IF p_family <> 'mobilefirst' AND
+       ((v_old.device_id IS NOT NULL AND NOT push_device_free(v_old, p_user, p_known)) OR
+        (v_holder.device_id IS NOT NULL AND NOT push_device_free(v_holder, p_user, p_known))) THEN
+        RETURN NULL;
+    END IF;
+    IF v_old.user_id IS DISTINCT FROM p_user OR v_holder.user_id IS DISTINCT FROM p_user THEN
+        PERFORM push_user_lock(p_app, ARRAY[p_user, v_old.user_id, v_holder.user_id]);
+    ELSIF p_user IS NOT NULL THEN
+        PERFORM pg_advisory_xact_lock(1886745346, hashtext(p_app || '/u/' || p_user));
+    END IF;
+
+    IF v_holder.device_id IS NOT NULL THEN
+        DELETE FROM push_device d WHERE d.app_id = p_app AND d.device_id = v_holder.device_id;
+    END IF;
+    -- room for a device new to the user: read the count, evict only when it is reached
+    IF p_limit > 0 AND p_user IS NOT NULL AND v_old.user_id IS DISTINCT FROM p_user THEN
+        SELECT o.devices INTO v_count FROM push_device_owner o
+         WHERE o.app_id = p_app AND o.user_id = p_user;
+        IF v_count >= p_limit THEN
+            -- a CTE: evaluated once (an IN subquery with a LIMIT may run again per row)
+            WITH lru AS (
+                SELECT e.device_id FROM push_device e
+                 WHERE e.app_id = p_app AND e.user_id = p_user AND e.device_id <> p_device
+                 ORDER BY e.last_used_at
+                 LIMIT v_count - p_limit + 1
+                   FOR UPDATE SKIP LOCKED)
+            DELETE FROM push_device d USING lru
+             WHERE d.app_id = p_app AND d.device_id = lru.device_id;
+        END IF;
+    END IF;
+
+    INSERT INTO push_device AS d
+           (app_id, device_id, platform, token, user_id, user_agent, category_filter,
+            categories, categories_exclude, source_family, session_ref, extra, phone_number)
+    VALUES (p_app, p_device, p_platform, p_token, p_user, p_user_agent, p_filter,
+            coalesce(p_categories, '{}'), coalesce(p_exclude, false), p_family, p_session,
+            coalesce(p_extra, '{}'), p_phone)
+    ON CONFLICT (app_id, device_id) DO UPDATE
+       SET platform = EXCLUDED.platform, token = EXCLUDED.token,
+           user_id = EXCLUDED.user_id, user_agent = EXCLUDED.user_agent,
+           category_filter = EXCLUDED.category_filter, categories = EXCLUDED.categories,
+           categories_exclude = EXCLUDED.categories_exclude,
+           source_family = EXCLUDED.source_family, session_ref = EXCLUDED.session_ref,
+           extra = EXCLUDED.extra, enabled = true, invalid_since = NULL,
+           phone_number = coalesce(EXCLUDED.phone_number, d.phone_number),
+           last_used_at = clock_timestamp(), updated_at = now()
+    RETURNING (d.xmax = 0) INTO v_created;
+    RETURN v_created;
+END
+$$;
+
+-- Version 2's entry point, same arguments. The caller's sessions count as built-in ones
+-- when it names one (p_session): Navixy and Rocket.Chat bind the session that registers.
+-- NULL when an end user's registration was refused (push_device_put).
+DROP FUNCTION push_device_register(text, text, text, text, text, text, text, text, text[],
+                                   boolean, jsonb, text, integer, text);
+CREATE FUNCTION push_device_register(
+    p_app text, p_device text, p_platform text, p_token text, p_user text,
+    p_family text, p_session text, p_filter text, p_categories text[],
+    p_exclude boolean, p_extra jsonb, p_user_agent text, p_limit integer,
+    p_phone text DEFAULT NULL)
+RETURNS boolean LANGUAGE sql AS $$
+    SELECT push_device_put(p_app, p_device, p_platform, p_token, p_user, p_family, p_session,
+                           p_filter, p_categories, p_exclude, p_extra, p_user_agent, p_limit,
+                           p_phone, p_session IS NOT NULL)
+$$;
+
+-- The user-facing dialects' hot path (version 2), now also saying whether the device
+-- was registered: user_id NULL when the session is not live; registered false when the
+-- device or token is another user's (push_device_free).
+DROP FUNCTION push_session_register(text, text, text, text, text, text, boolean, text, text[],
+                                    boolean, jsonb, text, integer);
+CREATE FUNCTION push_session_register(
+    p_hash text, p_app text, p_device text, p_platform text, p_token text, p_family text,
+    p_bind boolean, p_filter text, p_categories text[], p_exclude boolean, p_extra jsonb,
+    p_user_agent text, p_limit integer)
+RETURNS TABLE (user_id text, registered boolean) LANGUAGE plpgsql AS $$
+DECLARE
+    v_user text;
+BEGIN
+    SELECT s.user_id INTO v_user FROM push_session s
+     WHERE s.token_hash = p_hash AND s.app_id = p_app
+       AND (s.expires_at IS NULL OR s.expires_at > now());
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT NULL::text, false;
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT v_user,
+        push_device_put(p_app, p_device, p_platform, p_token, v_user, p_family,
+                        CASE WHEN p_bind THEN p_hash END, p_filter, p_categories, p_exclude,
+                        p_extra, p_user_agent, p_limit, NULL, true) IS NOT NULL;
+END
+$$;
+
+-- MobileFirst's device registration (version 2): the back end's, never refused.
+CREATE OR REPLACE FUNCTION push_device_register_mf(
+    p_app text, p_device text, p_platform text, p_token text, p_user text,
+    p_phone text, p_user_agent text)
+RETURNS SETOF push_device LANGUAGE plpgsql AS $$
+BEGIN
+    IF push_device_put(p_app, p_device, p_platform, p_token, p_user, 'mobilefirst',
+                       NULL, NULL, '{}', false, '{}', p_user_agent, 0, p_phone, false) THEN
+        INSERT INTO push_subscription (app_id, subscription_id, device_id, tag_name)
+        VALUES (p_app, gen_random_uuid()::text, p_device, 'Push.all')
+        ON CONFLICT DO NOTHING;
+    END IF;
+    RETURN QUERY SELECT d.* FROM push_device d WHERE d.app_id = p_app AND d.device_id = p_device;
+END
+$$;
+
+-- MobileFirst's device update (version 2) in the registry's lock order: the device and
+-- the new token first, then the users whose devices change.
+CREATE OR REPLACE FUNCTION push_device_update_mf(
+    p_app text, p_device text, p_token text, p_set_user boolean, p_user text,
+    p_set_phone boolean, p_phone text, p_user_agent text)
+RETURNS SETOF push_device LANGUAGE plpgsql AS $$
+DECLARE
+    v_old push_device;
+    v_holder text;
+BEGIN
+    SELECT d.* INTO v_old FROM push_device d WHERE d.app_id = p_app AND d.device_id = p_device;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    PERFORM push_device_lock(p_app, p_device, v_old.platform, p_token);
+    IF p_token IS NOT NULL THEN
+        SELECT d.user_id INTO v_holder FROM push_device d
+         WHERE d.app_id = p_app AND d.platform = v_old.platform AND d.token = p_token
+           AND d.device_id <> p_device AND d.invalid_since IS NULL;
+    END IF;
+    PERFORM push_user_lock(p_app, ARRAY[v_old.user_id, v_holder,
+                                        CASE WHEN p_set_user THEN p_user END]);
+    IF p_token IS NOT NULL THEN
+        DELETE FROM push_device d WHERE d.app_id = p_app AND d.platform = v_old.platform
+           AND d.token = p_token AND d.device_id <> p_device AND d.invalid_since IS NULL;
+    END IF;
+    RETURN QUERY
+    UPDATE push_device d
+       SET token = coalesce(p_token, d.token),
+           user_id = CASE WHEN p_set_user THEN p_user ELSE d.user_id END,
+           phone_number = CASE WHEN p_set_phone THEN p_phone ELSE d.phone_number END,
+           user_agent = coalesce(p_user_agent, d.user_agent),
+           invalid_since = CASE WHEN p_token IS NOT NULL THEN NULL ELSE d.invalid_since END,
+           updated_at = now(), last_used_at = clock_timestamp()
+     WHERE d.app_id = p_app AND d.device_id = p_device
+    RETURNING d.*;
+END
+$$;
+
+-- Rocket.Chat's push.token (version 7) with the per-user limit, and refused (no row)
+-- when the record named by id, or the one holding the token, is another user's
+-- (push_device_free).
+DROP FUNCTION push_rocketchat_register(text, text, text, text, text, text, text, text, text, text);
+CREATE FUNCTION push_rocketchat_register(
+    p_app text, p_id text, p_new_id text, p_platform text, p_token text, p_app_name text,
+    p_user text, p_session text, p_user_agent text, p_voip text, p_limit integer)
+RETURNS TABLE (device_id text, created_at text, updated_at text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_id text := p_id;
+    v_voip text := p_voip;
+BEGIN
+    IF v_id IS NULL THEN
+        SELECT d.device_id INTO v_id FROM push_device d
+         WHERE d.app_id = p_app AND d.platform = p_platform AND d.token = p_token
+           AND d.invalid_since IS NULL AND d.extra->>'appName' = p_app_name;
+        v_id := coalesce(v_id, p_new_id);
+    END IF;
+    IF v_voip IS NULL THEN
+        SELECT d.extra->>'voipToken' INTO v_voip FROM push_device d
+         WHERE d.app_id = p_app AND d.device_id = v_id AND d.platform = p_platform
+           AND d.user_id = p_user;
+    END IF;
+    IF push_device_put(p_app, v_id, p_platform, p_token, p_user, 'rocketchat', p_session,
+                       NULL, '{}', false,
+                       jsonb_strip_nulls(jsonb_build_object('appName', p_app_name,
+                                                            'voipToken', v_voip)),
+                       p_user_agent, p_limit, NULL, p_session IS NOT NULL) IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT d.device_id,
+           to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+           to_char(d.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+      FROM push_device d WHERE d.app_id = p_app AND d.device_id = v_id;
+END
+$$;
+
+-- Rocket.Chat's push.get (version 4): addressed to the caller by user id, or delivered
+-- to them: a delivery of the message made for the caller (push_delivery.user_id, the
+-- device's owner when the message reached it) to a device the caller still holds.
+CREATE OR REPLACE FUNCTION push_rocketchat_message(p_app text, p_id text, p_user text)
+RETURNS TABLE (body text, created_at text, updated_at text, allowed boolean, host text)
+LANGUAGE sql STABLE AS $$
+    SELECT m.body::text,
+           to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+           to_char(m.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+           CASE WHEN m.target ? 'userIds' THEN m.target->'userIds' ? p_user
+                ELSE EXISTS (
+                    SELECT 1 FROM push_device d JOIN push_delivery v
+                        ON v.app_id = d.app_id AND v.message_id = m.message_id
+                       AND v.device_id = d.device_id
+                     WHERE d.app_id = p_app AND d.user_id = p_user AND v.user_id = p_user)
+           END,
+           a.settings->>'host'
+      FROM push_message m JOIN push_application a ON a.app_id = m.app_id
+     WHERE m.app_id = p_app AND m.message_id = p_id
+$$;
+
+INSERT INTO push_schema_version (version) VALUES (9);
