@@ -1,6 +1,6 @@
 -- mod_push schema, version 9: the registry without deadlocks, per-user device counts
 -- (the LRU eviction only when a user is over the limit), devices that belong to their
--- users, and push.get against the audience a message was sent to (docs/data-model.md).
+-- users, and push.get against the audience a message reached (docs/data-model.md).
 
 -- How many devices each user of an application has, kept by triggers on push_device, so
 -- that a registration learns whether its user is over the limit by reading one row.
@@ -14,23 +14,35 @@ INSERT INTO push_device_owner (app_id, user_id, devices)
      SELECT app_id, user_id, count(*) FROM push_device WHERE user_id IS NOT NULL
       GROUP BY app_id, user_id;
 
--- The user a delivery was made for: the device's owner when the message reached it.
--- push.get authorizes against it, so a device that changes hands later does not lend
--- its new owner the old owner's messages.
-ALTER TABLE push_delivery ADD COLUMN user_id text;
 -- The pending deliveries of a device, cancelled when the device changes owner.
 CREATE INDEX push_delivery_device_pending ON push_delivery (app_id, device_id)
     WHERE state = 'pending';
 
-CREATE FUNCTION push_delivery_user() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Who a message reached: the owners of the devices its deliveries were made for, at the
+-- time they were made (sent deliveries are removed; these rows stay with the message).
+-- push.get authorizes against them, so a device that changes hands later does not lend
+-- its new owner the old owner's messages.
+CREATE TABLE push_message_recipient (
+    app_id      text NOT NULL,
+    message_id  text NOT NULL,
+    user_id     text NOT NULL,
+    PRIMARY KEY (app_id, message_id, user_id),
+    FOREIGN KEY (app_id, message_id) REFERENCES push_message ON DELETE CASCADE
+);
+
+-- Once per statement (an expansion chunk), not per delivery.
+CREATE FUNCTION push_delivery_recipients() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    SELECT d.user_id INTO NEW.user_id FROM push_device d
-     WHERE d.app_id = NEW.app_id AND d.device_id = NEW.device_id;
-    RETURN NEW;
+    INSERT INTO push_message_recipient (app_id, message_id, user_id)
+    SELECT DISTINCT n.app_id, n.message_id, d.user_id
+      FROM made n JOIN push_device d ON d.app_id = n.app_id AND d.device_id = n.device_id
+     WHERE d.user_id IS NOT NULL
+    ON CONFLICT DO NOTHING;
+    RETURN NULL;
 END
 $$;
-CREATE TRIGGER push_delivery_user BEFORE INSERT ON push_delivery
-    FOR EACH ROW WHEN (NEW.user_id IS NULL) EXECUTE FUNCTION push_delivery_user();
+CREATE TRIGGER push_delivery_recipients AFTER INSERT ON push_delivery
+    REFERENCING NEW TABLE AS made FOR EACH STATEMENT EXECUTE FUNCTION push_delivery_recipients();
 
 -- A device's queued deliveries end when it changes owner: they were meant for the
 -- previous one. Those a sender holds right now finish as what they become (as in
@@ -361,21 +373,17 @@ END
 $$;
 
 -- Rocket.Chat's push.get (version 4): addressed to the caller by user id, or delivered
--- to them: a delivery of the message made for the caller (push_delivery.user_id, the
--- device's owner when the message reached it) to a device the caller still holds.
+-- to them: one of the devices the message's deliveries were made for was theirs then
+-- (push_message_recipient), whoever holds that device now.
 CREATE OR REPLACE FUNCTION push_rocketchat_message(p_app text, p_id text, p_user text)
 RETURNS TABLE (body text, created_at text, updated_at text, allowed boolean, host text)
 LANGUAGE sql STABLE AS $$
     SELECT m.body::text,
            to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
            to_char(m.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-           CASE WHEN m.target ? 'userIds' THEN m.target->'userIds' ? p_user
-                ELSE EXISTS (
-                    SELECT 1 FROM push_device d JOIN push_delivery v
-                        ON v.app_id = d.app_id AND v.message_id = m.message_id
-                       AND v.device_id = d.device_id
-                     WHERE d.app_id = p_app AND d.user_id = p_user AND v.user_id = p_user)
-           END,
+           (m.target ? 'userIds' AND m.target->'userIds' ? p_user) OR EXISTS (
+               SELECT 1 FROM push_message_recipient r
+                WHERE r.app_id = p_app AND r.message_id = m.message_id AND r.user_id = p_user),
            a.settings->>'host'
       FROM push_message m JOIN push_application a ON a.app_id = m.app_id
      WHERE m.app_id = p_app AND m.message_id = p_id

@@ -53,8 +53,8 @@ sub owner { psql("SELECT coalesce(user_id, '-') FROM push_device WHERE app_id = 
          . "VALUES ('$APP', '$msg', '{\"alert\": \"for u1\"}', 'sending', 1)");
     psql("INSERT INTO push_delivery (app_id, message_id, device_id, provider, next_attempt_at) "
          . "VALUES ('$APP', '$msg', '$dev', 'apns', now() + interval '1 hour')");
-    is psql("SELECT user_id FROM push_delivery WHERE app_id = '$APP' AND message_id = '$msg'"), $u1,
-        'a delivery records the user it was made for';
+    is psql("SELECT string_agg(user_id, ',') FROM push_message_recipient WHERE app_id = '$APP' AND message_id = '$msg'"),
+        $u1, 'the message records the user its delivery was made for';
 
     # the hand-over: u1 logs out, u2 registers the device
     pushctl('session', 'rm', $t1);
@@ -133,11 +133,11 @@ sub owner { psql("SELECT coalesce(user_id, '-') FROM push_device WHERE app_id = 
     ok mock_wait('apns', 1, key => $apn), 'the message reaches alice\'s device';
     my $s;
     for (1 .. 100) {
-        $s = psql("SELECT state FROM push_delivery WHERE app_id = '$APP' AND message_id = '$mid'");
-        last if $s eq 'sent';
+        $s = psql("SELECT state FROM push_message WHERE app_id = '$APP' AND message_id = '$mid'");
+        last if $s eq 'done';
         sleep 0.1;
     }
-    is $s, 'sent', '... and is recorded as sent';
+    is $s, 'done', '... and the message is done';
     is rc(GET => "push.get?id=$mid", $alice, $ta)->code, 200, 'push.get: alice reads it';
     is rc(GET => "push.get?id=$mid", $bob, $tb)->code, 400, 'push.get: bob does not';
 
@@ -155,7 +155,7 @@ sub owner { psql("SELECT coalesce(user_id, '-') FROM push_device WHERE app_id = 
                             {message => {alert => 'for bob'}, target => {deviceIds => [$rid]}}))->{messageId};
     ok mock_wait('apns', 1, key => $bapn), 'a message sent to the device now reaches bob';
     for (1 .. 100) {
-        last if psql("SELECT state FROM push_delivery WHERE app_id = '$APP' AND message_id = '$mid2'") eq 'sent';
+        last if psql("SELECT state FROM push_message WHERE app_id = '$APP' AND message_id = '$mid2'") eq 'done';
         sleep 0.1;
     }
     is rc(GET => "push.get?id=$mid2", $bob, $tb)->code, 200, 'push.get: bob reads that one';
