@@ -101,6 +101,20 @@ $$;
 CREATE TRIGGER push_device_truncated AFTER TRUNCATE ON push_device
     FOR EACH STATEMENT EXECUTE FUNCTION push_device_truncated();
 
+-- Registry events (version 2) in plpgsql: a LANGUAGE sql function that is not inlined
+-- is planned again at every call, and the device triggers call this one for every
+-- registration (twice when one evicts); plpgsql keeps its plans for the session.
+CREATE OR REPLACE FUNCTION push_event_emit(p_app text, p_kind text, p_entity jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM push_webhook w WHERE w.app_id = p_app AND p_kind = ANY (w.events)) THEN
+        INSERT INTO push_event (app_id, kind, payload)
+        SELECT p_app, p_kind, p_entity
+         WHERE EXISTS (SELECT 1 FROM push_application a WHERE a.app_id = p_app);
+    END IF;
+END
+$$;
+
 -- The lock order of everything that registers or re-tokens a device:
 --   1. transaction-scoped advisory locks on the device id and on the token
 --      (namespace 1886745345), the smaller key first;
@@ -178,8 +192,14 @@ DECLARE
     v_holder push_device;
     v_created boolean;
     v_count integer;
+    k1 integer;
+    k2 integer;
 BEGIN
-    PERFORM push_device_lock(p_app, p_device, p_platform, p_token);
+    -- push_device_lock, written out: this is every registration's path
+    k1 := hashtext(p_app || '/d/' || p_device);
+    k2 := hashtext(p_app || '/t/' || p_platform || '/' || p_token);
+    PERFORM pg_advisory_xact_lock(1886745345, least(k1, k2)),
+            pg_advisory_xact_lock(1886745345, greatest(k1, k2));
     SELECT * INTO v_old FROM push_device d WHERE d.app_id = p_app AND d.device_id = p_device;
     SELECT * INTO v_holder FROM push_device d
      WHERE d.app_id = p_app AND d.platform = p_platform AND d.token = p_token
@@ -189,7 +209,8 @@ BEGIN
         (v_holder.device_id IS NOT NULL AND NOT push_device_free(v_holder, p_user, p_known))) THEN
         RETURN NULL;
     END IF;
-    IF v_old.user_id IS DISTINCT FROM p_user OR v_holder.user_id IS DISTINCT FROM p_user THEN
+    IF (v_old.device_id IS NOT NULL AND v_old.user_id IS DISTINCT FROM p_user) OR
+       (v_holder.device_id IS NOT NULL AND v_holder.user_id IS DISTINCT FROM p_user) THEN
         PERFORM push_user_lock(p_app, ARRAY[p_user, v_old.user_id, v_holder.user_id]);
     ELSIF p_user IS NOT NULL THEN
         PERFORM pg_advisory_xact_lock(1886745346, hashtext(p_app || '/u/' || p_user));
@@ -199,7 +220,8 @@ BEGIN
         DELETE FROM push_device d WHERE d.app_id = p_app AND d.device_id = v_holder.device_id;
     END IF;
     -- room for a device new to the user: read the count, evict only when it is reached
-    IF p_limit > 0 AND p_user IS NOT NULL AND v_old.user_id IS DISTINCT FROM p_user THEN
+    IF p_limit > 0 AND p_user IS NOT NULL AND
+       (v_old.device_id IS NULL OR v_old.user_id IS DISTINCT FROM p_user) THEN
         SELECT o.devices INTO v_count FROM push_device_owner o
          WHERE o.app_id = p_app AND o.user_id = p_user;
         IF v_count >= p_limit THEN
