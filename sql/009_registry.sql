@@ -4,8 +4,11 @@
 
 -- How many devices each user of an application has, kept by triggers on push_device, so
 -- that a registration learns whether its user is over the limit by reading one row.
+-- No foreign key to push_application: every registration would lock the application's
+-- row for it (FOR KEY SHARE, a MultiXact under concurrency); an application's devices
+-- go with it (their foreign key), and the trigger then brings its counts to 0.
 CREATE TABLE push_device_owner (
-    app_id   text NOT NULL REFERENCES push_application ON DELETE CASCADE,
+    app_id   text NOT NULL,
     user_id  text NOT NULL,
     devices  integer NOT NULL DEFAULT 0,
     PRIMARY KEY (app_id, user_id)
@@ -68,29 +71,61 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION push_device_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+-- One row trigger for everything a device change sets off (it replaces version 2's
+-- push_device_events, whose events it writes the same way): the owners' device counts,
+-- the cancelled deliveries of a device that changes owner, and the registry events,
+-- built only when some webhook of the application listens for them. One trigger call
+-- per row instead of two is a good part of a registration's cost.
+DROP TRIGGER push_device_events ON push_device;
+CREATE FUNCTION push_device_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    v_kind text;
+    v_app text;
 BEGIN
-    IF TG_OP IN ('DELETE', 'UPDATE') AND OLD.user_id IS NOT NULL THEN
-        UPDATE push_device_owner SET devices = devices - 1
-         WHERE app_id = OLD.app_id AND user_id = OLD.user_id;
+    IF TG_OP = 'INSERT' THEN
+        v_app := NEW.app_id;
+        v_kind := 'onDeviceRegister';
+        IF NEW.user_id IS NOT NULL THEN
+            INSERT INTO push_device_owner AS o (app_id, user_id, devices)
+            VALUES (NEW.app_id, NEW.user_id, 1)
+            ON CONFLICT (app_id, user_id) DO UPDATE SET devices = o.devices + 1;
+        END IF;
+    ELSIF TG_OP = 'DELETE' THEN
+        v_app := OLD.app_id;
+        v_kind := 'onDeviceUnregister';
+        IF OLD.user_id IS NOT NULL THEN
+            UPDATE push_device_owner SET devices = devices - 1
+             WHERE app_id = OLD.app_id AND user_id = OLD.user_id;
+        END IF;
+    ELSE
+        v_app := NEW.app_id;
+        IF OLD.user_id IS DISTINCT FROM NEW.user_id THEN
+            IF OLD.user_id IS NOT NULL THEN
+                UPDATE push_device_owner SET devices = devices - 1
+                 WHERE app_id = OLD.app_id AND user_id = OLD.user_id;
+            END IF;
+            IF NEW.user_id IS NOT NULL THEN
+                INSERT INTO push_device_owner AS o (app_id, user_id, devices)
+                VALUES (NEW.app_id, NEW.user_id, 1)
+                ON CONFLICT (app_id, user_id) DO UPDATE SET devices = o.devices + 1;
+            END IF;
+            PERFORM push_device_cancel_pending(NEW.app_id, NEW.device_id);
+        END IF;
+        IF (NEW.token, NEW.user_id, NEW.platform, NEW.phone_number)
+           IS DISTINCT FROM (OLD.token, OLD.user_id, OLD.platform, OLD.phone_number) THEN
+            v_kind := 'onDeviceUpdate';
+        END IF;
     END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.user_id IS NOT NULL THEN
-        INSERT INTO push_device_owner AS o (app_id, user_id, devices)
-        VALUES (NEW.app_id, NEW.user_id, 1)
-        ON CONFLICT (app_id, user_id) DO UPDATE SET devices = o.devices + 1;
-    END IF;
-    IF TG_OP = 'UPDATE' THEN
-        PERFORM push_device_cancel_pending(NEW.app_id, NEW.device_id);
+    IF v_kind IS NOT NULL AND
+       EXISTS (SELECT 1 FROM push_webhook w WHERE w.app_id = v_app AND v_kind = ANY (w.events)) THEN
+        PERFORM push_event_emit(v_app, v_kind,
+                                push_device_entity(CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END));
     END IF;
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER push_device_counted_insert AFTER INSERT ON push_device
-    FOR EACH ROW WHEN (NEW.user_id IS NOT NULL) EXECUTE FUNCTION push_device_counted();
-CREATE TRIGGER push_device_counted_delete AFTER DELETE ON push_device
-    FOR EACH ROW WHEN (OLD.user_id IS NOT NULL) EXECUTE FUNCTION push_device_counted();
-CREATE TRIGGER push_device_counted_owner AFTER UPDATE OF user_id ON push_device
-    FOR EACH ROW WHEN (OLD.user_id IS DISTINCT FROM NEW.user_id) EXECUTE FUNCTION push_device_counted();
+CREATE TRIGGER push_device_changed AFTER INSERT OR UPDATE OR DELETE ON push_device
+    FOR EACH ROW EXECUTE FUNCTION push_device_changed();
 
 CREATE FUNCTION push_device_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -188,40 +223,57 @@ CREATE FUNCTION push_device_put(
     p_phone text, p_known boolean)
 RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
-    v_old push_device;
-    v_holder push_device;
+    v_old text;          -- the device id when the device exists
+    v_old_user text;
+    v_old_family text;
+    v_holder text;       -- the other live device holding the token
+    v_holder_user text;
+    v_holder_family text;
     v_created boolean;
     v_count integer;
     k1 integer;
     k2 integer;
+    v_row push_device;
 BEGIN
     -- push_device_lock, written out: this is every registration's path
     k1 := hashtext(p_app || '/d/' || p_device);
     k2 := hashtext(p_app || '/t/' || p_platform || '/' || p_token);
     PERFORM pg_advisory_xact_lock(1886745345, least(k1, k2)),
             pg_advisory_xact_lock(1886745345, greatest(k1, k2));
-    SELECT * INTO v_old FROM push_device d WHERE d.app_id = p_app AND d.device_id = p_device;
-    SELECT * INTO v_holder FROM push_device d
-     WHERE d.app_id = p_app AND d.platform = p_platform AND d.token = p_token
-       AND d.invalid_since IS NULL AND d.device_id <> p_device;
-    IF p_family <> 'mobilefirst' AND
-       ((v_old.device_id IS NOT NULL AND NOT push_device_free(v_old, p_user, p_known)) OR
-        (v_holder.device_id IS NOT NULL AND NOT push_device_free(v_holder, p_user, p_known))) THEN
-        RETURN NULL;
+    SELECT e.device_id, e.user_id, e.source_family INTO v_old, v_old_user, v_old_family
+      FROM push_device e WHERE e.app_id = p_app AND e.device_id = p_device;
+    SELECT e.device_id, e.user_id, e.source_family INTO v_holder, v_holder_user, v_holder_family
+      FROM push_device e
+     WHERE e.app_id = p_app AND e.platform = p_platform AND e.token = p_token
+       AND e.invalid_since IS NULL AND e.device_id <> p_device;
+    IF p_family <> 'mobilefirst' THEN
+        -- the whole row only when another user's or the back end's is involved
+        IF v_old IS NOT NULL AND (v_old_family = 'mobilefirst' OR v_old_user IS DISTINCT FROM p_user) THEN
+            SELECT * INTO v_row FROM push_device e WHERE e.app_id = p_app AND e.device_id = v_old;
+            IF NOT push_device_free(v_row, p_user, p_known) THEN
+                RETURN NULL;
+            END IF;
+        END IF;
+        IF v_holder IS NOT NULL AND
+           (v_holder_family = 'mobilefirst' OR v_holder_user IS DISTINCT FROM p_user) THEN
+            SELECT * INTO v_row FROM push_device e WHERE e.app_id = p_app AND e.device_id = v_holder;
+            IF NOT push_device_free(v_row, p_user, p_known) THEN
+                RETURN NULL;
+            END IF;
+        END IF;
     END IF;
-    IF (v_old.device_id IS NOT NULL AND v_old.user_id IS DISTINCT FROM p_user) OR
-       (v_holder.device_id IS NOT NULL AND v_holder.user_id IS DISTINCT FROM p_user) THEN
-        PERFORM push_user_lock(p_app, ARRAY[p_user, v_old.user_id, v_holder.user_id]);
+    IF (v_old IS NOT NULL AND v_old_user IS DISTINCT FROM p_user) OR
+       (v_holder IS NOT NULL AND v_holder_user IS DISTINCT FROM p_user) THEN
+        PERFORM push_user_lock(p_app, ARRAY[p_user, v_old_user, v_holder_user]);
     ELSIF p_user IS NOT NULL THEN
         PERFORM pg_advisory_xact_lock(1886745346, hashtext(p_app || '/u/' || p_user));
     END IF;
 
-    IF v_holder.device_id IS NOT NULL THEN
-        DELETE FROM push_device d WHERE d.app_id = p_app AND d.device_id = v_holder.device_id;
+    IF v_holder IS NOT NULL THEN
+        DELETE FROM push_device e WHERE e.app_id = p_app AND e.device_id = v_holder;
     END IF;
     -- room for a device new to the user: read the count, evict only when it is reached
-    IF p_limit > 0 AND p_user IS NOT NULL AND
-       (v_old.device_id IS NULL OR v_old.user_id IS DISTINCT FROM p_user) THEN
+    IF p_limit > 0 AND p_user IS NOT NULL AND (v_old IS NULL OR v_old_user IS DISTINCT FROM p_user) THEN
         SELECT o.devices INTO v_count FROM push_device_owner o
          WHERE o.app_id = p_app AND o.user_id = p_user;
         IF v_count >= p_limit THEN
@@ -267,10 +319,12 @@ CREATE FUNCTION push_device_register(
     p_family text, p_session text, p_filter text, p_categories text[],
     p_exclude boolean, p_extra jsonb, p_user_agent text, p_limit integer,
     p_phone text DEFAULT NULL)
-RETURNS boolean LANGUAGE sql AS $$
-    SELECT push_device_put(p_app, p_device, p_platform, p_token, p_user, p_family, p_session,
+RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN push_device_put(p_app, p_device, p_platform, p_token, p_user, p_family, p_session,
                            p_filter, p_categories, p_exclude, p_extra, p_user_agent, p_limit,
-                           p_phone, p_session IS NOT NULL)
+                           p_phone, p_session IS NOT NULL);
+END
 $$;
 
 -- The user-facing dialects' hot path (version 2), now also saying whether the device
