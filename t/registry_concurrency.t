@@ -6,18 +6,32 @@ use strict;
 use warnings;
 use Test::More;
 use File::Temp qw(tempdir);
+use HTTP::Request;
+use LWP::UserAgent;
+use JSON::PP;
 use lib 't/lib';
 use PushTest;
 
 my $CLIENTS = 16;
-my $EACH = 12;   # registrations per client: 192 per dialect, far over the 25-device limit
+my $EACH = 30;   # registrations per client: 480 per dialect, far over the 25-device limit
 my $POOL = 40;   # device ids drawn from: re-registrations, new devices and evictions mixed,
                  # as apps re-registering on start and new installs give them (the mix that
                  # deadlocked before schema 9)
 my $dir = tempdir(CLEANUP => 1);
 
-# runs $CLIENTS children, each calling $register->($client, $n) $EACH times; returns the
-# statuses they saw, counted
+# POST of a JSON body with headers, as an HTTP::Request for a storm client's own
+# keep-alive connection (the clients must be quick enough to overlap in the database)
+sub post {
+    my ($path, $body, @headers) = @_;
+    Apache::TestRequest::module('registry');   # DBDMax 16 (t/conf/extra.conf.in)
+    my $req = HTTP::Request->new(POST => Apache::TestRequest::resolve_url($path),
+                                 [@headers, 'Content-Type' => 'application/json'], encode_json($body));
+    $req->header('Content-Length' => length $req->content);
+    return $req;
+}
+
+# runs $CLIENTS children, each sending $EACH requests made by $register->($client, $n)
+# on one keep-alive connection; returns the statuses they saw, counted
 sub storm {
     my ($name, $register) = @_;
     my @pids;
@@ -27,8 +41,10 @@ sub storm {
         if (!$pid) {
             srand($$ ^ time);
             open my $out, '>', "$dir/$name.$c" or die "$dir/$name.$c: $!";
-            for my $n (1 .. $EACH) {
-                my $res = eval { $register->($c, $n) };
+            my $ua = LWP::UserAgent->new(keep_alive => 1, timeout => 30);
+            my @reqs = map { $register->($c, $_) } 1 .. $EACH;
+            for my $req (@reqs) {
+                my $res = eval { $ua->request($req) };
                 print $out ($res ? $res->code : 'died'), "\n";
             }
             close $out;
@@ -67,8 +83,8 @@ my $log_from = error_log_size();
     my $token = new_session($user, $APP);
     my $seen = storm(layer => sub {
         my ($c, $n) = @_;
-        layer(POST => '/push_tokens', $token,
-              {token => random_hex(64), type => 'apns', device_id => "storm-$user-" . int(rand $POOL)});
+        post('/push_tokens', {token => random_hex(64), type => 'apns', device_id => "storm-$user-" . int(rand $POOL)},
+             Accept => 'application/vnd.layer+json; version=1.0', Authorization => qq{Layer session-token="$token"});
     });
     all_2xx($seen, 'Layer, 16 clients for one user');
     is psql("SELECT count(*) FROM push_device WHERE app_id = '$APP' AND user_id = '$user'"), 25,
@@ -83,10 +99,9 @@ my $log_from = error_log_size();
     my $user = 'storm-rc-' . random_hex(6);
     my $token = new_session($user, $APP);
     my $seen = storm(rocketchat => sub {
-        request(POST => '/api/v1/push.token',
-                headers => ['X-User-Id' => $user, 'X-Auth-Token' => $token, 'Content-Type' => 'application/json'],
-                content => qq({"type": "gcm", "value": "storm-${\ random_hex(40)}", "appName": "chat.rocket.android", )
-                           . qq("id": "storm-$user-${\ int(rand $POOL)}"}));
+        post('/api/v1/push.token', {type => 'gcm', value => 'storm-' . random_hex(40), appName => 'chat.rocket.android',
+                                    id => "storm-$user-" . int(rand $POOL)},
+             'X-User-Id' => $user, 'X-Auth-Token' => $token);
     });
     all_2xx($seen, 'Rocket.Chat, 16 clients for one user');
     is psql("SELECT count(*) FROM push_device WHERE app_id = '$APP' AND user_id = '$user'"), 25,
@@ -102,8 +117,8 @@ my $log_from = error_log_size();
     my @hashes = map { new_session($user, $APP) } 1 .. $CLIENTS;
     my $seen = storm(navixy => sub {
         my ($c, $n) = @_;
-        nvx(POST => '/user/session/push_token/bind', 'json',
-            {hash => $hashes[$c - 1], application => 'navixy_android_viewer', token => 'storm-' . random_hex(40)});
+        post('/user/session/push_token/bind',
+             {hash => $hashes[$c - 1], application => 'navixy_android_viewer', token => 'storm-' . random_hex(40)});
     });
     all_2xx($seen, 'Navixy, 16 sessions of one user');
     is psql("SELECT count(*) FROM push_device WHERE app_id = '$APP' AND user_id = '$user'"), $CLIENTS,
@@ -118,8 +133,9 @@ my $log_from = error_log_size();
     my $user = 'storm-mf-user';
     my $seen = storm(mobilefirst => sub {
         my ($c, $n) = @_;
-        mf(POST => "/apps/$app/devices", $admin,
-           {deviceId => 'storm-' . int(rand $POOL), token => random_hex(64), platform => 'A', userId => $user});
+        post("/imfpush/v1/apps/$app/devices",
+             {deviceId => 'storm-' . int(rand $POOL), token => random_hex(64), platform => 'A', userId => $user},
+             Authorization => "Bearer $admin");
     });
     all_2xx($seen, 'MobileFirst, 16 clients registering for one userId');
     my $n = psql("SELECT count(*) FROM push_device WHERE app_id = '$app' AND user_id = '$user'");
