@@ -20,6 +20,7 @@
 #include "store/store.h"
 
 #define RC_LOGIN_REQUIRED "You must be logged in to do this."
+#define RC_DEVICE_LIMIT 25 /* PushUserDeviceLimit's default here, as Layer's */
 
 static int rc_send(request_rec *r, int status, json_object *body)
 {
@@ -150,7 +151,11 @@ static int push_token_post(request_rec *r, const push_principal_t *who)
     if (!push_registry_validate(r->pool, &d, &why))
         return rc_error(r, HTTP_BAD_REQUEST, apr_psprintf(r->pool, "The %s is invalid: %s",
                         why.field, why.reason), "error-invalid-param");
-    rv = push_registry_register_rocketchat(r, &d, given_id, new_id, app_name, voip, &rec);
+    rv = push_registry_register_rocketchat(r, &d, given_id, new_id, app_name, voip,
+                                           push_conf_user_device_limit(r, RC_DEVICE_LIMIT), &rec);
+    if (rv == PUSH_EFORBIDDEN)
+        return rc_error(r, HTTP_FORBIDDEN, "The push token record belongs to another user",
+                        "error-not-allowed");
     if (rv != PUSH_OK)
         return rc_unavailable(r);
 

@@ -9,7 +9,8 @@ typedef enum {
     PUSH_EINVAL,      /* the caller sent something unacceptable */
     PUSH_EDB,         /* a statement failed on a live connection */
     PUSH_EUNAVAIL,    /* no database connection could be had */
-    PUSH_ESCHEMA      /* the database holds a schema this build does not know */
+    PUSH_ESCHEMA,     /* the database holds a schema this build does not know */
+    PUSH_EFORBIDDEN   /* it exists but is not the caller's (another user's device) */
 } push_status_t;
 
 #endif

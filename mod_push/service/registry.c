@@ -38,12 +38,12 @@ push_status_t push_registry_unregister(request_rec *r, const char *app_id, const
 push_status_t push_registry_register_rocketchat(request_rec *r, const push_device_t *d,
                                                 const char *id, const char *new_id,
                                                 const char *app_name, const char *voip_token,
-                                                push_rc_record_t *out)
+                                                int limit, push_rc_record_t *out)
 {
     push_db_t *db;
     push_status_t rv = push_db_acquire(r, &db);
     return rv != PUSH_OK ? rv : push_store_rocketchat_register(db, d, id, new_id, app_name,
-                                                                voip_token, out);
+                                                                voip_token, limit, out);
 }
 
 push_status_t push_registry_unregister_rocketchat(request_rec *r, const char *app_id,

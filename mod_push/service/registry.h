@@ -26,11 +26,12 @@ push_status_t push_registry_unregister(request_rec *r, const char *app_id, const
                                        const char *user_id);
 
 /* Rocket.Chat's push.token: the record found by id (or by token, platform and appName,
- * else new_id) registered for d->user_id. */
+ * else new_id) registered for d->user_id, its user trimmed to limit devices;
+ * PUSH_EFORBIDDEN when that record or the token is another user's. */
 push_status_t push_registry_register_rocketchat(request_rec *r, const push_device_t *d,
                                                 const char *id, const char *new_id,
                                                 const char *app_name, const char *voip_token,
-                                                push_rc_record_t *out);
+                                                int limit, push_rc_record_t *out);
 
 /* Removes the caller's APNs and FCM records with this token; PUSH_NOTFOUND when none. */
 push_status_t push_registry_unregister_rocketchat(request_rec *r, const char *app_id,
