@@ -4,8 +4,10 @@
 #include "api/mobilefirst.h"
 
 #include "apr_strings.h"
+#include <string.h>
 #include "http_protocol.h"
 
+#include "config.h"
 #include "core/messages.h"
 #include "dbd.h"
 #include "http_util.h"
@@ -21,12 +23,14 @@ typedef struct {
     apr_dbd_row_t *row;
     push_db_t *db;
     int cancel;
+    push_quota_t quota;
+    push_quota_refusal_t refusal;
 } msg_op_t;
 
 static push_status_t run_accept(push_db_t *db, void *ctx)
 {
     msg_op_t *op = ctx;
-    return push_store_message_accept(db, op->app_id, op->list, &op->ids);
+    return push_store_message_accept(db, op->app_id, op->list, &op->quota, &op->ids, &op->refusal);
 }
 
 static push_status_t run_get(push_db_t *db, void *ctx)
@@ -37,12 +41,24 @@ static push_status_t run_get(push_db_t *db, void *ctx)
                       : push_store_message_get(op->db, op->app_id, op->id, &op->row);
 }
 
+/* 429 with Retry-After: which limit, with its directive and value. */
+static int mf_quota_error(mf_req_t *q, const push_quota_t *quota, const push_quota_refusal_t *why)
+{
+    int rate = why->which && strcmp(why->which, "rate") == 0;
+    apr_table_setn(q->r->err_headers_out, "Retry-After",
+                   apr_itoa(q->r->pool, why->retry_after > 0 ? why->retry_after : 1));
+    return mf_error(q, HTTP_TOO_MANY_REQUESTS, PUSH_MSG_QUOTA,
+                    rate ? apr_psprintf(q->r->pool, "PushMaxMessagesPerMinute %d", quota->max_per_minute)
+                         : apr_psprintf(q->r->pool, "PushMaxPendingDeliveries %ld", quota->max_pending));
+}
+
 /* Checks one message body; 0 after answering 400 (prefix names its place in a bulk). */
 static int check(mf_req_t *q, json_object *body, const char *prefix, json_object *list)
 {
     json_object *rec;
     int unknown;
-    const char *bad = push_message_check(q->r->pool, body, apr_time_now(), &rec, &unknown);
+    const char *bad = push_message_check(q->r->pool, body, apr_time_now(), push_conf_max_schedule(q->r),
+                                         &rec, &unknown);
     if (bad) {
         mf_error(q, HTTP_BAD_REQUEST, unknown ? PUSH_MSG_UNKNOWN_PROPERTY : PUSH_MSG_PROPERTY_INVALID,
                  prefix ? apr_pstrcat(q->r->pool, prefix, bad, NULL) : bad);
@@ -54,10 +70,16 @@ static int check(mf_req_t *q, json_object *body, const char *prefix, json_object
 
 static int accept_list(mf_req_t *q, json_object *list, apr_array_header_t **ids)
 {
-    msg_op_t op = {q->app_id, NULL, NULL, NULL, NULL, NULL, 0};
+    msg_op_t op = {q->app_id, NULL, NULL, NULL, NULL, NULL, 0, {0, 0}, {NULL, 0}};
     push_status_t rv;
     op.list = json_object_to_json_string_ext(list, JSON_C_TO_STRING_PLAIN);
+    op.quota.max_pending = push_conf_max_pending(q->r);
+    op.quota.max_per_minute = push_conf_max_per_minute(q->r);
     rv = push_db_with(q->r, run_accept, &op);
+    if (rv == PUSH_ELIMIT) {
+        mf_quota_error(q, &op.quota, &op.refusal);
+        return 0;
+    }
     if (rv != PUSH_OK) {
         mf_store_error(q, rv);
         return 0;
@@ -134,7 +156,7 @@ static json_object *count(push_db_t *db, apr_dbd_row_t *row, int col)
 /* GET /apps/{app}/messages/{id}: the message as accepted and how its delivery stands. */
 int mf_message_get(mf_req_t *q)
 {
-    msg_op_t op = {q->app_id, q->id, NULL, NULL, NULL, NULL, 0};
+    msg_op_t op = {q->app_id, q->id, NULL, NULL, NULL, NULL, 0, {0, 0}, {NULL, 0}};
     push_status_t rv = push_db_with(q->r, run_get, &op);
     json_object *o, *body = NULL, *summary, *alert = NULL, *m;
     const char *paused, *text;
@@ -176,7 +198,7 @@ int mf_message_get(mf_req_t *q)
 /* DELETE /apps/{app}/messages/{id} → 204; what is not yet sent is cancelled. */
 int mf_message_cancel(mf_req_t *q)
 {
-    msg_op_t op = {q->app_id, q->id, NULL, NULL, NULL, NULL, 1};
+    msg_op_t op = {q->app_id, q->id, NULL, NULL, NULL, NULL, 1, {0, 0}, {NULL, 0}};
     push_status_t rv = push_db_with(q->r, run_get, &op);
     if (rv == PUSH_NOTFOUND)
         return mf_error(q, HTTP_NOT_FOUND, PUSH_MSG_RESOURCE_MISSING,

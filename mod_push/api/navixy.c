@@ -109,8 +109,15 @@ static int read_params(request_rec *r, nvx_params_t *p)
     }
     ct = push_content_type(r);
     if (strcmp(ct, "application/json") == 0) {
-        if (push_parse_json_object(r, buf, len, &p->json) != PUSH_BODY_OK)
+        switch (push_parse_json_object(r, buf, len, &p->json)) {
+        case PUSH_BODY_OK:
+            break;
+        case PUSH_BODY_NUL:
+            nvx_error(r, &E_PARAMS, push_body_nul_property(r), "must not hold a NUL character");
+            return 0;
+        default:
             return refuse(r, &E_FORMAT);
+        }
     } else if (strcmp(ct, "application/x-www-form-urlencoded") == 0 || (!*ct && len == 0)) {
         p->form = apr_table_make(r->pool, 8);
         if (memchr(buf, '\0', len) || push_parse_form(r->pool, buf, len, p->form) != PUSH_BODY_OK)

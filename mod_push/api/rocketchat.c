@@ -84,7 +84,14 @@ static json_object *rc_body(request_rec *r)
         rc_error(r, HTTP_BAD_REQUEST, "The request body could not be read", NULL);
         return NULL;
     }
-    if (push_parse_json_object(r, buf, len, &body) != PUSH_BODY_OK) {
+    switch (push_parse_json_object(r, buf, len, &body)) {
+    case PUSH_BODY_OK:
+        break;
+    case PUSH_BODY_NUL:
+        rc_error(r, HTTP_BAD_REQUEST, apr_psprintf(r->pool, "The parameter '%s' must not hold a NUL "
+                 "character", push_body_nul_property(r)), "error-invalid-param");
+        return NULL;
+    default:
         rc_error(r, HTTP_BAD_REQUEST, "The request body must be a JSON object", NULL);
         return NULL;
     }
@@ -238,12 +245,35 @@ static int push_info(request_rec *r)
 typedef struct {
     const char *app_id, *user, *id, *body;
     int tokens;
+    push_quota_t quota;
+    push_quota_refusal_t refusal;
 } rc_test_t;
+
+/* 429 as Rocket.Chat's rate limiter words it, with Retry-After. */
+static int rc_too_many(request_rec *r, int seconds)
+{
+    json_object *o, *details;
+    if (seconds < 1)
+        seconds = 1;
+    apr_table_setn(r->err_headers_out, "Retry-After", apr_itoa(r->pool, seconds));
+    o = json_object_new_object();
+    json_object_object_add(o, "success", json_object_new_boolean(0));
+    json_object_object_add(o, "error", json_object_new_string(apr_psprintf(r->pool,
+        "Error, too many requests. Please slow down. You must wait %d seconds before trying this "
+        "endpoint again. [too-many-requests]", seconds)));
+    json_object_object_add(o, "errorType", json_object_new_string("too-many-requests"));
+    details = json_object_new_object();
+    json_object_object_add(details, "timeToReset", json_object_new_int64((int64_t)seconds * 1000));
+    json_object_object_add(details, "seconds", json_object_new_int(seconds));
+    json_object_object_add(o, "details", details);
+    return rc_send(r, HTTP_TOO_MANY_REQUESTS, o);
+}
 
 static push_status_t op_test(push_db_t *db, void *ctx)
 {
     rc_test_t *t = ctx;
-    return push_store_rocketchat_test(db, t->app_id, t->user, t->id, t->body, &t->tokens);
+    return push_store_rocketchat_test(db, t->app_id, t->user, t->id, t->body, &t->quota, &t->tokens,
+                                      &t->refusal);
 }
 
 /* A test push to every device of the caller, sent through the sender like any message. */
@@ -273,11 +303,17 @@ static int push_test(request_rec *r, const push_principal_t *who)
     t.id = id;
     t.body = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN);
     t.tokens = 0;
+    t.quota.max_pending = push_conf_max_pending(r);
+    t.quota.max_per_minute = push_conf_max_per_minute(r);
     rv = push_db_with(r, op_test, &t);
+    if (rv == PUSH_ELIMIT)
+        return rc_too_many(r, t.refusal.retry_after);
     if (rv != PUSH_OK)
         return rc_unavailable(r);
-    if (t.tokens < 0)
+    if (t.tokens < 0) {
+        apr_table_setn(r->err_headers_out, "Retry-After", "1");
         return rc_error(r, HTTP_TOO_MANY_REQUESTS, "Too many requests", NULL);
+    }
     if (t.tokens == 0)
         return rc_error(r, HTTP_BAD_REQUEST, "There are no tokens for this user", "error-no-tokens-for-this-user");
     o = json_object_new_object();
@@ -344,7 +380,7 @@ static int push_get(request_rec *r, const push_principal_t *who)
     updated = push_db_col(&g.db, g.row, 2);
     host = push_db_col(&g.db, g.row, 4);
     if (!host)
-        host = ap_construct_url(r->pool, "/", r);
+        host = push_public_url(r, "/");
     msg = member(body, "message");
     apns = member(member(body, "settings"), "apns");
     gcm = member(member(body, "settings"), "gcm");

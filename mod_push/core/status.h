@@ -9,7 +9,8 @@ typedef enum {
     PUSH_EINVAL,      /* the caller sent something unacceptable */
     PUSH_EDB,         /* a statement failed on a live connection */
     PUSH_EUNAVAIL,    /* no database connection could be had */
-    PUSH_ESCHEMA      /* the database holds a schema this build does not know */
+    PUSH_ESCHEMA,     /* the database holds a schema this build does not know */
+    PUSH_ELIMIT       /* a quota refuses the request for now (push_quota_refusal_t says why) */
 } push_status_t;
 
 #endif
