@@ -31,6 +31,9 @@ CONF
 
 my ($rc, $out) = config_test("<Location /p>\nSetHandler push-layer\nPushApplication demo\n</Location>");
 is $rc, 0, 'a good configuration passes' or diag $out;
+($rc, $out) = config_test("PushPublicURL https://push.example.com/\nPushRetention 30d 5m\n<Location /p>\nSetHandler push-mobilefirst\n"
+                          . "PushMaxSchedule 52w\nPushMaxPendingDeliveries 0\nPushMaxMessagesPerMinute 600\n</Location>");
+is $rc, 0, 'the quota, schedule, retention and public URL directives with good values pass' or diag $out;
 ($rc, $out) = config_test("PushEgressAllow 10.0.0.0/8 127.0.0.1:8080 [::1]:8443 fd00::/8 [fe80::/64]:9000\nPushEgressAllow 192.168.1.5");
 is $rc, 0, 'PushEgressAllow with good values passes' or diag $out;
 
@@ -77,6 +80,16 @@ for my $case (@bad_server) {
     isnt $rc, 0, "'$line' fails the configuration test";
     like $out, $want, '... naming the directive and what it accepts';
 }
+push @bad, ['PushMaxSchedule 1y', qr/PushMaxSchedule: '1y' is not a duration from 1s to 3660d/],
+           ['PushMaxSchedule 0', qr/PushMaxSchedule: '0' is not a duration/],
+           ['PushMaxSchedule 9999d', qr/PushMaxSchedule: '9999d' is not a duration/],
+           ['PushMaxPendingDeliveries -5', qr/PushMaxPendingDeliveries: '-5' is not a whole number from 0 to 1000000000/],
+           ['PushMaxMessagesPerMinute fast', qr/PushMaxMessagesPerMinute: 'fast' is not a whole number/],
+           ['PushPublicURL push.example.com', qr/PushPublicURL: 'push.example.com' is not an http\(s\) URL of a host/],
+           ['PushPublicURL https://push.example.com/?a=1', qr/PushPublicURL: .* no query/],
+           ['PushRetention forever', qr/PushRetention: 'forever' is not a duration up to 3660d/],
+           ['PushRetention 7d 0', qr/PushRetention: '0' is not a duration from 1s to 1d/],
+           ["<VirtualHost *:1>\nPushRetention 7d\n</VirtualHost>", qr/PushRetention cannot occur within <VirtualHost> section/];
 push @bad, ['PushListSize 0', qr/PushListSize: the default must be at least 1 and at most the maximum/],
            ['PushListSize 100 10', qr/PushListSize: the default must be at least 1 and at most the maximum/];
 for my $case (@bad) {
