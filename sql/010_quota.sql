@@ -169,6 +169,10 @@ $$;
 -- when nothing is pending, however large its audience). 0: no limit. Returns the ids, or
 -- one row without an id that says which limit refused the request ('rate', 'pending') and
 -- in how many seconds to try again.
+--
+-- The audiences are estimated before the application's quota row is locked, so that its
+-- accepts wait on each other only for the check and the insert; under the lock the counts
+-- are read again and the decision is taken on them.
 CREATE FUNCTION push_message_accept(p_app text, p_list jsonb, p_max_pending bigint, p_max_rate integer)
 RETURNS TABLE (id text, refused text, retry_after integer)
 LANGUAGE plpgsql AS $$
@@ -176,38 +180,50 @@ DECLARE
     q push_quota;
     v_n integer := jsonb_array_length(p_list);
     v_window timestamptz := date_trunc('minute', now());
+    v_count integer;
     v_pending bigint;
     v_total bigint := 0;
     v_est bigint;
     v_map jsonb := '{}';
     r record;
 BEGIN
-    INSERT INTO push_quota AS x (app_id) VALUES (p_app) ON CONFLICT (app_id) DO NOTHING;
-    SELECT * INTO q FROM push_quota x WHERE x.app_id = p_app FOR UPDATE;
-    IF q.window_start <> v_window THEN
-        q.window_count := 0;
+    SELECT * INTO q FROM push_quota x WHERE x.app_id = p_app;
+    IF NOT FOUND THEN
+        INSERT INTO push_quota AS x (app_id) VALUES (p_app) ON CONFLICT (app_id) DO NOTHING;
+        SELECT * INTO q FROM push_quota x WHERE x.app_id = p_app;
     END IF;
-    IF p_max_rate > 0 AND q.window_count + v_n > p_max_rate THEN
-        RETURN QUERY SELECT NULL::text, 'rate'::text,
-            greatest(1, ceil(extract(epoch FROM v_window + interval '1 minute' - clock_timestamp())))::integer;
-        RETURN;
-    END IF;
-    IF p_max_pending > 0 THEN
-        v_pending := q.pending + coalesce((SELECT sum(d.delta) FROM push_quota_delta d WHERE d.app_id = p_app), 0);
-        FOR r IN SELECT coalesce(l.m->'target', '{}') AS t, coalesce((l.m->>'type')::integer, 1) AS ty,
-                        count(*) AS k
-                   FROM jsonb_array_elements(p_list) AS l(m) GROUP BY 1, 2 LOOP
-            v_est := push_audience_estimate(p_app, r.t, r.ty, greatest(p_max_pending - v_pending - v_total, 0) + 1);
-            v_total := v_total + v_est * r.k;
-            v_map := v_map || jsonb_build_object(r.ty || ':' || r.t::text, v_est);
+    FOR pass IN 1 .. 2 LOOP
+        -- pass 1: a first look, and the estimates; pass 2: the same checks under the lock
+        v_count := CASE WHEN q.window_start = v_window THEN q.window_count ELSE 0 END;
+        IF p_max_rate > 0 AND v_count + v_n > p_max_rate THEN
+            RETURN QUERY SELECT NULL::text, 'rate'::text,
+                greatest(1, ceil(extract(epoch FROM v_window + interval '1 minute' - clock_timestamp())))::integer;
+            RETURN;
+        END IF;
+        IF p_max_pending > 0 THEN
+            v_pending := q.pending + coalesce((SELECT sum(d.delta) FROM push_quota_delta d WHERE d.app_id = p_app), 0);
+            IF pass = 1 THEN
+                FOR r IN SELECT coalesce(l.m->'target', '{}') AS t, coalesce((l.m->>'type')::integer, 1) AS ty,
+                                count(*) AS k
+                           FROM jsonb_array_elements(p_list) AS l(m) GROUP BY 1, 2 LOOP
+                    v_est := push_audience_estimate(p_app, r.t, r.ty,
+                                                    greatest(p_max_pending - v_pending - v_total, 0) + 1);
+                    v_total := v_total + v_est * r.k;
+                    v_map := v_map || jsonb_build_object(r.ty || ':' || r.t::text, v_est);
+                    EXIT WHEN v_pending + v_total > p_max_pending AND NOT (v_n = 1 AND v_pending <= 0);
+                END LOOP;
+            END IF;
             IF v_pending + v_total > p_max_pending AND NOT (v_n = 1 AND v_pending <= 0) THEN
                 RETURN QUERY SELECT NULL::text, 'pending'::text, 30;
                 RETURN;
             END IF;
-        END LOOP;
-    END IF;
+        END IF;
+        IF pass = 1 THEN
+            SELECT * INTO q FROM push_quota x WHERE x.app_id = p_app FOR UPDATE;
+        END IF;
+    END LOOP;
     UPDATE push_quota x SET pending = x.pending + v_total, window_start = v_window,
-           window_count = q.window_count + v_n
+           window_count = v_count + v_n
      WHERE x.app_id = p_app;
     RETURN QUERY
     INSERT INTO push_message AS pm (app_id, message_id, body, target, category, priority, collapse_key,
