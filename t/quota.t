@@ -5,6 +5,7 @@
 use strict;
 use warnings;
 use Test::More;
+use POSIX ();
 use Time::HiRes qw(time sleep);
 use lib 't/lib';
 use PushTest;
@@ -86,6 +87,24 @@ q_mf('', DELETE => "/apps/$app/messages/$_") for @ids[1 .. 9];
 my ($other) = psql("SELECT message_id FROM push_message WHERE app_id = '$app' AND state = 'pending'");
 q_mf('', DELETE => "/apps/$app/messages/$other") if $other;
 ok wait_for(sub { pending($app) == 0 }, 10), 'all cancelled: 0 pending' or diag pending($app);
+
+# 20 broadcasts of 100 deliveries at once against the limit of 1000: exactly 10 get in
+my %kids;
+for my $i (1 .. 20) {
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my $r = q_mf('/quota', POST => "/apps/$app/messages", {message => {alert => "race $i"}, sendAt => $later});
+        POSIX::_exit($r->code == 202 ? 0 : $r->code == 429 ? 1 : 2);
+    }
+    $kids{$pid} = 1;
+}
+my %codes;
+for my $pid (keys %kids) { waitpid $pid, 0; $codes{$? >> 8}++ }
+is_deeply \%codes, {0 => 10, 1 => 10}, '20 concurrent broadcasts: 10 accepted, 10 refused with 429';
+is pending($app), 1000, '... and exactly the limit is pending';
+q_mf('', DELETE => "/apps/$app/messages/$_")
+    for split /\n/, psql("SELECT message_id FROM push_message WHERE app_id = '$app' AND state = 'pending'");
+ok wait_for(sub { pending($app) == 0 }, 10), 'cancelled again: 0 pending' or diag pending($app);
 $res = q_mf('/quota', POST => "/apps/$app/messages", {message => {alert => 'big'}, sendAt => $later,
                                                      notificationType => 3});
 is $res->code, 202, 'with nothing pending, a single message is taken even when larger than the limit';
