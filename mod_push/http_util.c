@@ -131,7 +131,7 @@ const char *push_body_nul_property(request_rec *r)
 
 const char *push_public_url(request_rec *r, const char *path)
 {
-    const char *base = push_conf_public_url(r->server), *scheme;
+    const char *base = push_conf_public_url(r->server), *scheme, *host;
     apr_port_t port, dflt;
     if (base)
         return apr_pstrcat(r->pool, base, path, NULL);
@@ -144,10 +144,12 @@ const char *push_public_url(request_rec *r, const char *path)
     dflt = ap_run_default_port(r);
     port = r->server->port ? r->server->port
                            : (r->connection->local_addr ? r->connection->local_addr->port : dflt);
+    host = r->server->server_hostname ? r->server->server_hostname : "localhost";
+    if (strchr(host, ':') && host[0] != '[')
+        host = apr_pstrcat(r->pool, "[", host, "]", NULL);   /* an IPv6 literal */
     if (port == dflt)
-        return apr_pstrcat(r->pool, scheme, "://", r->server->server_hostname, path, NULL);
-    return apr_psprintf(r->pool, "%s://%s:%u%s", scheme, r->server->server_hostname, (unsigned)port,
-                        path);
+        return apr_pstrcat(r->pool, scheme, "://", host, path, NULL);
+    return apr_psprintf(r->pool, "%s://%s:%u%s", scheme, host, (unsigned)port, path);
 }
 
 push_body_t push_parse_json_object(request_rec *r, const char *buf, apr_size_t len,

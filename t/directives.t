@@ -31,7 +31,8 @@ CONF
 
 my ($rc, $out) = config_test("<Location /p>\nSetHandler push-layer\nPushApplication demo\n</Location>");
 is $rc, 0, 'a good configuration passes' or diag $out;
-($rc, $out) = config_test("PushPublicURL https://push.example.com/\nPushRetention 30d 5m\n<Location /p>\nSetHandler push-mobilefirst\n"
+($rc, $out) = config_test("PushPublicURL https://push.example.com/\nPushRetention 30d 5m\nPushMaxSchedule 30d\n"
+                          . "PushMaxPendingDeliveries 50000\n<Location /p>\nSetHandler push-mobilefirst\n"
                           . "PushMaxSchedule 52w\nPushMaxPendingDeliveries 0\nPushMaxMessagesPerMinute 600\n</Location>");
 is $rc, 0, 'the quota, schedule, retention and public URL directives with good values pass' or diag $out;
 ($rc, $out) = config_test("PushEgressAllow 10.0.0.0/8 127.0.0.1:8080 [::1]:8443 fd00::/8 [fe80::/64]:9000\nPushEgressAllow 192.168.1.5");
