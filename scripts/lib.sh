@@ -9,7 +9,7 @@ push_die() { push_say "error: $*"; exit 1; }
 # Debian packages each task needs.
 PUSH_PKGS_BUILD="gcc make autoconf automake libtool pkg-config apache2-dev libjson-c-dev libcurl4-openssl-dev libpq-dev libssl-dev"
 PUSH_PKGS_RUN="apache2 libaprutil1-dbd-pgsql postgresql curl openssl"
-PUSH_PKGS_TEST="libapache2-mod-perl2 libwww-perl apache2-utils clang libclang-rt-14-dev nodejs nghttp2-client"
+PUSH_PKGS_TEST="libapache2-mod-perl2 libwww-perl apache2-utils clang libclang-rt-14-dev nodejs nghttp2-client libjson-validator-perl"
 PUSH_PKGS_MOCK="nodejs"
 PUSH_PKGS_BENCH="wrk postgresql-contrib nghttp2-client nodejs"
 

@@ -31,6 +31,9 @@ is $b->{enabled}, JSON::PP::true(), 'enabled';
 like $b->{href}, qr{^http://[^/]+/imfpush/v1/apps/\Q$app\E$}, 'href is its own URL';
 mf_err(mf(POST => '/apps', $token, {applicationId => $app}), 409, 'FPWSE0002E', 'creating it again is 409');
 mf_err(mf(POST => '/apps', $token, {applicationId => 'bad id!'}), 400, 'FPWSE0005E', 'a bad application id');
+my $once = mf(POST => '/apps', $token, {applicationId => 5});
+is_deeply [$once->code, json_body($once)], [400, {code => 'FPWSE0005E', message => 'The property applicationId is missing or invalid.'}],
+    'a number for applicationId: 400, answered once (one JSON body)';
 mf_err(mf(POST => '/apps', $token, {enabled => JSON::PP::true()}), 400, 'FPWSE0005E', 'no application id');
 mf_err(mf(POST => '/apps', $token, {applicationId => 'x' . random_hex(4), colour => 'red'}), 400, 'FPWSE0006E',
        'an unknown property');

@@ -271,11 +271,14 @@ int mf_app_create(mf_req_t *q)
     const char *scopes = apr_table_get(q->r->notes, "push-scopes"), *id = NULL;
     mf_op_t op = {.q = q, .run = op_app_create, .flag = 1};
     push_status_t rv;
+    int has;
 
     if (!body || !mf_known_properties(q, body, props))
         return OK;
-    if (mf_string(q, body, "applicationId", PUSH_MAX_ID, &id) <= 0 ||
-        !push_valid_app_id(id, strlen(id)))
+    /* mf_string has answered when it returns -1: a second answer would follow the first */
+    if ((has = mf_string(q, body, "applicationId", PUSH_MAX_ID, &id)) < 0)
+        return OK;
+    if (!has || !push_valid_app_id(id, strlen(id)))
         return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "applicationId");
     if (json_object_object_get_ex(body, "enabled", &enabled) && enabled) {
         if (!json_object_is_type(enabled, json_type_boolean))
