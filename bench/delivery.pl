@@ -145,7 +145,7 @@ sub cpu_snapshot {
 sub cpu_report {
     my ($a, $b) = @_;
     my %r;
-    $r{"cpu_$_"} = sprintf '%.1f', ($b->{$_} - $a->{$_}) / $TICK for qw(sender httpd pg mock client busy);
+    $r{"cpu_$_"} = sprintf '%.2f', ($b->{$_} - $a->{$_}) / $TICK for qw(sender httpd pg mock client busy);
     my $ours = 0;
     $ours += $b->{$_} - $a->{$_} for qw(sender httpd pg mock client);
     my $total = $b->{total} - $a->{total};

@@ -663,3 +663,151 @@ const command_rec push_cmds[] = {
     AP_INIT_TAKE1("DBDParams", peek_dbd_params, NULL, RSRC_CONF, "seen by mod_push, set by mod_dbd"),
     {NULL}
 };
+
+/* --- configuration checks at start (check_config) ---------------------------------- */
+
+/* Handlers that register devices into the application PushApplication names; the others
+ * (push-mobilefirst: the application is in the URL; push-oauth; push-metrics) need none. */
+static int needs_application(const char *handler)
+{
+    return strcasecmp(handler, "push-layer") == 0 || strcasecmp(handler, "push-navixy") == 0 ||
+           strcasecmp(handler, "push-rocketchat") == 0;
+}
+
+typedef struct {
+    apr_pool_t *p;
+    apr_array_header_t *apps;       /* push_conf_app_t */
+    int errors;
+} check_t;
+
+static apr_array_header_t *conf_apps;   /* of the current configuration (in pconf) */
+
+static const char *first_arg(apr_pool_t *p, const ap_directive_t *d)
+{
+    const char *args = d->args ? d->args : "";
+    char *a = ap_getword_conf(p, &args);
+    apr_size_t n = strlen(a);
+    if (d->first_child || (d->directive[0] == '<' && n && a[n - 1] == '>'))
+        while (n && a[n - 1] == '>')
+            a[--n] = '\0';   /* a section's arguments end with its '>' */
+    return a;
+}
+
+static int is_section(const ap_directive_t *d, const char *name)
+{
+    return d->directive[0] == '<' && strcasecmp(d->directive + 1, name) == 0;
+}
+
+/* Whether PushApplication occurs in d's list or below it. */
+static int has_application(const ap_directive_t *d)
+{
+    for (; d; d = d->next)
+        if (strcasecmp(d->directive, "PushApplication") == 0 || has_application(d->first_child))
+            return 1;
+    return 0;
+}
+
+/* The path of a plain <Location PATH>, or NULL (regular expressions, other sections). */
+static const char *location_path(apr_pool_t *p, const ap_directive_t *d)
+{
+    const char *path;
+    if (!is_section(d, "Location"))
+        return NULL;
+    path = first_arg(p, d);
+    return path[0] == '/' ? path : NULL;
+}
+
+/* Whether some <Location> among list (one level: a server's sections), over path or a
+ * parent of it, sets PushApplication: httpd merges such sections into path's. */
+static int inherited(apr_pool_t *p, const ap_directive_t *list, const char *path)
+{
+    for (const ap_directive_t *d = list; d; d = d->next) {
+        const char *lp = location_path(p, d);
+        apr_size_t n;
+        if (!lp || !has_application(d->first_child))
+            continue;
+        n = strlen(lp);
+        while (n > 1 && lp[n - 1] == '/')
+            n--;
+        if (strncmp(path, lp, n) == 0 && (n == 1 || path[n] == '\0' || path[n] == '/'))
+            return 1;
+    }
+    return 0;
+}
+
+/* d: a SetHandler of a handler that needs an application; top: the server's list (the
+ * main server's, or a <VirtualHost>'s children); global: the main server's list. */
+static void check_handler(check_t *c, const ap_directive_t *d, const ap_directive_t *top,
+                          const ap_directive_t *global, const char *handler)
+{
+    const ap_directive_t *sec = d->parent, *outer = NULL;
+    const char *path = NULL;
+    /* the enclosing sections up to the server: any of them may set it */
+    for (const ap_directive_t *a = sec; a && !is_section(a, "VirtualHost"); a = a->parent) {
+        outer = a;
+        if (!path)
+            path = location_path(c->p, a);
+    }
+    if (outer ? has_application(outer->first_child) : has_application(top))
+        return;
+    if (path && (inherited(c->p, top, path) || (top != global && inherited(c->p, global, path))))
+        return;
+    if (!path && outer && !is_section(outer, "Location") && has_application(top))
+        return;   /* <Directory>, <Files>, <LocationMatch>...: merged in ways not followed here */
+    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, NULL,
+                 "PUSH0013: %s:%d: SetHandler %s in %s%s%s has no PushApplication: name the "
+                 "application whose devices it registers (PushApplication ID in the same section)",
+                 d->filename, d->line_num, handler, sec ? sec->directive : "the server configuration",
+                 sec ? " " : "", sec ? sec->args : "");
+    c->errors++;
+}
+
+static void walk(check_t *c, const ap_directive_t *list, const ap_directive_t *top,
+                 const ap_directive_t *global)
+{
+    for (const ap_directive_t *d = list; d; d = d->next) {
+        if (strcasecmp(d->directive, "SetHandler") == 0) {
+            const char *h = first_arg(c->p, d);
+            if (needs_application(h))
+                check_handler(c, d, top, global, h);
+        } else if (strcasecmp(d->directive, "PushApplication") == 0) {
+            push_conf_app_t *a;
+            const char *id = first_arg(c->p, d);
+            int seen = 0;
+            for (int i = 0; i < c->apps->nelts && !seen; i++)
+                seen = strcmp(APR_ARRAY_IDX(c->apps, i, push_conf_app_t *)->app_id, id) == 0;
+            if (!seen) {
+                a = apr_pcalloc(c->p, sizeof(*a));
+                a->app_id = id;
+                a->file = d->filename;
+                a->line = d->line_num;
+                APR_ARRAY_PUSH(c->apps, push_conf_app_t *) = a;
+            }
+        }
+        if (d->first_child)
+            walk(c, d->first_child, is_section(d, "VirtualHost") ? d->first_child : top, global);
+    }
+}
+
+int push_conf_check(apr_pool_t *pconf)
+{
+    check_t c = {pconf, apr_array_make(pconf, 8, sizeof(push_conf_app_t *)), 0};
+    walk(&c, ap_conftree, ap_conftree, ap_conftree);
+    conf_apps = c.apps;
+    return c.errors ? HTTP_INTERNAL_SERVER_ERROR : OK;
+}
+
+const apr_array_header_t *push_conf_apps(void)
+{
+    return conf_apps;
+}
+
+push_conf_app_t *push_conf_app_find(const char *app_id)
+{
+    for (int i = 0; conf_apps && app_id && i < conf_apps->nelts; i++) {
+        push_conf_app_t *a = APR_ARRAY_IDX(conf_apps, i, push_conf_app_t *);
+        if (strcmp(a->app_id, app_id) == 0)
+            return a;
+    }
+    return NULL;
+}

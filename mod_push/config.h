@@ -85,4 +85,17 @@ const char *push_conf_public_url(const server_rec *s);
 /* The platform of a Navixy application id, or NULL when it is not known. */
 const char *push_conf_navixy_platform(const request_rec *r, const char *application);
 
+/* Checks made once the whole configuration is read (check_config): a SetHandler of
+ * push-layer, push-navixy or push-rocketchat with no PushApplication fails the start
+ * (and apachectl -t), naming its file and line. Also collects every PushApplication. */
+int push_conf_check(apr_pool_t *pconf);
+typedef struct {
+    const char *app_id, *file;    /* the first PushApplication naming it */
+    int line;
+    volatile apr_uint32_t checked; /* per process: 0 not yet, 1 being looked up, 2 done */
+} push_conf_app_t;
+/* The applications PushApplication names (push_conf_app_t *), or NULL before the check. */
+const apr_array_header_t *push_conf_apps(void);
+push_conf_app_t *push_conf_app_find(const char *app_id);
+
 #endif

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "core/schema.h"
+#include "core/version.h"
 #include "log.h"
 #include "store/statements.h"
 #include "store/store.h"
@@ -32,16 +33,32 @@ static int bind_dbd(void)
     return dbd_open && dbd_close && dbd_prepare;
 }
 
-void push_db_prepare_all(server_rec *s)
+void push_db_prepare_all(server_rec *s, apr_pool_t *ptemp)
 {
     if (!bind_dbd()) {
         PUSH_SLOG(APLOG_ERR, 0, s, "PUSH0001", "mod_dbd is not loaded; mod_push needs it "
                   "(LoadModule dbd_module before mod_push)");
         return;
     }
-    for (; s; s = s->next)
-        for (const push_statement_t *st = push_statements; st->label; st++)
-            dbd_prepare(s, st->sql, st->label);
+    /* A virtual host without DBD directives of its own shares the main server's mod_dbd
+     * record (httpd merges only the modules configured in it), and mod_dbd warns
+     * (AH02653) for every label registered twice on one record: register once per
+     * record. Records that differ but share a pool are merged by mod_dbd itself. */
+    {
+        module *dbd_mod = ap_find_linked_module("mod_dbd.c");
+        apr_array_header_t *seen = apr_array_make(ptemp, 4, sizeof(void *));
+        for (; s; s = s->next) {
+            void *rec = dbd_mod ? ap_get_module_config(s->module_config, dbd_mod) : (void *)s;
+            int dup = 0;
+            for (int i = 0; i < seen->nelts && !dup; i++)
+                dup = APR_ARRAY_IDX(seen, i, void *) == rec;
+            if (dup)
+                continue;
+            APR_ARRAY_PUSH(seen, void *) = rec;
+            for (const push_statement_t *st = push_statements; st->label; st++)
+                dbd_prepare(s, st->sql, st->label);
+        }
+    }
 }
 
 /* After PQreset the server has forgotten every prepared statement; mod_dbd does not
@@ -75,7 +92,36 @@ static push_status_t check_schema(request_rec *r, push_db_t *db)
     return PUSH_OK;
 }
 
-push_status_t push_db_diagnose(server_rec *s, apr_pool_t *p, int level_ok)
+/* The applications PushApplication names that the database does not know: logged at
+ * start, since every session of theirs is refused. One query, the ids bound as an
+ * array (they are [A-Za-z0-9._-], so they need no quoting inside it). */
+static void check_apps(server_rec *s, apr_pool_t *p, PGconn *conn)
+{
+    const apr_array_header_t *apps = push_conf_apps();
+    apr_array_header_t *ids;
+    const char *param;
+    PGresult *res;
+    if (!apps || apps->nelts == 0)
+        return;
+    ids = apr_array_make(p, apps->nelts, sizeof(const char *));
+    for (int i = 0; i < apps->nelts; i++)
+        APR_ARRAY_PUSH(ids, const char *) = APR_ARRAY_IDX(apps, i, push_conf_app_t *)->app_id;
+    param = apr_pstrcat(p, "{", apr_array_pstrcat(p, ids, ','), "}", NULL);
+    res = PQexecParams(conn, "SELECT a FROM unnest($1::text[]) a WHERE NOT EXISTS "
+                       "(SELECT 1 FROM push_application WHERE app_id = a)", 1, NULL, &param, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        for (int i = 0; i < PQntuples(res); i++) {
+            const push_conf_app_t *a = push_conf_app_find(PQgetvalue(res, i, 0));
+            if (a)
+                PUSH_SLOG(APLOG_WARNING, 0, s, "PUSH0014", "PushApplication %s (%s:%d) is not in the "
+                          "database '%s': every session for it is refused until it is created "
+                          "(pushctl app add %s)", a->app_id, a->file, a->line, PQdb(conn), a->app_id);
+        }
+    }
+    PQclear(res);
+}
+
+push_status_t push_db_diagnose(server_rec *s, apr_pool_t *p, int level_ok, int apps)
 {
     const char *params = push_srv_conf(s)->dbd_params;
     PGconn *conn;
@@ -108,8 +154,10 @@ push_status_t push_db_diagnose(server_rec *s, apr_pool_t *p, int level_ok)
                   PQdb(conn), PQgetvalue(res, 0, 0), PUSH_SCHEMA_VERSION);
         rv = PUSH_ESCHEMA;
     } else {
-        PUSH_SLOG(level_ok, 0, s, "PUSH0008", "database '%s' has mod_push schema version %d",
-                  PQdb(conn), PUSH_SCHEMA_VERSION);
+        PUSH_SLOG(level_ok, 0, s, "PUSH0008", "database '%s' has mod_push schema version %d "
+                  "(mod_push %s)", PQdb(conn), PUSH_SCHEMA_VERSION, PUSH_VERSION);
+        if (apps)
+            check_apps(s, p, conn);
     }
     PQclear(res);
     PQfinish(conn);
@@ -122,7 +170,7 @@ static push_status_t unavailable(request_rec *r)
     if (now - last_diagnosis > apr_time_from_sec(10)) {
         push_status_t rv;
         last_diagnosis = now;
-        rv = push_db_diagnose(r->server, r->pool, APLOG_DEBUG);
+        rv = push_db_diagnose(r->server, r->pool, APLOG_DEBUG, 0);
         if (rv == PUSH_OK)
             PUSH_RLOG(APLOG_ERR, 0, r, "PUSH0012", "PostgreSQL answers and has the expected schema "
                       "version, yet mod_dbd opens no connection: see mod_dbd's messages (a statement "

@@ -13,12 +13,14 @@ typedef push_status_t (*push_db_fn)(push_db_t *db, void *ctx);
  * are logged here; callers only choose their answer. */
 push_status_t push_db_with(request_rec *r, push_db_fn fn, void *ctx);
 
-/* Registers every statement of statements.c with mod_dbd for each server. */
-void push_db_prepare_all(server_rec *s);
+/* Registers every statement of statements.c with mod_dbd, once per mod_dbd server record
+ * (virtual hosts without DBD directives share the main server's). */
+void push_db_prepare_all(server_rec *s, apr_pool_t *ptemp);
 
 /* Looks at the database behind s's DBDParams and logs what it finds: used at
- * startup and when no connection can be had. Returns PUSH_OK, PUSH_EUNAVAIL or
+ * startup and when no connection can be had; with apps, also the PushApplication ids
+ * that the database does not know. Returns PUSH_OK, PUSH_EUNAVAIL or
  * PUSH_ESCHEMA. */
-push_status_t push_db_diagnose(server_rec *s, apr_pool_t *p, int level_ok);
+push_status_t push_db_diagnose(server_rec *s, apr_pool_t *p, int level_ok, int apps);
 
 #endif

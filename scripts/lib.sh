@@ -14,8 +14,13 @@ PUSH_PKGS_MOCK="nodejs"
 PUSH_PKGS_BENCH="wrk postgresql-contrib nghttp2-client nodejs"
 
 # push_deps build run test ... : installs what is missing when root, else names it and stops.
+# Every package is named on a line of its own before apt-get installs it (the ones asked for
+# and those apt-get brings in for them). apt-get starts no service (policy-rc.d), and the
+# system's Apache keeps the modules it had enabled: libapache2-mod-perl2's maintainer script
+# enables mod_perl, which is disabled again (Apache::Test's httpd loads what the suite needs
+# itself, and not mod_perl: t/TEST).
 push_deps() {
-    local want="" missing="" p
+    local want="" missing="" p group all rc=0 mods_before had_apache=""
     for group in "$@"; do
         case $group in
             build) want="$want $PUSH_PKGS_BUILD" ;;
@@ -26,6 +31,7 @@ push_deps() {
         esac
     done
     for p in $want; do
+        case " $missing " in *" $p "*) continue ;; esac
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
             missing="$missing $p"
     done
@@ -33,15 +39,46 @@ push_deps() {
     if [ "$(id -u)" -ne 0 ]; then
         push_die "missing Debian packages:$missing — install them (sudo apt-get install$missing) or run this as root"
     fi
-    push_say "installing:$missing"
     export DEBIAN_FRONTEND=noninteractive
-    # apt-get must not start the distribution's own apache2/postgresql services
+    # what apt-get will install: the packages asked for and their dependencies (a dry run;
+    # the package lists are fetched first when it cannot find them)
+    all=$(push_apt_plan $missing) || { apt-get update -qq >/dev/null 2>&1; all=$(push_apt_plan $missing); } ||
+        push_die "apt-get cannot install:$missing"
+    for p in $all; do
+        case " $missing " in
+            *" $p "*) push_say "installing Debian package $p" ;;
+            *) push_say "installing Debian package $p (a dependency)" ;;
+        esac
+    done
+    dpkg-query -W -f='${Status}' apache2 2>/dev/null | grep -q 'install ok installed' && had_apache=1
+    mods_before=" $(push_apache_mods | tr '\n' ' ') "
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-    if ! apt-get install -y -qq $missing >/dev/null; then
-        apt-get update -qq >/dev/null && apt-get install -y -qq $missing >/dev/null ||
-            { rm -f /usr/sbin/policy-rc.d; push_die "apt-get could not install:$missing"; }
-    fi
+    apt-get install -y -qq -o DPkg::Lock::Timeout=600 $missing >/dev/null || rc=$?
     rm -f /usr/sbin/policy-rc.d
+    [ "$rc" -eq 0 ] || push_die "apt-get could not install:$missing"
+    # modules a maintainer script enabled: all of them when Apache was there before, else
+    # mod_perl (the ones apache2 enables when it is installed are its own defaults)
+    for p in $(push_apache_mods); do
+        case $mods_before in *" $p "*) continue ;; esac
+        [ -n "$had_apache" ] || [ "$p" = perl ] || continue
+        a2dismod -q "$p" >/dev/null && push_say "disabled module $p again in the system's Apache (a package enabled it)"
+    done
+}
+
+# The modules enabled in Debian's Apache (a2enmod), one a line; nothing without Apache.
+push_apache_mods() {
+    local f
+    for f in /etc/apache2/mods-enabled/*.load; do
+        [ -e "$f" ] && basename "$f" .load
+    done
+    return 0
+}
+
+# push_apt_plan PACKAGE... — the packages "apt-get install" would install, one a line.
+push_apt_plan() {
+    local plan
+    plan=$(apt-get install -s -qq "$@" 2>/dev/null) || return 1
+    printf '%s\n' "$plan" | awk '$1 == "Inst" { print $2 }'
 }
 
 # Builds the module and pushctl in the source tree (configure once, make always).
@@ -60,6 +97,17 @@ push_build() {
 # A TCP port nobody listens on now.
 push_free_port() {
     perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", LocalPort => 0, ReuseAddr => 1) or die; print $s->sockport, "\n"'
+}
+
+# push_port_busy PORT: true when something listens on PORT of 127.0.0.1 (or of every
+# address), i.e. when httpd could not bind 127.0.0.1:PORT.
+push_port_busy() {
+    ! perl -MIO::Socket::INET -e 'IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", LocalPort => $ARGV[0], ReuseAddr => 1) or exit 1' "$1"
+}
+
+# push_sh_quote VALUE: VALUE single-quoted for sh and bash.
+push_sh_quote() {
+    printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
 }
 
 # PostgreSQL and Apache::Test refuse root: as root, they run as nobody.
@@ -180,9 +228,9 @@ push_mock_start() {
 # so the node process is signalled by the pid it wrote).
 push_mock_stop() {
     local pid
-    pid=$(push_mock_port "$1" pid 2>/dev/null)
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null
-    [ -n "${MOCK_PID:-}" ] && kill "$MOCK_PID" 2>/dev/null
+    pid=$(push_mock_port "$1" pid 2>/dev/null) || true
+    [ -n "$pid" ] && { kill "$pid" 2>/dev/null || true; }
+    [ -n "${MOCK_PID:-}" ] && { kill "$MOCK_PID" 2>/dev/null || true; }
     return 0
 }
 

@@ -100,4 +100,33 @@ for my $case (@bad) {
     isnt $rc, 0, "'$line' fails the configuration test";
     like $out, $want, '... naming the directive and what it accepts';
 }
+# A location of a dialect that registers into one application must say which: the
+# configuration check fails, naming the file and line. MobileFirst (the application is in
+# the URL), the OAuth token endpoint and the metrics need none.
+for my $h (qw(push-layer push-navixy push-rocketchat)) {
+    my ($rc, $out) = config_test("<Location /p>\nSetHandler $h\n</Location>");
+    isnt $rc, 0, "SetHandler $h without PushApplication fails the configuration test";
+    like $out, qr{PUSH0013: \Q$dir\E/httpd\.conf:\d+: SetHandler $h in <Location /p> has no PushApplication},
+         '... naming the file, line and location' or diag $out;
+}
+($rc, $out) = config_test("<VirtualHost *:1>\n<Location /v>\nSetHandler \"push-layer\"\n</Location>\n</VirtualHost>");
+isnt $rc, 0, 'also inside a virtual host, and with a quoted handler';
+like $out, qr{PUSH0013: .*SetHandler push-layer in <Location /v> has no PushApplication}, '... named' or diag $out;
+($rc, $out) = config_test("<Location /p>\n<If \"true\">\nSetHandler push-layer\n</If>\n</Location>");
+isnt $rc, 0, 'also in an <If> inside the location';
+for my $good (
+    ["<Location /imfpush/v1>\nSetHandler push-mobilefirst\n</Location>\n<Location /t>\nSetHandler push-oauth\n</Location>\n"
+       . "<Location /m>\nSetHandler push-metrics\n</Location>", 'MobileFirst, OAuth and metrics need no PushApplication'],
+    ["<Location /api>\nPushApplication demo\n</Location>\n<Location /api/v1>\nSetHandler push-rocketchat\n</Location>",
+     'PushApplication of a location above is merged in'],
+    ["<Location />\nPushApplication demo\n</Location>\n<VirtualHost *:1>\n<Location /p>\nSetHandler push-layer\n</Location>\n</VirtualHost>",
+     "... also the main server's, in a virtual host"],
+    ["<Location /p>\nSetHandler push-layer\n<If \"true\">\nPushApplication demo\n</If>\n</Location>",
+     'PushApplication in an <If> of the location'],
+) {
+    my ($rc, $out) = config_test($good->[0]);
+    is $rc, 0, $good->[1] or diag $out;
+}
+($rc, $out) = config_test("<Location /apix>\nPushApplication demo\n</Location>\n<Location /api/v1>\nSetHandler push-rocketchat\n</Location>");
+isnt $rc, 0, 'a location that is not a parent path gives it no PushApplication';
 done_testing;

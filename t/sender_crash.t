@@ -32,6 +32,15 @@ my @live = @{ wait_for(20, sub { my @l = live_senders(); @l ? \@l : undef }) || 
 is scalar(@live), 1, 'one sender is alive (its push_sender row, its pid)' or diag explain [senders()];
 $old = $live[0];
 
+# what /push-metrics says of the sender (restarts counted by the httpd parent)
+sub metric {
+    my ($name) = @_;
+    my ($v) = request(GET => '/push-metrics')->content =~ /^\Q$name\E (\S+)$/m;
+    return $v;
+}
+my $restarts_before = metric('push_sender_restarts_total');
+ok defined $restarts_before, "push_sender_restarts_total before the kill: " . ($restarts_before // 'none');
+
 # every APNs answer waits a little, so that the broadcast lasts several seconds
 mock_script('apns', '*', {delayMs => 100, times => -1});
 my $log = error_log_size();
@@ -52,6 +61,10 @@ my $new = wait_for(30, sub { (grep { $_->{pid} != $old->{pid} } live_senders())[
 ok $new, 'httpd forked another sender (a new push_sender row with a live pid)' or diag explain [senders()];
 diag sprintf 'new sender pid %d, %.1f s after the kill', $new->{pid}, time - $killed if $new;
 ok !pid_alive($old->{pid}), 'the killed sender is gone (reaped)';
+is metric('push_sender_restarts_total'), ($restarts_before // 0) + 1, 'the metrics count the restart';
+ok wait_for(15, sub { metric('push_sender_up') eq '1' }), '... and the new sender is up';
+like request(GET => '/server-status?auto')->content, qr/^PushSenderPid: $new->{pid}$/m,
+     'the status page shows the new pid' if $new;
 like error_log_since($log), qr/PUSH0651: the sender process \(pid $old->{pid}\) is gone; starting another/,
      'the error log says so: PUSH0651';
 ok wait_for(10, sub { error_log_since($log) =~ /PUSH0605: sender \S+:$new->{pid}:\S+ started/ }),

@@ -49,11 +49,15 @@ ok kill('USR1', $parent), 'graceful restart: SIGUSR1 to the httpd parent';
 my $restarted = time;
 diag sprintf 'restart %.1f s after the send, the mock had seen %d; %s', $restarted - $t0, $seen // 0, summary_text($at);
 
-# who holds leases of the broadcast's deliveries from now on (lease_owner shows only in flight)
+# who holds leases of the broadcast's deliveries from now on: the chunks of the audience under
+# way (push_chunk.owner) and deliveries claimed from the outbox (lease_owner), only in flight
 my %held;
 sub sample_leases {
     for (split /\n/, psql("SELECT lease_owner, count(*) FROM push_delivery WHERE app_id = '$app'
-                            AND message_id = '$id' AND lease_owner IS NOT NULL GROUP BY 1")) {
+                            AND message_id = '$id' AND lease_owner IS NOT NULL GROUP BY 1
+                          UNION ALL
+                          SELECT owner, sum(size) FROM push_chunk WHERE app_id = '$app'
+                            AND message_id = '$id' AND owner IS NOT NULL GROUP BY 1")) {
         my ($owner, $n) = split /\|/;
         $held{$owner} = $n if $n > ($held{$owner} // 0);
     }

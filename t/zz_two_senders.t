@@ -55,12 +55,16 @@ mock_script('apns', '*', {delayMs => 100, times => -1});
 my $log = error_log_size();
 my $t0 = time;
 my $id = send_broadcast($token, $app, 'two ' . random_hex(4));
-# while it runs, look at who holds the leases of its deliveries (lease_owner is cleared when
-# an outcome is written, so it shows only in flight)
+# while it runs, look at who holds the leases of its deliveries: the chunks of the audience
+# under way (push_chunk.owner, gone when the chunk's outcomes are written) and deliveries
+# claimed from the outbox (lease_owner), so it shows only in flight
 my %held;
 my $s = wait_for(120, sub {
     for (split /\n/, psql("SELECT lease_owner, count(*) FROM push_delivery WHERE app_id = '$app'
-                            AND message_id = '$id' AND lease_owner IS NOT NULL GROUP BY 1")) {
+                            AND message_id = '$id' AND lease_owner IS NOT NULL GROUP BY 1
+                          UNION ALL
+                          SELECT owner, sum(size) FROM push_chunk WHERE app_id = '$app'
+                            AND message_id = '$id' AND owner IS NOT NULL GROUP BY 1")) {
         my ($owner, $n) = split /\|/;
         $held{$owner} = $n if $n > ($held{$owner} // 0);
     }

@@ -14,6 +14,7 @@
 #include "core/schema.h"
 #include "core/token.h"
 #include "core/validate.h"
+#include "core/version.h"
 
 #define EXIT_USAGE 2
 
@@ -370,7 +371,8 @@ static const command_t commands[] = {
 
 static void help(FILE *out)
 {
-    fprintf(out, "usage: pushctl [-d CONNINFO] COMMAND ...\n\n"
+    fprintf(out, "usage: pushctl [-d CONNINFO] COMMAND ...\n"
+                 "       pushctl --version | --help\n\n"
                  "The database is -d's libpq conninfo, else $PUSH_PG.\n\ncommands:\n");
     for (const command_t *c = commands; c->name; c++)
         fprintf(out, "  pushctl %s\n", c->usage);
@@ -390,6 +392,12 @@ int main(int argc, char **argv)
     conninfo = getenv("PUSH_PG");
     if (i < argc && (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))) {
         help(stdout);
+        return 0;
+    }
+    if (i < argc && !strcmp(argv[i], "--version")) {
+        if (argc > 2)
+            return usage_error("--version", "unexpected argument '%s'", argv[2]);
+        printf("pushctl (mod_push) %s, schema version %d\n", PUSH_VERSION, PUSH_SCHEMA_VERSION);
         return 0;
     }
     if (i < argc && strcmp(argv[i], "-d") == 0) {

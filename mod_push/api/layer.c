@@ -142,6 +142,7 @@ static const char *session_token(request_rec *r)
 static int unauthorized(request_rec *r)
 {
     const char *nonce = push_token_new(r->pool, 24);
+    push_auth_refused(r);
     /* RFC 9110 wants a challenge on every 401 */
     apr_table_setn(r->err_headers_out, "WWW-Authenticate",
                    apr_psprintf(r->pool, "Layer nonce=\"%s\"", nonce ? nonce : ""));

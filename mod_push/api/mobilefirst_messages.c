@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "core/messages.h"
+#include "core/metrics.h"
 #include "dbd.h"
 #include "http_util.h"
 #include "log.h"
@@ -90,6 +91,7 @@ static int accept_list(mf_req_t *q, json_object *list, apr_array_header_t **ids)
         mf_store_error(q, PUSH_EDB);
         return 0;
     }
+    push_metrics_accepted(push_metrics_shm, q->app_id, (unsigned int)op.ids->nelts);
     *ids = op.ids;
     return 1;
 }

@@ -302,8 +302,10 @@ int push_navixy_handler(request_rec *r)
         hash = lower;
     }
     rv = push_auth_session(r, hash, hash ? strlen(hash) : 0, &who);
-    if (rv == PUSH_NOTFOUND)
+    if (rv == PUSH_NOTFOUND) {
+        push_auth_refused(r);
         return nvx_error(r, &E_NO_SESSION, NULL, NULL);
+    }
     if (rv != PUSH_OK)
         return nvx_store_error(r, rv);
     return is_bind ? nvx_bind(r, &p, &who) : nvx_delete(r, &who);

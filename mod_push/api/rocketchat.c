@@ -1,5 +1,6 @@
 /* Rocket.Chat's REST API for push: POST and DELETE /api/v1/push.token, GET
  * /api/v1/push.info, POST /api/v1/push.test and GET /api/v1/push.get (docs/rocketchat.md). */
+#include "core/metrics.h"
 #include "api/api.h"
 
 #include "apr_strings.h"
@@ -41,6 +42,7 @@ static int rc_error(request_rec *r, int status, const char *error, const char *e
 static int rc_unauthorized(request_rec *r)
 {
     json_object *o = json_object_new_object();
+    push_auth_refused(r);
     json_object_object_add(o, "success", json_object_new_boolean(0));
     json_object_object_add(o, "error", json_object_new_string(RC_LOGIN_REQUIRED));
     json_object_object_add(o, "status", json_object_new_string("error"));
@@ -316,6 +318,7 @@ static int push_test(request_rec *r, const push_principal_t *who)
     }
     if (t.tokens == 0)
         return rc_error(r, HTTP_BAD_REQUEST, "There are no tokens for this user", "error-no-tokens-for-this-user");
+    push_metrics_accepted(push_metrics_shm, t.app_id, 1);
     o = json_object_new_object();
     json_object_object_add(o, "tokensCount", json_object_new_int(t.tokens));
     json_object_object_add(o, "success", json_object_new_boolean(1));

@@ -1,5 +1,6 @@
 #include "core/auth.h"
 
+#include "apr_atomic.h"
 #include "apr_strings.h"
 
 #include "config.h"
@@ -17,6 +18,27 @@ static push_status_t lookup_builtin(push_db_t *db, void *ctx)
 {
     lookup_t *l = ctx;
     return push_store_session_user(db, l->hash, l->app_id, &l->user_id);
+}
+
+static push_status_t app_exists(push_db_t *db, void *ctx)
+{
+    int enabled;
+    return push_store_app_get(db, ctx, &enabled);
+}
+
+void push_auth_refused(request_rec *r)
+{
+    push_conf_app_t *a;
+    if (push_conf_session_source(r) != PUSH_SESSION_BUILTIN)
+        return;
+    a = push_conf_app_find(push_conf_app_id(r));
+    if (!a || apr_atomic_read32(&a->checked) || apr_atomic_cas32(&a->checked, 1, 0) != 0)
+        return;
+    if (push_db_with(r, app_exists, (void *)a->app_id) == PUSH_NOTFOUND)
+        PUSH_RLOG(APLOG_WARNING, 0, r, "PUSH0015", "PushApplication %s (%s:%d) is not in the database: "
+                  "%s refuses every session until it is created (pushctl app add %s)",
+                  a->app_id, a->file, a->line, r->uri, a->app_id);
+    apr_atomic_set32(&a->checked, 2);
 }
 
 static push_status_t lookup_sql(push_db_t *db, void *ctx)

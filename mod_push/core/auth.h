@@ -22,4 +22,9 @@ typedef struct {
 push_status_t push_auth_session(request_rec *r, const char *token, apr_size_t len,
                                 push_principal_t *out);
 
+/* A session was refused (the dialect answers 401): the first time in this process for
+ * an application of the configuration, whether it exists at all, since a PushApplication
+ * naming none refuses every built-in session; logged once (PUSH0015). */
+void push_auth_refused(request_rec *r);
+
 #endif

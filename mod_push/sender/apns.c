@@ -5,6 +5,9 @@
  * topic (payload.c), the answer classified by Apple's reasons (classify.c). */
 #include "sender/provider.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include <apr_base64.h>
 #include <apr_escape.h>
 #include <apr_strings.h>
@@ -32,7 +35,22 @@ typedef struct apns_mapped {
     int shape;                      /* SHAPE_* */
     push_apns_request_t req;
     const char *error;
+    /* the request headers, built once per mapping and bearer token (the provider token
+     * changes every half hour: a mapping older than that builds its headers per request) */
+    struct curl_slist *headers;
+    char *headers_bearer;           /* malloc'd; NULL for certificate auth */
+    int headers_made;               /* 1: headers are kept; -1: never (a reused mapping) */
 } apns_mapped_t;
+
+static apr_status_t free_headers(void *data)
+{
+    apns_mapped_t *am = data;
+    curl_slist_free_all(am->headers);
+    free(am->headers_bearer);
+    am->headers = NULL;
+    am->headers_bearer = NULL;
+    return APR_SUCCESS;
+}
 
 enum { SHAPE_MF, SHAPE_RC, SHAPE_RC_VOIP };
 #define MAPPED_MAX 4
@@ -109,7 +127,7 @@ static const char *apns_bearer(push_sender_t *sd, push_cred_t *cr, apr_time_t *u
     return jwt;
 }
 
-static const apns_mapped_t *mapped_for(push_msg_t *m, const char *topic, int shape)
+static apns_mapped_t *mapped_for(push_msg_t *m, const char *topic, int shape)
 {
     apns_mapped_t *am, **head = (apns_mapped_t **)&m->mapped[push_provider_apns.slot];
     const char *err = NULL;
@@ -117,9 +135,12 @@ static const apns_mapped_t *mapped_for(push_msg_t *m, const char *topic, int sha
     for (am = *head; am; am = am->next, n++)
         if (am->shape == shape && strcmp(am->topic, topic) == 0)
             return am;
-    if (n >= MAPPED_MAX)
-        am = *head;     /* many topics in one message (Rocket.Chat apps): reuse the first */
-    else {
+    if (n >= MAPPED_MAX) {
+        /* many topics in one message (Rocket.Chat apps): reuse the first; its headers may
+         * be on requests under way, so they stay until the cache is cleared */
+        am = *head;
+        am->headers_made = -1;
+    } else {
         am = apr_pcalloc(m->pool, sizeof(*am));
         am->next = *head;
         *head = am;
@@ -150,12 +171,14 @@ static const char *voip_token(push_sender_t *sd, apr_pool_t *p, push_req_t *rq)
     return tok;
 }
 
+static struct curl_slist *apns_headers(apr_pool_t *p, const apns_mapped_t *am, struct curl_slist *h);
+
 static int apns_build(push_sender_t *sd, apr_pool_t *p, push_req_t *rq)
 {
     apns_cred_t *a = rq->cr->state;
     const char *topic = rq->topic ? rq->topic : a->bundle_id ? a->bundle_id : "";
     const char *token = rq->token;
-    const apns_mapped_t *am;
+    apns_mapped_t *am;
     struct curl_slist *h = NULL;
     int shape = rq->topic ? SHAPE_RC : SHAPE_MF;
 
@@ -180,11 +203,39 @@ static int apns_build(push_sender_t *sd, apr_pool_t *p, push_req_t *rq)
         curl_easy_setopt(rq->easy, CURLOPT_SSLCERTTYPE, "PEM");
         curl_easy_setopt(rq->easy, CURLOPT_SSLKEY_BLOB, &a->cert_key);
         curl_easy_setopt(rq->easy, CURLOPT_SSLKEYTYPE, "PEM");
-    } else {
-        if (!push_req_bearer(sd, rq))
-            return 0;
-        h = curl_slist_append(h, apr_pstrcat(p, "authorization: bearer ", rq->bearer, NULL));
+    } else if (!push_req_bearer(sd, rq)) {
+        return 0;
     }
+    if (am->headers_made == 1 && (a->certificate ? !am->headers_bearer
+                                            : am->headers_bearer && strcmp(am->headers_bearer, rq->bearer) == 0)) {
+        rq->headers = am->headers;
+        rq->headers_shared = 1;
+    } else {
+        if (!a->certificate)
+            h = curl_slist_append(h, apr_pstrcat(p, "authorization: bearer ", rq->bearer, NULL));
+        h = apns_headers(p, am, h);
+        if (h && !am->headers_made) {
+            /* the first of this mapping: kept for the next requests */
+            am->headers = h;
+            am->headers_bearer = a->certificate ? NULL : strdup(rq->bearer);
+            am->headers_made = a->certificate || am->headers_bearer;
+            if (am->headers_made) {
+                apr_pool_cleanup_register(rq->m->pool, am, free_headers, apr_pool_cleanup_null);
+                rq->headers_shared = 1;
+            } else {
+                am->headers = NULL;
+            }
+        }
+        rq->headers = h;
+    }
+    curl_easy_setopt(rq->easy, CURLOPT_POSTFIELDS, am->req.body);
+    curl_easy_setopt(rq->easy, CURLOPT_POSTFIELDSIZE, (long)am->req.body_len);
+    return 1;
+}
+
+/* The headers of an APNs request after the authorization (in h, or none). */
+static struct curl_slist *apns_headers(apr_pool_t *p, const apns_mapped_t *am, struct curl_slist *h)
+{
     if (*am->req.topic)
         h = curl_slist_append(h, apr_pstrcat(p, "apns-topic: ", am->req.topic, NULL));
     h = curl_slist_append(h, apr_pstrcat(p, "apns-push-type: ", am->req.push_type, NULL));
@@ -193,10 +244,7 @@ static int apns_build(push_sender_t *sd, apr_pool_t *p, push_req_t *rq)
     if (am->req.collapse_id)
         h = curl_slist_append(h, apr_pstrcat(p, "apns-collapse-id: ", am->req.collapse_id, NULL));
     h = curl_slist_append(h, "content-type: application/json");
-    rq->headers = h;
-    curl_easy_setopt(rq->easy, CURLOPT_POSTFIELDS, am->req.body);
-    curl_easy_setopt(rq->easy, CURLOPT_POSTFIELDSIZE, (long)am->req.body_len);
-    return 1;
+    return h;
 }
 
 static void apns_classify(push_sender_t *sd, apr_pool_t *p, push_req_t *rq, long status, CURLcode rc)

@@ -10,6 +10,8 @@
 #include <apr_strings.h>
 #include <curl/curl.h>
 
+#include "core/metrics.h"
+
 
 
 #define MSG_CACHE_MAX 256
@@ -50,7 +52,8 @@ static push_msg_t *message(worker_t *w, apr_pool_t *p, push_req_t *j)
     res = push_pg_exec(w->sd, &w->db,
                        "SELECT m.body::text, coalesce((extract(epoch FROM m.expires_at) * 1000000)::bigint, 0), "
                        "m.state NOT IN ('cancelled', 'expired'), "
-                       "coalesce((a.settings->>'idOnly')::boolean, false), a.settings->>'host' "
+                       "coalesce((a.settings->>'idOnly')::boolean, false), a.settings->>'host', "
+                       "(extract(epoch FROM greatest(m.created_at, m.send_at)) * 1000000)::bigint "
                        "FROM push_message m JOIN push_application a ON a.app_id = m.app_id "
                        "WHERE m.app_id = $1 AND m.message_id = $2", 2, params);
     if (!res)
@@ -78,6 +81,7 @@ static push_msg_t *message(worker_t *w, apr_pool_t *p, push_req_t *j)
                       json_object_get_boolean(v);
         }
         m->expires = (apr_time_t)apr_atoi64(PQgetvalue(res, 0, 1));
+        m->due = (apr_time_t)apr_atoi64(PQgetvalue(res, 0, 5));
         m->state_ok = PQgetvalue(res, 0, 2)[0] == 't' && m->body;
     }
     PQclear(res);
@@ -180,11 +184,14 @@ static const char *outcome_state(push_outcome_kind_t kind)
     return "failed";
 }
 
-static json_object *outcome_json(const push_req_t *j)
+/* chunk: a delivery of a chunk, whose app and message the chunk names */
+static json_object *outcome_json(const push_req_t *j, int chunk)
 {
     json_object *o = json_object_new_object();
-    json_object_object_add(o, "a", json_object_new_string(j->app));
-    json_object_object_add(o, "m", json_object_new_string(j->msg));
+    if (!chunk) {
+        json_object_object_add(o, "a", json_object_new_string(j->app));
+        json_object_object_add(o, "m", json_object_new_string(j->msg));
+    }
     json_object_object_add(o, "d", json_object_new_string(j->dev));
     /* the channel: a device may have a push and an SMS delivery of one message */
     json_object_object_add(o, "c", json_object_new_string(j->provider));
@@ -198,6 +205,23 @@ static json_object *outcome_json(const push_req_t *j)
     if (j->out.gone_at_ms)
         json_object_object_add(o, "g", json_object_new_int64(j->out.gone_at_ms));
     return o;
+}
+
+/* The metrics of a decided delivery: its outcome, and the message's first delivery. */
+static void record(push_req_t *j)
+{
+    static const int mo[] = {
+        [PUSH_OUT_SENT] = PUSH_MO_SENT, [PUSH_OUT_DEVICE_GONE] = PUSH_MO_INVALID,
+        [PUSH_OUT_RETRY] = PUSH_MO_RETRY, [PUSH_OUT_WAIT] = PUSH_MO_WAIT,
+        [PUSH_OUT_EXPIRED] = PUSH_MO_EXPIRED, [PUSH_OUT_MESSAGE_BAD] = PUSH_MO_FAILED,
+        [PUSH_OUT_CREDENTIALS] = PUSH_MO_FAILED};
+    int kind = (int)j->out.kind;
+    push_metrics_delivery(push_metrics_shm, j->app, push_metrics_provider(j->provider),
+                          kind >= 0 && kind < (int)(sizeof(mo) / sizeof(mo[0])) ? mo[kind] : PUSH_MO_FAILED);
+    if (j->out.kind == PUSH_OUT_SENT && j->m && !j->m->first_sent && j->m->due) {
+        j->m->first_sent = 1;   /* the shared table keeps other workers' repeats out */
+        push_metrics_first_delivery(push_metrics_shm, j->app, j->msg, apr_time_now() - j->m->due);
+    }
 }
 
 /* What an outcome leads to beyond itself: the credentials paused, the retry's wait, or
@@ -223,9 +247,31 @@ static void settle(worker_t *w, apr_pool_t *p, push_req_t *j)
         o->kind = PUSH_OUT_EXPIRED;
         o->reason = apr_pstrcat(p, "expired after ", o->reason ? o->reason : "a failure", NULL);
     }
-    if (o->kind != PUSH_OUT_SENT && o->kind != PUSH_OUT_WAIT)
-        SLOG(w->sd, APLOG_DEBUG, "PUSH0632", "sender: %s delivery of message %s of %s to %s: %s (%s)",
-             j->provider, j->msg, j->app, j->dev, outcome_state(o->kind), o->reason ? o->reason : "");
+    record(j);
+    if (o->kind == PUSH_OUT_WAIT)
+        SLOG(w->sd, APLOG_DEBUG, "PUSH0632", "sender: delivery of message %s of application %s to "
+             "device %s by %s waits (%s)", j->msg, j->app, j->dev, j->provider, o->reason ? o->reason : "");
+    else if (o->kind != PUSH_OUT_SENT)
+        SLOG(w->sd, APLOG_INFO, "PUSH0634", "sender: delivery of message %s of application %s to "
+             "device %s by %s: %s (%s)", j->msg, j->app, j->dev, j->provider,
+             o->kind == PUSH_OUT_RETRY ? "will be retried" : outcome_state(o->kind),
+             o->reason ? o->reason : "no reason given");
+}
+
+/* One provider request ended: its duration for the metrics, a debug line for the log. */
+static void request_done(worker_t *w, push_req_t *j, long status, CURLcode result)
+{
+    curl_off_t us = 0;
+    curl_easy_getinfo(j->easy, CURLINFO_TOTAL_TIME_T, &us);
+    push_metrics_request(push_metrics_shm, push_metrics_provider(j->provider), (apr_int64_t)us);
+    if (result == CURLE_OK)
+        SLOG(w->sd, APLOG_DEBUG, "PUSH0633", "sender: %s request for message %s of application %s to "
+             "device %s: HTTP %ld in %.1f ms, attempt %d, %s", j->provider, j->msg, j->app, j->dev, status,
+             us / 1000.0, j->attempts, j->out.kind == PUSH_OUT_SENT ? "accepted" : j->out.reason ? j->out.reason : "refused");
+    else
+        SLOG(w->sd, APLOG_DEBUG, "PUSH0633", "sender: %s request for message %s of application %s to "
+             "device %s: no answer (%s) after %.1f ms, attempt %d", j->provider, j->msg, j->app, j->dev,
+             curl_easy_strerror(result), us / 1000.0, j->attempts);
 }
 
 /* Easy handles are kept for the next request (curl_easy_reset) rather than made anew. */
@@ -251,9 +297,11 @@ static void job_end_request(worker_t *w, push_req_t *j)
 {
     if (j->easy)
         easy_release(w, j->easy);
-    curl_slist_free_all(j->headers);
+    if (!j->headers_shared)
+        curl_slist_free_all(j->headers);
     j->easy = NULL;
     j->headers = NULL;
+    j->headers_shared = 0;
 }
 
 /* Decides a job without a request, or starts its request; returns 1 when it went out. */
@@ -321,32 +369,34 @@ static int run_batch(worker_t *w, apr_pool_t *p)
     int rows;
     push_req_t *jobs;
     json_object *results;
-    int pending = 0, next = 0;
+    int pending = 0, next = 0, sent = 0;
     push_qjob_t *queued;
+    char chunk[24] = "";
 
     /* cached messages live across batches, never across the middle of one */
     if (apr_hash_count(w->messages) >= MSG_CACHE_MAX) {
         apr_pool_clear(w->cache_pool);
         w->messages = apr_hash_make(w->cache_pool);
     }
-    /* first what the expander claimed for us, then what is due in the outbox (retries,
-     * deliveries of a sender that died, expansions of other senders) */
-    if ((queued = push_queue_take(w->sd, w->sd->c->batch))) {
-        push_qjob_t *q, *nextq;
+    /* first a chunk the expander leased for us, then what is due in the outbox (retries,
+     * deliveries that waited) */
+    if ((queued = push_queue_take(w->sd))) {
+        push_qjob_t *q;
+        int i = 0;
         for (rows = 0, q = queued; q; q = q->next)
             rows++;
+        apr_snprintf(chunk, sizeof(chunk), "%" APR_INT64_T_FMT, queued->chunk);
         jobs = apr_pcalloc(p, sizeof(*jobs) * rows);
-        for (int i = 0; (q = queued); queued = nextq, i++) {
+        /* the strings stay in the queue's blocks, freed after the batch */
+        for (q = queued; q; q = q->next, i++) {
             push_req_t *j = &jobs[i];
-            nextq = q->next;
-            j->app = apr_pstrdup(p, q->app);
-            j->msg = apr_pstrdup(p, q->msg);
-            j->dev = apr_pstrdup(p, q->dev);
-            j->provider = apr_pstrdup(p, q->provider);
+            j->app = q->app;
+            j->msg = q->msg;
+            j->dev = q->dev;
+            j->provider = q->provider;
             j->attempts = 1;
-            j->token = q->token ? apr_pstrdup(p, q->token) : NULL;
-            j->topic = q->topic ? apr_pstrdup(p, q->topic) : NULL;
-            free(q);
+            j->token = q->token;
+            j->topic = q->topic;
         }
     } else {
         /* While the expander feeds the queue, it is about to refill it: the outbox is
@@ -403,6 +453,7 @@ static int run_batch(worker_t *w, apr_pool_t *p)
                 if (msg->data.result == CURLE_OK)
                     curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
                 j->cr->prov->classify(w->sd, p, j, status, msg->data.result);
+                request_done(w, j, status, msg->data.result);
                 curl_multi_remove_handle(l->multi, j->easy);
                 job_end_request(w, j);
                 pending--;
@@ -417,20 +468,42 @@ static int run_batch(worker_t *w, apr_pool_t *p)
         }
     }
 
-    results = json_object_new_array_ext(rows);
+    /* a chunk's sent deliveries are a count; only the others are named */
+    results = json_object_new_array_ext(queued ? 16 : rows);
     for (int i = 0; i < rows; i++) {
         settle(w, p, &jobs[i]);
-        json_object_array_add(results, outcome_json(&jobs[i]));
+        if (queued && jobs[i].out.kind == PUSH_OUT_SENT)
+            sent++;
+        else
+            json_object_array_add(results, outcome_json(&jobs[i], queued != NULL));
     }
-    params[1] = json_object_to_json_string_ext(results, JSON_C_TO_STRING_PLAIN);
-    res = push_pg_exec(w->sd, &w->db, "SELECT push_delivery_finish($1, $2::jsonb)", 2, params);
+    if (queued) {
+        char nsent[16];
+        const char *cp[4] = {w->sd->owner, chunk, nsent, NULL};
+        apr_snprintf(nsent, sizeof(nsent), "%d", sent);
+        cp[3] = json_object_to_json_string_ext(results, JSON_C_TO_STRING_PLAIN);
+        res = push_pg_exec(w->sd, &w->db, "SELECT push_chunk_finish($1, $2::bigint, $3::integer, $4::jsonb)",
+                           4, cp);
+        if (!res)
+            push_chunk_orphan(w->sd, apr_atoi64(chunk));
+        else if (atoi(PQgetvalue(res, 0, 0)) < 0)
+            SLOG(w->sd, APLOG_WARNING, "PUSH0635", "sender: chunk %s was taken over by another sender "
+                 "before its %d outcomes were written; it is delivered again", chunk, rows);
+    } else {
+        params[1] = json_object_to_json_string_ext(results, JSON_C_TO_STRING_PLAIN);
+        res = push_pg_exec(w->sd, &w->db, "SELECT push_delivery_finish($1, $2::jsonb)", 2, params);
+    }
     if (!res)
-        SLOG(w->sd, APLOG_ERR, "PUSH0631", "sender: %d outcomes not written; their leases run out and "
-             "they are delivered again", rows);
+        SLOG(w->sd, APLOG_ERR, "PUSH0631", "sender: %d outcomes not written; their leases run out (a "
+             "chunk's is given back) and they are delivered again", rows);
     PQclear(res);
     json_object_put(results);
     for (int i = 0; i < rows; i++)
         push_cred_release(jobs[i].cr);
+    for (push_qjob_t *nextq; queued; queued = nextq) {
+        nextq = queued->next;
+        free(queued);
+    }
     links_sweep(w, 0);
     return rows;
 }

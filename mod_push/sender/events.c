@@ -16,6 +16,7 @@
 #include <apr_strings.h>
 #include <curl/curl.h>
 
+#include "core/metrics.h"
 #include "sender/classify.h"
 #include "sender/webhook.h"
 
@@ -88,6 +89,8 @@ static void finish(events_t *ev, const slot_t *s, const push_outcome_t *o)
     } else if (o->kind != PUSH_OUT_SENT) {
         state = "failed";
     }
+    push_metrics_delivery(push_metrics_shm, s->app, PUSH_MP_WEBHOOK,
+                          state[0] == 'd' ? PUSH_MO_SENT : state[0] == 'r' ? PUSH_MO_RETRY : PUSH_MO_FAILED);
     params[0] = s->app;
     params[1] = s->event_id;
     params[2] = s->hook;
@@ -171,6 +174,11 @@ static void reap(events_t *ev)
         if (m->msg != CURLMSG_DONE)
             continue;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+        {
+            curl_off_t us = 0;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_TOTAL_TIME_T, &us);
+            push_metrics_request(push_metrics_shm, PUSH_MP_WEBHOOK, (apr_int64_t)us);
+        }
         push_webhook_outcome(ev->sd, s->pool, &s->w, (int)m->data.result, &o);
         finish(ev, s, &o);
         release(ev, s);

@@ -17,11 +17,14 @@
 
 typedef struct push_cred push_cred_t;
 
-/* A delivery the expander claimed with its chunk, on its way to a worker. One malloc'd
- * block holds the entry and its strings; the worker that takes it frees it. */
+/* A delivery of a chunk the expander leased, on its way to a worker. One malloc'd
+ * block holds the entry and its strings; the worker that takes it frees it. The
+ * deliveries of a chunk are next to each other in the queue, and a worker takes them
+ * together: a chunk's outcomes are written in one statement, which ends the chunk. */
 typedef struct push_qjob {
     struct push_qjob *next;
     const char *app, *msg, *dev, *provider, *token, *topic;
+    apr_int64_t chunk;                /* push_chunk.chunk_id */
 } push_qjob_t;
 
 typedef struct {
@@ -40,6 +43,10 @@ typedef struct {
     push_qjob_t *qhead, *qtail;
     int qcount, qcap;
     volatile apr_uint32_t feeding;  /* the expander is feeding the queue as workers take */
+    /* chunks this sender holds but will not finish (their outcomes could not be written):
+     * the heartbeat gives them back rather than renew their leases (under lock) */
+    apr_int64_t orphans[64];
+    int norphans;
 } push_sender_t;
 
 #define SLOG(sd, level, tag, ...) PUSH_SLOG((level), 0, (sd)->s, tag, __VA_ARGS__)
@@ -57,6 +64,8 @@ PGresult *push_pg_exec(push_sender_t *sd, PGconn **db, const char *sql, int n,
 void push_sender_wait(push_sender_t *sd, apr_uint32_t *seen, int ms);
 /* Wakes every waiting thread. */
 void push_sender_wake(push_sender_t *sd);
+/* A chunk this sender leased and will not finish: the heartbeat gives it back. */
+void push_chunk_orphan(push_sender_t *sd, apr_int64_t chunk);
 #define SENDER_STOPPING(sd) (apr_atomic_read32(&(sd)->stop) != 0)
 
 /* --- creds.c: credentials, provider tokens --- */
@@ -116,11 +125,12 @@ void *APR_THREAD_FUNC push_creds_thread(apr_thread_t *t, void *data);
 void push_creds_clear(push_sender_t *sd);
 
 /* --- queue (run.c) --- */
-/* Adds a claimed delivery for the workers; waits while the queue is full. Returns 0 (and
- * frees nothing: the caller keeps j) when the sender stops meanwhile. */
-int push_queue_put(push_sender_t *sd, push_qjob_t *j);
-/* Takes up to n deliveries (a list, oldest first); NULL when there are none. */
-push_qjob_t *push_queue_take(push_sender_t *sd, int n);
+/* Adds the n deliveries of a chunk (the list head..tail) for the workers; waits while
+ * the queue has no room for them. Returns 0 (and frees nothing: the caller keeps the
+ * list) when the sender stops meanwhile. */
+int push_queue_put(push_sender_t *sd, push_qjob_t *head, push_qjob_t *tail, int n);
+/* Takes the deliveries of the oldest chunk queued (a list); NULL when there are none. */
+push_qjob_t *push_queue_take(push_sender_t *sd);
 
 /* --- deliver.c --- */
 void *APR_THREAD_FUNC push_deliver_thread(apr_thread_t *t, void *data);

@@ -4,6 +4,8 @@
 
 #include <apr_strings.h>
 
+#include "core/metrics.h"
+
 
 PGconn *push_pg_connect(push_sender_t *sd)
 {
@@ -22,6 +24,7 @@ PGconn *push_pg_connect(push_sender_t *sd)
                 SLOG(sd, APLOG_NOTICE, "PUSH0602", "sender: database connection is back");
             return db;
         }
+        push_metrics_sender_beat(push_metrics_shm, apr_time_now());   /* waiting, not dead */
         if (!logged++)
             SLOG(sd, APLOG_ERR, "PUSH0601", "sender: cannot connect to the database: %s",
                  PQerrorMessage(db));

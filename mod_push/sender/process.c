@@ -15,6 +15,7 @@
 #include "mpm_common.h"
 #include "unixd.h"
 
+#include "core/metrics.h"
 #include "log.h"
 #include "sender/internal.h"
 
@@ -28,7 +29,7 @@ typedef struct {
     apr_time_t last_start;
 } sender_proc_t;
 
-static apr_status_t fork_sender(sender_proc_t *sp);
+static apr_status_t fork_sender(sender_proc_t *sp, int is_restart);
 
 static void maintenance(int reason, void *data, apr_wait_t status)
 {
@@ -45,7 +46,7 @@ static void maintenance(int reason, void *data, apr_wait_t status)
                   "another", (int)sp->proc->pid);
         if (apr_time_now() - sp->last_start < apr_time_from_sec(1))
             apr_sleep(apr_time_from_sec(1));   /* a sender that dies at once must not spin */
-        fork_sender(sp);
+        fork_sender(sp, 1);
         break;
     case APR_OC_REASON_RESTART:
         apr_proc_other_child_unregister(data);
@@ -60,7 +61,7 @@ static void maintenance(int reason, void *data, apr_wait_t status)
     }
 }
 
-static apr_status_t fork_sender(sender_proc_t *sp)
+static apr_status_t fork_sender(sender_proc_t *sp, int is_restart)
 {
     apr_status_t rv;
     sp->proc = apr_pcalloc(sp->pconf, sizeof(*sp->proc));
@@ -82,6 +83,7 @@ static apr_status_t fork_sender(sender_proc_t *sp)
         PUSH_SLOG(APLOG_ERR, rv, sp->s, "PUSH0653", "cannot fork the sender process");
         return rv;
     }
+    push_metrics_sender_forked(push_metrics_shm, (int)sp->proc->pid, is_restart);
     /* killed with the configuration: SIGTERM, then SIGKILL after a grace period */
     apr_pool_note_subprocess(sp->pconf, sp->proc, APR_KILL_AFTER_TIMEOUT);
     apr_proc_other_child_register(sp->proc, maintenance, sp, NULL, sp->pconf);
@@ -95,5 +97,5 @@ int push_sender_start(apr_pool_t *pconf, server_rec *s, push_sender_conf_t *conf
     sp->s = s;
     sp->conf = conf;
     conf->server = s;
-    return fork_sender(sp) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
+    return fork_sender(sp, 0) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }

@@ -22,6 +22,8 @@ typedef struct push_msg {
     const push_private_t *priv;     /* privacy mode, or NULL */
     push_rc_t rc;                   /* for Rocket.Chat's shape: id, host, privacy */
     int voip;                       /* settings.apns.voip: VoIP pushes where a device has a token */
+    apr_time_t due;                 /* accepted, or scheduled for later: the delay metric's start */
+    int first_sent;                 /* this worker has sent one of its deliveries */
     apr_pool_t *pool;               /* the cache's pool: mappings kept per message live here */
     void *mapped[PUSH_PROVIDER_SLOTS];
 } push_msg_t;
@@ -37,6 +39,7 @@ typedef struct push_req {
     push_cred_t *cr;
     CURL *easy;
     struct curl_slist *headers;
+    int headers_shared;             /* headers belong to the message's mapping: not freed */
     const char *bearer;             /* the token the request carries */
     char resp[2048];
     push_body_buf_t body;           /* writes into resp */

@@ -1,6 +1,7 @@
 /* The sender process: its threads, the LISTEN connection, the heartbeat that health
  * reads, and an orderly stop on SIGTERM. */
 #include "sender/internal.h"
+#include "core/metrics.h"
 
 #include <poll.h>
 #include <stdlib.h>
@@ -91,27 +92,29 @@ size_t push_curl_keep(char *data, size_t size, size_t n, void *ctx)
     return size * n;
 }
 
-int push_queue_put(push_sender_t *sd, push_qjob_t *j)
+int push_queue_put(push_sender_t *sd, push_qjob_t *head, push_qjob_t *tail, int n)
 {
     apr_thread_mutex_lock(sd->qlock);
-    while (sd->qcount >= sd->qcap && !SENDER_STOPPING(sd))
+    /* a whole chunk at once, so that a worker always takes a whole one (an empty queue
+     * takes a chunk of any size) */
+    while (sd->qcount > 0 && sd->qcount + n > sd->qcap && !SENDER_STOPPING(sd))
         apr_thread_cond_timedwait(sd->qspace, sd->qlock, apr_time_from_msec(200));
     if (SENDER_STOPPING(sd)) {
         apr_thread_mutex_unlock(sd->qlock);
         return 0;
     }
-    j->next = NULL;
+    tail->next = NULL;
     if (sd->qtail)
-        sd->qtail->next = j;
+        sd->qtail->next = head;
     else
-        sd->qhead = j;
-    sd->qtail = j;
-    sd->qcount++;
+        sd->qhead = head;
+    sd->qtail = tail;
+    sd->qcount += n;
     apr_thread_mutex_unlock(sd->qlock);
     return 1;
 }
 
-push_qjob_t *push_queue_take(push_sender_t *sd, int n)
+push_qjob_t *push_queue_take(push_sender_t *sd)
 {
     push_qjob_t *first, *last;
     int k = 1;
@@ -121,7 +124,7 @@ push_qjob_t *push_queue_take(push_sender_t *sd, int n)
         apr_thread_mutex_unlock(sd->qlock);
         return NULL;
     }
-    for (last = first; k < n && last->next; k++)
+    for (last = first; last->next && last->next->chunk == first->chunk; k++)
         last = last->next;
     sd->qhead = last->next;
     if (!sd->qhead)
@@ -159,7 +162,47 @@ void push_curl_common(push_sender_t *sd, void *easy, const char *url, int h2)
     }
 }
 
-/* Writes this sender's row (health reads it). */
+void push_chunk_orphan(push_sender_t *sd, apr_int64_t chunk)
+{
+    apr_thread_mutex_lock(sd->lock);
+    if (sd->norphans < (int)(sizeof(sd->orphans) / sizeof(sd->orphans[0])))
+        sd->orphans[sd->norphans++] = chunk;
+    apr_thread_mutex_unlock(sd->lock);
+}
+
+/* Gives back the chunks this sender will not finish (they are sent again from scratch,
+ * by whichever sender takes them); those the list has no room for stay leased until the
+ * sender stops. */
+static void give_back_orphans(push_sender_t *sd, PGconn **db)
+{
+    char ids[64 * 24 + 4];
+    const char *params[2] = {sd->owner, ids};
+    size_t at = 0;
+    int n;
+    PGresult *res;
+    apr_thread_mutex_lock(sd->lock);
+    n = sd->norphans;
+    ids[at++] = '{';
+    for (int i = 0; i < n; i++)
+        at += apr_snprintf(ids + at, sizeof(ids) - at, "%s%" APR_INT64_T_FMT, i ? "," : "", sd->orphans[i]);
+    apr_thread_mutex_unlock(sd->lock);
+    if (n == 0)
+        return;
+    apr_cpystrn(ids + at, "}", sizeof(ids) - at);
+    res = push_pg_exec(sd, db, "UPDATE push_chunk SET owner = NULL, lease_until = now() - interval '1 second' "
+                               "WHERE chunk_id = ANY ($2::bigint[]) AND owner = $1", 2, params);
+    if (res) {
+        apr_thread_mutex_lock(sd->lock);
+        memmove(sd->orphans, sd->orphans + n, sizeof(sd->orphans[0]) * (size_t)(sd->norphans - n));
+        sd->norphans -= n;
+        apr_thread_mutex_unlock(sd->lock);
+        SLOG(sd, APLOG_INFO, "PUSH0614", "sender: gave back %d chunk(s) whose outcomes were not written", n);
+    }
+    PQclear(res);
+}
+
+/* Writes this sender's row (health reads it), gives back orphaned chunks and renews the
+ * leases of the others. */
 static void heartbeat(push_sender_t *sd, PGconn **db, int gone)
 {
     char pid[32], host[256] = "";
@@ -176,6 +219,12 @@ static void heartbeat(push_sender_t *sd, PGconn **db, int gone)
                               "ON CONFLICT (owner) DO UPDATE SET seen_at = now()", 3, params);
     PQclear(res);
     if (!gone) {
+        char lease[16];
+        const char *p2[2] = {sd->owner, lease};
+        apr_snprintf(lease, sizeof(lease), "%d", sd->c->lease);
+        give_back_orphans(sd, db);
+        PQclear(push_pg_exec(sd, db, "UPDATE push_chunk SET lease_until = now() + make_interval(secs => $2::integer) "
+                                     "WHERE owner = $1", 2, p2));
         /* rows of senders long gone would only confuse health */
         res = push_pg_exec(sd, db, "DELETE FROM push_sender WHERE seen_at < now() - interval '1 hour'",
                            0, NULL);
@@ -239,6 +288,9 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
     PGconn *db = NULL;
     apr_time_t last_beat = 0;
     upkeep_t up = {0, 0, 0};
+    /* the heartbeat also renews the leases of the chunks this sender holds: at least
+     * three times per lease */
+    apr_time_t beat = apr_time_from_msec(c->lease * 1000 / 3 < 5000 ? c->lease * 1000 / 3 : 5000);
     char rnd[8];
 
     sd->pool = p;
@@ -309,6 +361,8 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
         struct pollfd pfd;
         PGnotify *n;
         int woke = 0;
+        /* alive for the status page and push_sender_up, with or without a database */
+        push_metrics_sender_beat(push_metrics_shm, apr_time_now());
         if (!db || PQstatus(db) != CONNECTION_OK) {
             if (db)
                 PQfinish(db);
@@ -319,7 +373,7 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
             }
             push_sender_wake(sd);   /* something may have arrived meanwhile */
         }
-        if (apr_time_now() - last_beat > apr_time_from_sec(5)) {
+        if (apr_time_now() - last_beat > beat) {
             heartbeat(sd, &db, 0);
             last_beat = apr_time_now();
             if (!db)
@@ -355,19 +409,25 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
         apr_thread_join(&trv, threads[i]);
     }
     push_creds_clear(sd);
-    /* what is still queued was claimed: its leases run out and others take it over */
-    for (push_qjob_t *j = push_queue_take(sd, sd->qcount + 1), *next; j; j = next) {
-        next = j->next;
-        free(j);
+    /* what is still queued was never started: its chunks are given back below */
+    for (push_qjob_t *j; (j = push_queue_take(sd));) {
+        for (push_qjob_t *next; j; j = next) {
+            next = j->next;
+            free(j);
+        }
     }
     if (!db || PQstatus(db) != CONNECTION_OK) {
-        /* one try to say goodbye; the row ages out otherwise */
+        /* one try to say goodbye; the row ages out otherwise, and the chunks' leases */
         if (db)
             PQfinish(db);
         db = PQconnectdb(c->conninfo);
     }
     if (PQstatus(db) == CONNECTION_OK) {
         const char *params[1] = {sd->owner};
+        /* every worker wrote the outcomes of its chunk: the chunks still held were not
+         * started, nobody received them, and any sender may take them at once */
+        PQclear(PQexecParams(db, "UPDATE push_chunk SET owner = NULL, lease_until = now() - interval '1 second' "
+                                 "WHERE owner = $1", 1, NULL, params, NULL, NULL, 0));
         PQclear(PQexecParams(db, "DELETE FROM push_sender WHERE owner = $1", 1, NULL, params, NULL,
                              NULL, 0));
     }
