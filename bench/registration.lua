@@ -1,27 +1,30 @@
 -- wrk script for bench/registration: every request registers a new device with a
--- random token and (Layer, MobileFirst) a device id never used before, so that each
--- request takes the insert path of push_device_register. Three dialects:
+-- random token and (Layer, MobileFirst) a device id never used before, for one of the
+-- benchmark's users drawn at random, so that each request takes the insert path of
+-- push_device_register and, once its user has 25 devices, the eviction of the least
+-- recently used one. Three dialects:
 --
 --   layer        POST /push_tokens (the URL given to wrk), Layer's Accept header,
---                "Authorization: Layer session-token=...", body
---                {"token": ..., "type": "apns", "device_id": ...}; expects 202
+--                "Authorization: Layer session-token=..." of a random user's session,
+--                body {"token": ..., "type": "apns", "device_id": ...}; expects 202
 --   mobilefirst  POST to the URL given to wrk (/imfpush/v1/apps/APP/devices),
 --                "Authorization: Bearer ...", body
---                {"deviceId": ..., "token": ..., "platform": "A"}; expects 201
+--                {"deviceId": ..., "token": ..., "platform": "A", "userId": <random user>};
+--                expects 201
 --   rocketchat   POST to the URL given to wrk (/api/v1/push.token), "X-User-Id" and
---                "X-Auth-Token" (a built-in session of that user), body
+--                "X-Auth-Token" of a random user's built-in session, body
 --                {"type": "gcm", "value": ..., "appName": "chat.rocket.android"}
 --                (no "id": mod_push makes a new record id); expects 200 with
 --                "success": true in the body
 --
 -- Arguments (after "--" on the wrk command line):
 --   1  dialect: layer, mobilefirst or rocketchat (required)
---   2  credential: the session token (layer, rocketchat) or the OAuth access token
---      (mobilefirst) (required)
+--   2  credential: a file of sessions, one "USER TOKEN" a line (layer, rocketchat), or
+--      the OAuth access token (mobilefirst) (required)
 --   3  device id prefix; differs between wrk runs against one database so that the
 --      measured run does not re-register the warm-up's devices (default "wrk");
 --      rocketchat sends no device id and ignores it
---   4  user id of the session (rocketchat: X-User-Id; required there)
+--   4  mobilefirst: how many users (userId bench-user-1 .. bench-user-N; default 200)
 --
 -- done() prints a few "bench: KEY VALUE" lines after wrk's own report, which
 -- bench/registration reads: requests, answers other than expected,
@@ -50,21 +53,33 @@ local headers = {
     ["Content-Type"] = "application/json",
 }
 
-local usage = "usage: wrk -s registration.lua URL -- layer|mobilefirst|rocketchat CREDENTIAL [PREFIX [USER]]"
+local usage = "usage: wrk -s registration.lua URL -- layer|mobilefirst|rocketchat CREDENTIAL [PREFIX [USERS]]"
+local sessions = {}  -- layer, rocketchat: {user, token} pairs
+local users = 200    -- mobilefirst: userId bench-user-1 .. bench-user-<users>
+
+local function read_sessions(path)
+    local f = assert(io.open(path, "r"), "cannot read the sessions file " .. path)
+    for line in f:lines() do
+        local user, token = line:match("^(%S+) (%S+)$")
+        if user then table.insert(sessions, {user, token}) end
+    end
+    f:close()
+    assert(#sessions > 0, "no sessions in " .. path)
+end
 
 function init(args)
     dialect = assert(args[1], usage)
     local credential = assert(args[2], usage)
     if dialect == "layer" then
         headers["Accept"] = "application/vnd.layer+json; version=1.0"
-        headers["Authorization"] = 'Layer session-token="' .. credential .. '"'
+        read_sessions(credential)
         expected = 202
     elseif dialect == "mobilefirst" then
         headers["Authorization"] = "Bearer " .. credential
+        users = tonumber(args[4] or "200")
         expected = 201
     elseif dialect == "rocketchat" then
-        headers["X-User-Id"] = assert(args[4], usage)
-        headers["X-Auth-Token"] = credential
+        read_sessions(credential)
         expected = 200
         want_success = true
     else
@@ -93,6 +108,9 @@ function request()
     counter = counter + 1
     local body
     if dialect == "rocketchat" then
+        local s = sessions[math.random(#sessions)]
+        headers["X-User-Id"] = s[1]
+        headers["X-Auth-Token"] = s[2]
         -- a token never seen, so push_rocketchat_register finds no record and makes one
         body = string.format('{"type": "gcm", "value": "%s", "appName": "chat.rocket.android"}',
                              random_token())
@@ -100,11 +118,12 @@ function request()
     end
     local device = string.format("%s-%s%d", random_token():sub(1, 32), prefix, counter)
     if dialect == "layer" then
+        headers["Authorization"] = 'Layer session-token="' .. sessions[math.random(#sessions)][2] .. '"'
         body = string.format('{"token": "%s", "type": "apns", "device_id": "%s"}',
                              random_token(), device)
     else
-        body = string.format('{"deviceId": "%s", "token": "%s", "platform": "A"}',
-                             device, random_token())
+        body = string.format('{"deviceId": "%s", "token": "%s", "platform": "A", "userId": "bench-user-%d"}',
+                             device, random_token(), math.random(users))
     end
     -- no path: the one of the URL wrk was given
     return wrk.format("POST", nil, headers, body)

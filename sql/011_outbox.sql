@@ -171,6 +171,17 @@ BEGIN
          WHERE push_message.app_id = p_app AND push_message.message_id = p_msg;
         RETURN;
     END IF;
+    -- Who a message addressed to devices reaches: their owners when the walk starts
+    -- (push.get authorizes against them, push_rocketchat_message). Bounded by the request's
+    -- list; a broadcast or tag audience writes no row per device (see push_rocketchat_message).
+    IF m.expand_cursor IS NULL AND m.target ? 'deviceIds' THEN
+        INSERT INTO push_message_recipient (app_id, message_id, user_id)
+        SELECT DISTINCT p_app, p_msg, d.user_id
+          FROM push_device d
+         WHERE d.app_id = p_app AND d.user_id IS NOT NULL
+           AND d.device_id = ANY (ARRAY(SELECT jsonb_array_elements_text(m.target->'deviceIds')))
+        ON CONFLICT DO NOTHING;
+    END IF;
     WITH a AS (
         SELECT x.*, ((dense_rank() OVER (ORDER BY x.device_id)) - 1) / p_chunk AS k
           FROM push_audience(p_app, p_msg, coalesce(m.expand_cursor, ''), NULL,
@@ -493,5 +504,39 @@ $$;
 
 -- expansion into rows is gone (push_message_next_chunk walks the audience instead)
 DROP FUNCTION push_message_expand(text, text, text, integer, integer, integer);
+
+-- Rocket.Chat's push.get: who may read a message. Addressed by user id: those users;
+-- addressed to devices: the owners those devices had when the walk began
+-- (push_message_recipient); a broadcast, platform or tag audience (walked in chunks,
+-- with no row per device): a user holding a device of the application that was in the
+-- audience's kind before the message was accepted (registered to them no later than the
+-- message's creation).
+CREATE OR REPLACE FUNCTION push_rocketchat_message(p_app text, p_id text, p_user text)
+RETURNS TABLE (body text, created_at text, updated_at text, allowed boolean, host text)
+LANGUAGE sql STABLE AS $$
+    SELECT m.body::text,
+           to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+           to_char(m.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+           CASE
+             WHEN m.target ? 'userIds' THEN m.target->'userIds' ? p_user
+             WHEN m.target ? 'deviceIds' THEN EXISTS (
+                 SELECT 1 FROM push_message_recipient r
+                  WHERE r.app_id = p_app AND r.message_id = m.message_id AND r.user_id = p_user)
+             ELSE EXISTS (
+                 SELECT 1 FROM push_message_recipient r
+                  WHERE r.app_id = p_app AND r.message_id = m.message_id AND r.user_id = p_user)
+               OR EXISTS (
+                 SELECT 1 FROM push_device d
+                  WHERE d.app_id = p_app AND d.user_id = p_user AND d.updated_at <= m.created_at
+                    AND (NOT m.target ? 'tagNames' OR EXISTS (
+                         SELECT 1 FROM push_subscription s
+                          WHERE s.app_id = p_app AND s.device_id = d.device_id
+                            AND s.tag_name = ANY (ARRAY(SELECT jsonb_array_elements_text(m.target->'tagNames'))))))
+           END,
+           a.settings->>'host'
+      FROM push_message m JOIN push_application a ON a.app_id = m.app_id
+     WHERE m.app_id = p_app AND m.message_id = p_id
+$$;
+
 
 INSERT INTO push_schema_version (version) VALUES (11);

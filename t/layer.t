@@ -81,8 +81,18 @@ sub is_layer_error {
     my $id = 'dev-handover-' . random_hex(6);
     register($token, device_id => $id);
     my ($res) = register($t2, device_id => $id);
-    is $res->code, 202, 'another user registering the same device id';
-    is((device($id))[2], $other, 'takes the device over (it now belongs to the new user)');
+    is_layer_error($res, 403, 101, 'access_denied', "another user registering the device of a live session's user",
+                   'device_id');
+    is((device($id))[2], $user, '... leaves it with its owner');
+    # the documented hand-over: once the owner's session ends, the device moves
+    my $u3 = 'layer-leaving-' . random_hex(6);
+    my $t3 = new_session($u3, $APP);
+    my $id3 = 'dev-handover-' . random_hex(6);
+    register($t3, device_id => $id3);
+    pushctl('session', 'rm', $t3);
+    ($res) = register($t2, device_id => $id3);
+    is $res->code, 202, 'after its owner logged out, another user registering the same device id';
+    is((device($id3))[2], $other, 'takes the device over (it now belongs to the new user)');
 }
 
 # --- per-user limit: 25 devices, least recently used out first --------------------------
@@ -209,7 +219,8 @@ is_layer_error(layer(DELETE => '/push_tokens/x', $token, undef, accept => 'appli
                    'authentication_required', 'a broken header is 401');
 
     my $short = new_session('layer-expiring-' . random_hex(6), $APP, 1);
-    is layer(POST => '/push_tokens', $short, {%$body, device_id => random_hex(8)})->code, 202, 'a live session works';
+    is layer(POST => '/push_tokens', $short, {%$body, device_id => random_hex(8), token => random_hex(64)})->code, 202,
+        'a live session works';
     sleep 2;
     is_layer_error(layer(POST => '/push_tokens', $short, {%$body, device_id => random_hex(8)}), 401, 4,
                    'authentication_required', 'an expired session is refused');

@@ -94,6 +94,37 @@ is mf(GET => '/apps', $all_apps)->code, 200, 'GET /apps with push.application.*:
 my ($star) = oauth_token('apps.* push.application.*');
 is mf(GET => "/apps/$app/status", $star)->code, 200, 'a wildcard operation scope (apps.*) works';
 
+# '*' stays within one dot-separated segment: "*.*" is every operation scope
+# (apps.read, devices.write, ...) but no application's scope
+{
+    my ($id, $secret) = oauth_client("*.* push.application.$other");
+    my ($narrow, $res) = oauth_token(undef, $id, $secret);
+    ok $narrow, 'a client allowed "*.* push.application.<appb>" gets a token';
+    is json_body($res)->{scope}, "*.* push.application.$other", '... for what it is allowed';
+    is mf(GET => "/apps/$other", $narrow)->code, 200, '... which reads its own application';
+    is mf(GET => "/apps/$other/devices/dev1", $narrow)->code, 200, '... and its devices';
+    is mf(GET => "/apps/$app", $narrow)->code, 403, '... but not another application';
+    is mf(GET => "/apps/$app/devices/dev1", $narrow)->code, 403, "... nor that application's devices";
+    is mf(GET => '/apps', $narrow)->code, 403, '... nor the list of every application';
+    my ($asked, $r2) = oauth_token("apps.read push.application.$app", $id, $secret);
+    is $asked, undef, "asking for another application's scope";
+    is $r2->code, 400, '... is 400';
+    is json_body($r2)->{error}, 'invalid_scope', '... invalid_scope';
+    (undef, $r2) = oauth_token('apps.read push.application.*', $id, $secret);
+    is json_body($r2)->{error}, 'invalid_scope', 'asking for push.application.* too';
+}
+{
+    my ($id, $secret) = oauth_client('apps.read push.application.*');
+    my ($each) = oauth_token(undef, $id, $secret);
+    is mf(GET => "/apps/$app", $each)->code, 200, '"push.application.*" reaches every application';
+    is mf(GET => '/apps', $each)->code, 200, '... and lists them';
+    is mf(GET => "/apps/$app/devices/dev1", $each)->code, 403, '... with no more operations than apps.read';
+    ($id, $secret) = oauth_client('*');
+    my ($all) = oauth_token(undef, $id, $secret);
+    is mf(GET => "/apps/$app/devices/dev1", $all)->code, 200, '"*" alone is every scope';
+    is mf(GET => '/apps', $all)->code, 200, '... the list of applications too';
+}
+
 # creating and deleting applications
 my $new = 'scope-new-' . random_hex(6);
 my ($no_app_scope) = oauth_token("apps.write push.application.$app");

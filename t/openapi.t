@@ -46,6 +46,14 @@ my $BIG_JSON = {pad => $BIG};
     call(rocketchat => POST => '/api/v1/push.token', json => {type => 'gcm', value => $value, appName => 'a'},
          expect => 401, name => 'no session');
     $rc->(POST => '/push.token', json => {type => 'gcm', value => $value, appName => 'chat.rocket.android'}, expect => 200);
+    {
+        # another user's token value while its owner is logged in: the record is not taken
+        my $other = 'oa-rc-other-' . random_hex(6);
+        my $otok = new_session($other, 'test-rc');
+        call(rocketchat => POST => '/api/v1/push.token', headers => ['X-User-Id' => $other, 'X-Auth-Token' => $otok],
+             json => {type => 'gcm', value => $value, appName => 'chat.rocket.android'}, expect => 403,
+             name => "another user's token");
+    }
     $rc->(POST => '/push.token', json => {type => 'apn', value => random_hex(64), appName => 'chat.rocket.ios',
                                           voipToken => random_hex(64)}, expect => 200, name => 'with a voipToken');
     $rc->(POST => '/push.token', json => {type => 'unknownPlatform'}, expect => 400, name => 'bad type');
@@ -99,6 +107,12 @@ my $BIG_JSON = {pad => $BIG};
                ios_version => '9.0');
 
     call(layer => POST => '/push_tokens', headers => \@h, json => \%reg, expect => 202);
+    {
+        # another user re-registering that device id while its owner is logged in
+        my $otok = new_session('oa-layer-other-' . random_hex(6), 'test-layer');
+        call(layer => POST => '/push_tokens', headers => [Accept => $accept, Authorization => qq{Layer session-token="$otok"}],
+             json => {%reg, token => random_hex(64)}, expect => 403, name => "another user's device");
+    }
     call(layer => POST => '/push_tokens', headers => \@h, json => {type => 'gcm', token => 'x', device_id => 'fcm-' . random_hex(6),
                                                                  gcm_sender_id => '123'}, expect => 202, name => 'gcm');
     call(layer => POST => '/push_tokens', headers => [Accept => $accept], json => \%reg, expect => 401);
@@ -129,6 +143,12 @@ my $BIG_JSON = {pad => $BIG};
     my %bind = (application => 'navixy_android_viewer', token => 'fcm-' . random_hex(20), category_filter => 'chat_message');
 
     call(navixy => GET => "$base/bind", query => [hash => $hash, %bind], expect => 200);
+    {
+        # another user's session binding the same token while the first is live
+        my $other = new_session('oa-nvx-other-' . random_hex(6), 'test-navixy');
+        call(navixy => GET => "$base/bind", query => [hash => $other, %bind], expect => 403, name => "another user's token");
+        call(navixy => POST => "$base/bind", json => {hash => $other, %bind}, expect => 403, name => "another user's token");
+    }
     call(navixy => POST => "$base/bind", json => {hash => $hash, %bind}, expect => 200, name => 'JSON');
     call(navixy => POST => "$base/bind", form => [hash => $hash, %bind], expect => 200, name => 'form');
     call(navixy => POST => "$base/bind", json => {%bind}, headers => [Authorization => "NVX $hash"], expect => 200,

@@ -98,25 +98,39 @@ is_deeply [$moved->{_id}, $moved->{token}], [$given, {gcm => $good{value}}], 'th
 is psql("SELECT count(*) FROM push_device WHERE app_id = '$APP' AND token = '$good{value}'"), 1,
    'and the token leaves its other record';
 
-my $handed = json_body(rc(POST => 'push.token', $bob, $tb, {%good, id => $given}))->{result};
-is $handed->{userId}, $bob, 'a record handed to another user moves to that user';
-is psql("SELECT user_id FROM push_device WHERE app_id = '$APP' AND device_id = '$given'"), $bob, '... in the store';
+$res = rc(POST => 'push.token', $bob, $tb, {%good, id => $given});
+is $res->code, 403, "another user naming a live user's record by id: 403";
+is_deeply json_body($res), {success => JSON::PP::false(), errorType => 'error-not-allowed',
+                            error => 'The push token record belongs to another user [error-not-allowed]'},
+   "... in Rocket.Chat's format";
+is psql("SELECT user_id FROM push_device WHERE app_id = '$APP' AND device_id = '$given'"), $alice, '... the record stays hers';
+# the documented hand-over: the session that registered the record ended
+my $carl = 'rc-carl-' . random_hex(6);
+my $tcarl = new_session($carl, $APP);
+my $given2 = 'rc-id-' . random_hex(6);
+rc(POST => 'push.token', $carl, $tcarl, {%good, id => $given2, value => 'apn-' . random_hex(8), type => 'apn'});
+pushctl('session', 'rm', $tcarl);
+my $handed = json_body(rc(POST => 'push.token', $bob, $tb, {%good, id => $given2, value => 'gcm-' . random_hex(8)}))->{result};
+is $handed->{userId}, $bob, 'a record whose session ended, handed to another user, moves to that user';
+is psql("SELECT user_id FROM push_device WHERE app_id = '$APP' AND device_id = '$given2'"), $bob, '... in the store';
 
 # --- deleting ----------------------------------------------------------------------------------------
 my %shared = (type => 'apn', value => 'shared-' . random_hex(10), appName => 'chat.rocket.ios');
 rc(POST => 'push.token', $alice, $ta, \%shared);
-rc(POST => 'push.token', $bob, $tb, {%shared, appName => 'other.app'});
+$res = rc(POST => 'push.token', $bob, $tb, {%shared, appName => 'other.app'});
+is $res->code, 403, "another user's token value under another appName: 403";
+is json_body($res)->{errorType}, 'error-not-allowed', '... error-not-allowed';
 is psql("SELECT count(*) FROM push_device WHERE app_id = '$APP' AND token = '$shared{value}'"), 1,
-   'one live record per token: the later registration holds it';
-$res = rc(DELETE => 'push.token', $alice, $ta, {token => $shared{value}});
-is $res->code, 404, "deleting a token another user holds now: 404";
-is_deeply json_body($res), {success => JSON::PP::false(), error => 'Resource not found'}, '... Resource not found';
-is psql("SELECT user_id FROM push_device WHERE app_id = '$APP' AND token = '$shared{value}'"), $bob,
-   "the other user's record stays";
+   'one live record per token';
 $res = rc(DELETE => 'push.token', $bob, $tb, {token => $shared{value}});
+is $res->code, 404, "deleting a token another user holds: 404";
+is_deeply json_body($res), {success => JSON::PP::false(), error => 'Resource not found'}, '... Resource not found';
+is psql("SELECT user_id FROM push_device WHERE app_id = '$APP' AND token = '$shared{value}'"), $alice,
+   "the other user's record stays";
+$res = rc(DELETE => 'push.token', $alice, $ta, {token => $shared{value}});
 is $res->code, 200, 'the owner deletes it';
 is_deeply json_body($res), {success => JSON::PP::true()}, '{"success": true}';
-is rc(DELETE => 'push.token', $bob, $tb, {token => $shared{value}})->code, 404, 'deleting again: 404';
+is rc(DELETE => 'push.token', $alice, $ta, {token => $shared{value}})->code, 404, 'deleting again: 404';
 rc_400(rc(DELETE => 'push.token', $bob, $tb, {token => ''}), 'error-token-param-not-valid',
        'The required "token" body param is missing or invalid.', 'DELETE with an empty token');
 rc_400(rc(DELETE => 'push.token', $bob, $tb, {}), 'error-token-param-not-valid',
@@ -137,6 +151,7 @@ rc(POST => 'push.token', $alice, $ta, {%good, value => 'last-' . random_hex(8)})
 pushctl('session', 'rm', $ta);
 is rc(POST => 'push.token', $alice, $ta, \%good)->code, 401, 'a removed session is refused';
 is psql("SELECT count(*) FROM push_device d WHERE d.app_id = '$APP' AND d.session_ref = encode(sha256('$ta'), 'hex') "
-        . "AND NOT EXISTS (SELECT 1 FROM push_session s WHERE s.token_hash = d.session_ref)"), 1,
-   'its records now point at no live session (the sender skips them)';
+        . "AND NOT EXISTS (SELECT 1 FROM push_session s WHERE s.token_hash = d.session_ref)"), 2,
+   'its records (the one named by id that bob could not take, and the last) now point at no live session '
+   . '(the sender skips them)';
 done_testing;

@@ -202,6 +202,7 @@ sed -e "s|modules/mod_push.so|$PUSH_TOP/.libs/mod_push.so|; s|modules/|$MODDIR/|
     [ "$(id -u)" -eq 0 ] && printf 'User nobody\nGroup nogroup\n'
     echo "LoadModule mpm_event_module $MODDIR/mod_mpm_event.so"
     echo "LoadModule authz_core_module $MODDIR/mod_authz_core.so"
+    echo "LoadModule authz_host_module $MODDIR/mod_authz_host.so"
     echo "ErrorLog \"$EX/error_log\""
     echo "DocumentRoot \"$EX/htdocs\""
     echo "Include \"$EX/example.conf\""

@@ -29,6 +29,7 @@ static const layer_err_t E_AUTH = {HTTP_UNAUTHORIZED, 4, "authentication_require
 static const layer_err_t E_INVALID_REQUEST = {HTTP_BAD_REQUEST, 10, "invalid_request"};
 static const layer_err_t E_MISSING = {HTTP_UNPROCESSABLE_ENTITY, 104, "missing_property"};
 static const layer_err_t E_INVALID = {HTTP_UNPROCESSABLE_ENTITY, 105, "invalid_property"};
+static const layer_err_t E_DENIED = {HTTP_FORBIDDEN, 101, "access_denied"};
 static const layer_err_t E_ENDPOINT = {HTTP_NOT_FOUND, 106, "invalid_endpoint"};
 static const layer_err_t E_HEADER = {HTTP_NOT_ACCEPTABLE, 107, "invalid_header"};
 static const layer_err_t E_METHOD = {HTTP_METHOD_NOT_ALLOWED, 109, "method_not_allowed"};
@@ -291,6 +292,9 @@ static int layer_register(request_rec *r, const char *token)
         if (rv == PUSH_NOTFOUND)
             return unauthorized(r);
     }
+    if (rv == PUSH_EFORBIDDEN)
+        return layer_error(r, &E_DENIED, "The device or its token is registered to another user",
+                           "property", "device_id");
     if (rv != PUSH_OK)
         return layer_status_error(r, rv);
     return push_send_empty(r, HTTP_ACCEPTED);

@@ -29,6 +29,7 @@ static const nvx_err_t E_NO_SESSION = {4, HTTP_BAD_REQUEST,
 static const nvx_err_t E_FORMAT = {5, HTTP_BAD_REQUEST, "Wrong request format"};
 static const nvx_err_t E_PARAMS = {7, HTTP_BAD_REQUEST, "Invalid parameters"};
 static const nvx_err_t E_TOO_LARGE = {9, HTTP_PRECONDITION_FAILED, "Too large request"};
+static const nvx_err_t E_DENIED = {11, HTTP_FORBIDDEN, "Access denied"};
 static const nvx_err_t E_DB_DOWN = {14, HTTP_SERVICE_UNAVAILABLE, "Database unavailable"};
 static const nvx_err_t E_METHOD = {112, HTTP_BAD_REQUEST, "Wrong method"};
 
@@ -258,6 +259,8 @@ static int nvx_bind(request_rec *r, const nvx_params_t *p, const push_principal_
     if (!push_registry_validate(r->pool, &d, &inv))
         return nvx_error(r, &E_PARAMS, inv.field, inv.reason);
     rv = push_registry_register(r, &d, push_conf_user_device_limit(r, 0));
+    if (rv == PUSH_EFORBIDDEN)
+        return nvx_error(r, &E_DENIED, "token", "is registered to another user");
     if (rv != PUSH_OK)
         return nvx_store_error(r, rv);
     return nvx_success(r);

@@ -21,6 +21,7 @@
 #include "store/store.h"
 
 #define RC_LOGIN_REQUIRED "You must be logged in to do this."
+#define RC_DEVICE_LIMIT 25 /* PushUserDeviceLimit's default here, as Layer's */
 
 static int rc_send(request_rec *r, int status, json_object *body)
 {
@@ -110,6 +111,7 @@ static int text_ok(json_object *obj, const char *name, apr_size_t max, const cha
 typedef struct {
     push_device_t d;
     const char *id, *new_id, *app_name, *token, *voip;
+    int limit;
     apr_dbd_row_t *row;
     push_db_t db;
 } rc_op_t;
@@ -118,7 +120,8 @@ static push_status_t op_register(push_db_t *db, void *ctx)
 {
     rc_op_t *op = ctx;
     op->db = *db;
-    return push_store_rocketchat_register(db, &op->d, op->id, op->new_id, op->app_name, op->voip, &op->row);
+    return push_store_rocketchat_register(db, &op->d, op->id, op->new_id, op->app_name, op->voip,
+                                          op->limit, &op->row);
 }
 
 static push_status_t op_delete(push_db_t *db, void *ctx)
@@ -183,7 +186,11 @@ static int push_token_post(request_rec *r, const push_principal_t *who)
         return rc_error(r, HTTP_BAD_REQUEST, apr_psprintf(r->pool, "The %s is invalid: %s",
                         why.field, why.reason), "error-invalid-param");
     op.app_name = app_name;
+    op.limit = push_conf_user_device_limit(r, RC_DEVICE_LIMIT);
     rv = push_db_with(r, op_register, &op);
+    if (rv == PUSH_EFORBIDDEN)
+        return rc_error(r, HTTP_FORBIDDEN, "The push token record belongs to another user",
+                        "error-not-allowed");
     if (rv != PUSH_OK)
         return rc_unavailable(r);
 

@@ -3,15 +3,16 @@
 #include <apr_strings.h>
 #include <string.h>
 
-int push_scope_match(const char *pattern, const char *scope)
+/* One dot-free segment against a pattern segment: '*' matches any run of characters.
+ * Iterative glob with one backtrack point: linear, no recursion. */
+static int segment_match(const char *pattern, const char *pend, const char *scope, const char *send)
 {
-    /* iterative glob with one backtrack point: linear, no recursion */
     const char *star = NULL, *resume = NULL;
-    while (*scope) {
-        if (*pattern == '*') {
+    while (scope < send) {
+        if (pattern < pend && *pattern == '*') {
             star = pattern++;
             resume = scope;
-        } else if (*pattern == *scope) {
+        } else if (pattern < pend && *pattern == *scope) {
             pattern++;
             scope++;
         } else if (star) {
@@ -21,9 +22,27 @@ int push_scope_match(const char *pattern, const char *scope)
             return 0;
         }
     }
-    while (*pattern == '*')
+    while (pattern < pend && *pattern == '*')
         pattern++;
-    return *pattern == '\0';
+    return pattern == pend;
+}
+
+int push_scope_match(const char *pattern, const char *scope)
+{
+    /* "*" alone is every scope (MobileFirst's administrator); otherwise a '*' stays
+     * within its dot-separated segment, so "*.*" is not "push.application.demo" */
+    if (strcmp(pattern, "*") == 0)
+        return 1;
+    for (;;) {
+        const char *pend = pattern + strcspn(pattern, ".");
+        const char *send = scope + strcspn(scope, ".");
+        if (!segment_match(pattern, pend, scope, send))
+            return 0;
+        if (*pend == '\0' || *send == '\0')
+            return *pend == *send; /* as many segments on both sides */
+        pattern = pend + 1;
+        scope = send + 1;
+    }
 }
 
 int push_scope_list_covers(const char *patterns, const char *scope)

@@ -10,7 +10,9 @@
  * subscriptions, the tag list and gcmConfPublic, nothing administrative. */
 #define PUSH_SCOPE_MOBILECLIENT "push.mobileclient"
 
-/* Whether one pattern covers a scope ('*' matches any run of characters). */
+/* Whether one pattern covers a scope: '*' matches any run of characters within one
+ * dot-separated segment, and pattern and scope have as many segments ("*.*" covers
+ * "devices.read", not "push.application.demo"); the pattern "*" alone covers every scope. */
 int push_scope_match(const char *pattern, const char *scope);
 
 /* Whether any pattern of the space-separated list covers scope. A pattern in the list

@@ -17,7 +17,9 @@ push_status_t push_store_device_register(push_db_t *db, const push_device_t *d, 
     if (rv != PUSH_OK)
         return rv;
     v = push_db_first_value(db, res);
-    *created = v && v[0] == 't';
+    if (!v)
+        return PUSH_EFORBIDDEN; /* NULL: another user's device or token */
+    *created = v[0] == 't';
     return PUSH_OK;
 }
 
@@ -42,25 +44,34 @@ push_status_t push_store_session_register(push_db_t *db, const char *token_hash,
         d->categories_exclude ? "true" : "false", d->extra ? d->extra : "{}", d->user_agent,
         apr_itoa(db->pool, limit)};
     apr_dbd_results_t *res;
+    apr_dbd_row_t *row = NULL;
+    const char *registered;
     push_status_t rv = push_db_select(db, PUSH_ST_SESSION_REGISTER, &res, 13, args);
     if (rv != PUSH_OK)
         return rv;
-    *user_id = push_db_first_value(db, res);
-    return *user_id ? PUSH_OK : PUSH_NOTFOUND;
+    *user_id = NULL;
+    if (apr_dbd_get_row(db->driver, db->pool, res, &row, 1) != 0)
+        return PUSH_EDB;
+    *user_id = push_db_col(db, row, 0);
+    registered = push_db_col(db, row, 1);
+    if (!*user_id)
+        return PUSH_NOTFOUND;
+    return registered && registered[0] == 't' ? PUSH_OK : PUSH_EFORBIDDEN;
 }
 
 push_status_t push_store_rocketchat_register(push_db_t *db, const push_device_t *d, const char *id,
                                              const char *new_id, const char *app_name,
-                                             const char *voip_token, apr_dbd_row_t **row)
+                                             const char *voip_token, int limit, apr_dbd_row_t **row)
 {
     const char *args[] = {d->app_id, id, new_id, d->platform, d->token, app_name, d->user_id,
-                          d->session_ref, d->user_agent, voip_token};
+                          d->session_ref, d->user_agent, voip_token, apr_itoa(db->pool, limit)};
     apr_dbd_results_t *res;
-    push_status_t rv = push_db_select(db, PUSH_ST_RC_REGISTER, &res, 10, args);
+    push_status_t rv = push_db_select(db, PUSH_ST_RC_REGISTER, &res, 11, args);
     if (rv != PUSH_OK)
         return rv;
     *row = NULL;
-    return apr_dbd_get_row(db->driver, db->pool, res, row, 1) == 0 ? PUSH_OK : PUSH_EDB;
+    /* no row: the record or the token is another user's */
+    return apr_dbd_get_row(db->driver, db->pool, res, row, 1) == 0 ? PUSH_OK : PUSH_EFORBIDDEN;
 }
 
 push_status_t push_store_rocketchat_delete(push_db_t *db, const char *app_id, const char *token,

@@ -32,21 +32,25 @@ push_status_t push_store_session_user(push_db_t *db, const char *token_hash,
 push_status_t push_store_session_sql(push_db_t *db, const char *label, const char *token,
                                      const char **user_id);
 
-/* Upserts d and trims its user to limit devices (0 = no limit). */
+/* Upserts d and trims its user to limit devices (0 = no limit); PUSH_EFORBIDDEN when an
+ * end user's registration would take another user's device or token (sql/009). */
 push_status_t push_store_device_register(push_db_t *db, const push_device_t *d, int limit,
                                          int *created);
 
 /* Registers d for the owner of the live built-in session token_hash, in one statement;
- * PUSH_NOTFOUND when the session is not live. bind: record the session on the device. */
+ * PUSH_NOTFOUND when the session is not live, PUSH_EFORBIDDEN when the device or token is
+ * another user's. bind: record the session on the device. */
 push_status_t push_store_session_register(push_db_t *db, const char *token_hash,
                                           const push_device_t *d, int bind, int limit,
                                           const char **user_id);
 
 /* Rocket.Chat's push.token: the record found by id (or by token, platform and appName,
- * else new_id) registered for d->user_id; *row: id, createdAt, updatedAt (ISO, ms). */
+ * else new_id) registered for d->user_id, its user trimmed to limit devices; *row: id,
+ * createdAt, updatedAt (ISO, ms). PUSH_EFORBIDDEN when that record or the token is
+ * another user's. */
 push_status_t push_store_rocketchat_register(push_db_t *db, const push_device_t *d, const char *id,
                                              const char *new_id, const char *app_name,
-                                             const char *voip_token, apr_dbd_row_t **row);
+                                             const char *voip_token, int limit, apr_dbd_row_t **row);
 /* Removes the caller's APNs and FCM records with this token; PUSH_NOTFOUND when none. */
 push_status_t push_store_rocketchat_delete(push_db_t *db, const char *app_id, const char *token,
                                            const char *user_id);

@@ -1,0 +1,151 @@
+# Sixteen clients registering at once for one user, through each dialect that registers
+# devices (Layer, Rocket.Chat, Navixy, MobileFirst): every answer is a 2xx, the user ends
+# with no more devices than the limit allows, and the error log shows no deadlock
+# (sql/009_registry.sql: one lock order for everything a registration touches).
+use strict;
+use warnings;
+use Test::More;
+use File::Temp qw(tempdir);
+use HTTP::Request;
+use LWP::UserAgent;
+use JSON::PP;
+use lib 't/lib';
+use PushTest;
+
+my $CLIENTS = 16;
+my $EACH = 30;   # registrations per client: 480 per dialect, far over the 25-device limit
+my $POOL = 40;   # device ids drawn from: re-registrations, new devices and evictions mixed,
+                 # as apps re-registering on start and new installs give them (the mix that
+                 # deadlocked before schema 9)
+my $dir = tempdir(CLEANUP => 1);
+
+# POST of a JSON body with headers, as an HTTP::Request for a storm client's own
+# keep-alive connection (the clients must be quick enough to overlap in the database)
+sub post {
+    my ($path, $body, @headers) = @_;
+    Apache::TestRequest::module('registry');   # DBDMax 16 (t/conf/extra.conf.in)
+    my $req = HTTP::Request->new(POST => Apache::TestRequest::resolve_url($path),
+                                 [@headers, 'Content-Type' => 'application/json'], encode_json($body));
+    $req->header('Content-Length' => length $req->content);
+    return $req;
+}
+
+# runs $CLIENTS children, each sending $EACH requests made by $register->($client, $n)
+# on one keep-alive connection; returns the statuses they saw, counted
+sub storm {
+    my ($name, $register) = @_;
+    my @pids;
+    for my $c (1 .. $CLIENTS) {
+        my $pid = fork;
+        die "fork: $!" unless defined $pid;
+        if (!$pid) {
+            srand($$ ^ time);
+            open my $out, '>', "$dir/$name.$c" or die "$dir/$name.$c: $!";
+            my $ua = LWP::UserAgent->new(keep_alive => 1, timeout => 30);
+            my @reqs = map { $register->($c, $_) } 1 .. $EACH;
+            for my $req (@reqs) {
+                my $res = eval { $ua->request($req) };
+                print $out ($res ? $res->code : 'died'), "\n";
+            }
+            close $out;
+            exit 0;   # POSIX::_exit would skip the flush; exit runs no Test::More ending in a child
+        }
+        push @pids, $pid;
+    }
+    waitpid $_, 0 for @pids;
+    my %seen;
+    for my $c (1 .. $CLIENTS) {
+        open my $in, '<', "$dir/$name.$c" or next;
+        chomp(my @codes = <$in>);
+        $seen{$_}++ for @codes;
+    }
+    return \%seen;
+}
+
+sub statuses { my $s = shift; join ', ', map { "$_ x $s->{$_}" } sort keys %$s }
+
+sub all_2xx {
+    my ($seen, $name) = @_;
+    my $total = 0;
+    $total += $_ for values %$seen;
+    my $ok = 0;
+    $ok += $seen->{$_} for grep { /^2\d\d$/ } keys %$seen;
+    is $total, $CLIENTS * $EACH, "$name: every request was answered";
+    is $ok, $total, "$name: every answer is a 2xx" or diag statuses($seen);
+}
+
+my $log_from = error_log_size();
+
+# --- Layer: POST /push_tokens, the default limit of 25 ------------------------------------
+{
+    my $APP = 'test-layer';
+    my $user = 'storm-layer-' . random_hex(6);
+    my $token = new_session($user, $APP);
+    my $seen = storm(layer => sub {
+        my ($c, $n) = @_;
+        post('/push_tokens', {token => random_hex(64), type => 'apns', device_id => "storm-$user-" . int(rand $POOL)},
+             Accept => 'application/vnd.layer+json; version=1.0', Authorization => qq{Layer session-token="$token"});
+    });
+    all_2xx($seen, 'Layer, 16 clients for one user');
+    is psql("SELECT count(*) FROM push_device WHERE app_id = '$APP' AND user_id = '$user'"), 25,
+        'Layer: the user keeps 25 devices';
+    is psql("SELECT devices FROM push_device_owner WHERE app_id = '$APP' AND user_id = '$user'"), 25,
+        "Layer: the user's device count says so too";
+}
+
+# --- Rocket.Chat: push.token, the same limit --------------------------------------------------
+{
+    my $APP = 'test-rc';
+    my $user = 'storm-rc-' . random_hex(6);
+    my $token = new_session($user, $APP);
+    my $seen = storm(rocketchat => sub {
+        post('/api/v1/push.token', {type => 'gcm', value => 'storm-' . random_hex(40), appName => 'chat.rocket.android',
+                                    id => "storm-$user-" . int(rand $POOL)},
+             'X-User-Id' => $user, 'X-Auth-Token' => $token);
+    });
+    all_2xx($seen, 'Rocket.Chat, 16 clients for one user');
+    is psql("SELECT count(*) FROM push_device WHERE app_id = '$APP' AND user_id = '$user'"), 25,
+        'Rocket.Chat: the user keeps 25 devices (PushUserDeviceLimit applies)';
+    is psql("SELECT devices FROM push_device_owner WHERE app_id = '$APP' AND user_id = '$user'"), 25,
+        "Rocket.Chat: the user's device count says so too";
+}
+
+# --- Navixy: bind, sixteen sessions of one user rebinding new tokens ----------------------------
+{
+    my $APP = 'test-navixy';
+    my $user = 'storm-nvx-' . random_hex(6);
+    my @hashes = map { new_session($user, $APP) } 1 .. $CLIENTS;
+    my $seen = storm(navixy => sub {
+        my ($c, $n) = @_;
+        post('/user/session/push_token/bind',
+             {hash => $hashes[$c - 1], application => 'navixy_android_viewer', token => 'storm-' . random_hex(40)});
+    });
+    all_2xx($seen, 'Navixy, 16 sessions of one user');
+    is psql("SELECT count(*) FROM push_device WHERE app_id = '$APP' AND user_id = '$user'"), $CLIENTS,
+        'Navixy: one device per session';
+}
+
+# --- MobileFirst: device registration for one userId --------------------------------------------
+{
+    my ($admin) = oauth_token('*');
+    my $app = 'storm-mf-' . random_hex(6);
+    is mf(POST => '/apps', $admin, {applicationId => $app})->code, 201, 'a MobileFirst application';
+    my $user = 'storm-mf-user';
+    my $seen = storm(mobilefirst => sub {
+        my ($c, $n) = @_;
+        post("/imfpush/v1/apps/$app/devices",
+             {deviceId => 'storm-' . int(rand $POOL), token => random_hex(64), platform => 'A', userId => $user},
+             Authorization => "Bearer $admin");
+    });
+    all_2xx($seen, 'MobileFirst, 16 clients registering for one userId');
+    my $n = psql("SELECT count(*) FROM push_device WHERE app_id = '$app' AND user_id = '$user'");
+    ok $n > 25 && $n <= $POOL, "MobileFirst: every device id stored ($n; the back end has no per-user limit)";
+    is psql("SELECT devices FROM push_device_owner WHERE app_id = '$app' AND user_id = '$user'"), $n,
+        "MobileFirst: the user's device count matches";
+}
+
+my $log = error_log_since($log_from);
+unlike $log, qr/deadlock/i, 'no deadlock in the error log';
+unlike $log, qr/PUSH\d+.*(push_session_register|push_device_register|push_rocketchat_register).*ERROR/,
+    'no failed registration statement in the error log';
+done_testing;

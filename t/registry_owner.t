@@ -1,0 +1,164 @@
+# Devices belong to their users: each takeover an end user could try (another user's
+# device id or token through Layer, Rocket.Chat and Navixy; a device the back end
+# registered through MobileFirst) is refused in the dialect's format while the owner is
+# logged in, the documented hand-over after a logout works, a device that changes owner
+# loses the deliveries queued for the previous one, and push.get reads a message only for
+# the user it was delivered to.
+use strict;
+use warnings;
+use Test::More;
+use Time::HiRes qw(sleep);
+use lib 't/lib';
+use PushTest;
+use PushMock qw(mock_wait);
+
+sub slurp { local $/; open my $f, '<', $_[0] or die "$_[0]: $!"; my $s = <$f>; $s }
+my ($admin) = oauth_token('*');
+
+sub owner { psql("SELECT coalesce(user_id, '-') FROM push_device WHERE app_id = '$_[0]' AND device_id = '$_[1]'") }
+
+# --- Layer ---------------------------------------------------------------------------------------
+{
+    my $APP = 'test-layer';
+    my ($u1, $u2) = map { "own-layer-$_-" . random_hex(6) } 1, 2;
+    my ($t1, $t2) = map { new_session($_, $APP) } $u1, $u2;
+    my ($dev, $tok) = ('own-' . random_hex(10), random_hex(64));
+    is layer(POST => '/push_tokens', $t1, {token => $tok, type => 'apns', device_id => $dev})->code, 202,
+        'Layer: a user registers a device';
+
+    my $res = layer(POST => '/push_tokens', $t2, {token => random_hex(64), type => 'apns', device_id => $dev});
+    is $res->code, 403, "Layer: another user re-registering that device id: 403";
+    is json_body($res)->{id}, 'access_denied', '... access_denied (101)';
+    is json_body($res)->{code}, 101, '... code 101';
+    $res = layer(POST => '/push_tokens', $t2, {token => $tok, type => 'apns', device_id => 'own-' . random_hex(10)});
+    is $res->code, 403, "Layer: another user registering that device's token under a new id: 403";
+    is psql("SELECT user_id || ' ' || token FROM push_device WHERE app_id = '$APP' AND device_id = '$dev'"), "$u1 $tok",
+        '... the device keeps its owner and token';
+
+    # a device of the back end's (MobileFirst API) is never an end user's, even without a session
+    my $mfdev = 'own-mf-' . random_hex(8);
+    is mf(POST => "/apps/$APP/devices", $admin, {deviceId => $mfdev, token => random_hex(64), platform => 'A',
+                                                   userId => 'back-end-user'})->code, 201,
+        'the back end registers a device through MobileFirst';
+    is layer(POST => '/push_tokens', $t2, {token => random_hex(64), type => 'apns', device_id => $mfdev})->code, 403,
+        'Layer: an end user re-registering it: 403';
+    is owner($APP, $mfdev), 'back-end-user', '... it stays as the back end made it';
+    my $mftok = psql("SELECT token FROM push_device WHERE app_id = '$APP' AND device_id = '$mfdev'");
+    is layer(POST => '/push_tokens', $t2, {token => $mftok, type => 'apns', device_id => 'own-' . random_hex(8)})->code,
+        403, "Layer: taking its token under another id: 403";
+
+    # a delivery waiting for its retry, queued for u1 on the device
+    my $msg = 'own-msg-' . random_hex(8);
+    psql("INSERT INTO push_message (app_id, message_id, body, state, targeted) "
+         . "VALUES ('$APP', '$msg', '{\"alert\": \"for u1\"}', 'sending', 1)");
+    psql("INSERT INTO push_delivery (app_id, message_id, device_id, provider, next_attempt_at) "
+         . "VALUES ('$APP', '$msg', '$dev', 'apns', now() + interval '1 hour')");
+    is psql("SELECT string_agg(user_id, ',') FROM push_message_recipient WHERE app_id = '$APP' AND message_id = '$msg'"),
+        $u1, 'the message records the user its delivery was made for';
+
+    # the hand-over: u1 logs out, u2 registers the device
+    pushctl('session', 'rm', $t1);
+    is layer(POST => '/push_tokens', $t2, {token => random_hex(64), type => 'apns', device_id => $dev})->code, 202,
+        'Layer: after its owner logged out, another user takes the device over';
+    is owner($APP, $dev), $u2, '... it belongs to the new user';
+    is psql("SELECT state FROM push_delivery WHERE app_id = '$APP' AND message_id = '$msg'"), 'cancelled',
+        "the delivery queued for the previous owner is cancelled";
+    is psql("SELECT cancelled || ' ' || state FROM push_message WHERE app_id = '$APP' AND message_id = '$msg'"),
+        '1 done', '... the message counts it and is done';
+    is psql("SELECT devices FROM push_device_owner WHERE app_id = '$APP' AND user_id = '$u1'"), 0,
+        "the previous owner's device count went down";
+
+    # MobileFirst's own update may change the owner (the back end decides), and that too
+    # cancels what was queued for the previous one
+    my $msg2 = 'own-msg-' . random_hex(8);
+    psql("INSERT INTO push_message (app_id, message_id, body, state, targeted) "
+         . "VALUES ('$APP', '$msg2', '{\"alert\": \"for the back end user\"}', 'sending', 1)");
+    psql("INSERT INTO push_delivery (app_id, message_id, device_id, provider, next_attempt_at) "
+         . "VALUES ('$APP', '$msg2', '$mfdev', 'apns', now() + interval '1 hour')");
+    is mf(PUT => "/apps/$APP/devices/$mfdev", $admin, {userId => 'another-back-end-user'})->code, 200,
+        'MobileFirst moves its device to another user';
+    is psql("SELECT state FROM push_delivery WHERE app_id = '$APP' AND message_id = '$msg2'"), 'cancelled',
+        '... and the delivery queued for the previous one is cancelled';
+}
+
+# --- Navixy: bind with another user's token ------------------------------------------------------
+{
+    my $APP = 'test-navixy';
+    my ($h1, $h2) = map { new_session("own-nvx-$_-" . random_hex(6), $APP) } 1, 2;
+    my $tok = 'own-nvx-' . random_hex(20);
+    is nvx(POST => '/user/session/push_token/bind', 'json',
+           {hash => $h1, application => 'navixy_android_viewer', token => $tok})->code, 200, 'Navixy: a user binds a token';
+    my $res = nvx(POST => '/user/session/push_token/bind', 'json',
+                  {hash => $h2, application => 'navixy_android_viewer', token => $tok});
+    is $res->code, 403, "Navixy: another user binding the same token: 403";
+    is json_body($res)->{status}{code}, 11, '... code 11, Access denied';
+    is psql("SELECT count(*) FROM push_device WHERE app_id = '$APP' AND token = '$tok'"), 1, '... one device holds it';
+    pushctl('session', 'rm', $h1);
+    is nvx(POST => '/user/session/push_token/bind', 'json',
+           {hash => $h2, application => 'navixy_android_viewer', token => $tok})->code, 200,
+        'after the first session ended, the token moves to the new session';
+}
+
+# --- Rocket.Chat: push.token, and push.get against the audience ---------------------------------
+{
+    my $APP = 'test-rc';
+    my $keys = $ENV{PUSH_TEST_KEYS};
+    is mf(PUT => "/apps/$APP/settings/apnsConf", $admin,
+          {keyId => 'MOCKKEY001', teamId => 'MOCKTEAM01', bundleId => 'com.example.default',
+           p8 => slurp("$keys/apns.p8")})->code, 200, 'APNs settings for the Rocket.Chat application';
+    my ($alice, $bob) = map { "own-rc-$_-" . random_hex(6) } qw(alice bob);
+    my ($ta, $tb) = map { new_session($_, $APP) } $alice, $bob;
+    sub rc {
+        my ($method, $path, $user, $tok, $body) = @_;
+        return request($method, "/api/v1/$path",
+                       headers => ['X-User-Id' => $user, 'X-Auth-Token' => $tok,
+                                   defined $body ? ('Content-Type' => 'application/json') : ()],
+                       content => defined $body ? JSON::PP->new->encode($body) : undef);
+    }
+    my $apn = random_hex(64);
+    my $res = rc(POST => 'push.token', $alice, $ta, {type => 'apn', value => $apn, appName => 'chat.rocket.ios'});
+    is $res->code, 200, 'Rocket.Chat: alice registers';
+    my $rid = json_body($res)->{result}{_id};
+
+    $res = rc(POST => 'push.token', $bob, $tb, {type => 'apn', value => random_hex(64), appName => 'chat.rocket.ios', id => $rid});
+    is $res->code, 403, "Rocket.Chat: bob naming alice's record by id: 403";
+    is json_body($res)->{errorType}, 'error-not-allowed', '... error-not-allowed';
+    $res = rc(POST => 'push.token', $bob, $tb, {type => 'apn', value => $apn, appName => 'chat.rocket.ios'});
+    is $res->code, 403, "Rocket.Chat: bob sending alice's token value: 403";
+    is owner($APP, $rid), $alice, '... the record stays alice\'s';
+
+    # a message to alice's device, delivered while it is hers
+    my $mid = json_body(mf(POST => "/apps/$APP/messages", $admin,
+                           {message => {alert => 'for alice only'}, target => {deviceIds => [$rid]}}))->{messageId};
+    ok mock_wait('apns', 1, key => $apn), 'the message reaches alice\'s device';
+    my $s;
+    for (1 .. 100) {
+        $s = psql("SELECT state FROM push_message WHERE app_id = '$APP' AND message_id = '$mid'");
+        last if $s eq 'done';
+        sleep 0.1;
+    }
+    is $s, 'done', '... and the message is done';
+    is rc(GET => "push.get?id=$mid", $alice, $ta)->code, 200, 'push.get: alice reads it';
+    is rc(GET => "push.get?id=$mid", $bob, $tb)->code, 400, 'push.get: bob does not';
+
+    # alice logs out; bob takes the record over (the documented hand-over)
+    pushctl('session', 'rm', $ta);
+    my $bapn = random_hex(64);
+    $res = rc(POST => 'push.token', $bob, $tb, {type => 'apn', value => $bapn, appName => 'chat.rocket.ios', id => $rid});
+    is $res->code, 200, 'Rocket.Chat: after alice logged out, bob takes her record over';
+    is owner($APP, $rid), $bob, '... it is his';
+    $res = rc(GET => "push.get?id=$mid", $bob, $tb);
+    is $res->code, 400, "push.get: bob, the device's owner now, still cannot read what was sent to alice";
+    is json_body($res)->{error}, 'error-not-allowed', '... error-not-allowed';
+
+    my $mid2 = json_body(mf(POST => "/apps/$APP/messages", $admin,
+                            {message => {alert => 'for bob'}, target => {deviceIds => [$rid]}}))->{messageId};
+    ok mock_wait('apns', 1, key => $bapn), 'a message sent to the device now reaches bob';
+    for (1 .. 100) {
+        last if psql("SELECT state FROM push_message WHERE app_id = '$APP' AND message_id = '$mid2'") eq 'done';
+        sleep 0.1;
+    }
+    is rc(GET => "push.get?id=$mid2", $bob, $tb)->code, 200, 'push.get: bob reads that one';
+}
+
+done_testing;
