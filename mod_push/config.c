@@ -1,12 +1,14 @@
 #include "config.h"
 
 #include "apr_optional.h"
+#include "apr_uri.h"
 #include "apr_strings.h"
 #include "http_core.h"
 #include "log.h"
 #include "apr_dbd.h"
 #include "mod_dbd.h"
 
+#include "core/messages.h"
 #include "core/scope.h"
 #include "core/secret.h"
 #include "core/validate.h"
@@ -37,6 +39,7 @@ void *push_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     c->token_lifetime = add->token_lifetime != PUSH_UNSET ? add->token_lifetime
                                                           : base->token_lifetime;
     c->secret_key = add->secret_key ? add->secret_key : base->secret_key;
+    c->public_url = add->public_url ? add->public_url : base->public_url;
     c->sender = base->sender;   /* one sender, configured globally */
     return c;
 }
@@ -54,6 +57,9 @@ void *push_create_dir_conf(apr_pool_t *p, char *dir)
     c->max_body = PUSH_UNSET;
     c->list_size_default = PUSH_UNSET;
     c->list_size_max = PUSH_UNSET;
+    c->max_schedule = PUSH_UNSET;
+    c->max_pending = PUSH_UNSET;
+    c->max_per_minute = PUSH_UNSET;
     return c;
 }
 
@@ -69,6 +75,9 @@ void *push_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_NUM(max_body);
     MERGE_NUM(list_size_default);
     MERGE_NUM(list_size_max);
+    MERGE_NUM(max_schedule);
+    MERGE_NUM(max_pending);
+    MERGE_NUM(max_per_minute);
     if (add->session_source != PUSH_SESSION_UNSET) {
         c->session_source = add->session_source;
         c->session_label = add->session_label;
@@ -178,6 +187,29 @@ int push_conf_list_size_max(const request_rec *r)
 {
     int n = push_dir_conf(r)->list_size_max;
     return n == PUSH_UNSET ? 1000 : n;
+}
+
+apr_time_t push_conf_max_schedule(const request_rec *r)
+{
+    long long n = push_dir_conf(r)->max_schedule;
+    return n == PUSH_UNSET ? PUSH_DEFAULT_SCHEDULE : apr_time_from_sec((apr_time_t)n);
+}
+
+long push_conf_max_pending(const request_rec *r)
+{
+    long n = push_dir_conf(r)->max_pending;
+    return n == PUSH_UNSET ? PUSH_DEFAULT_MAX_PENDING : n;
+}
+
+int push_conf_max_per_minute(const request_rec *r)
+{
+    long n = push_dir_conf(r)->max_per_minute;
+    return (int)(n == PUSH_UNSET ? PUSH_DEFAULT_MAX_PER_MINUTE : n);
+}
+
+const char *push_conf_public_url(const server_rec *s)
+{
+    return push_srv_conf(s)->public_url;
 }
 
 /* The standard Navixy applications; PushNavixyApplication adds to them. */
@@ -429,6 +461,23 @@ static const char *set_sender_backoff(cmd_parms *cmd, void *dv, const char *base
     return NULL;
 }
 
+static const char *set_retention(cmd_parms *cmd, void *dv, const char *age, const char *every)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    long long a, e = 60;
+    (void)dv;
+    if (err)
+        return err;
+    if (!push_duration_parse(age, 10LL * 366 * 86400, &a))
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a duration up to 3660d (digits with s, m, h, "
+                            "d or w, e.g. 7d; 0 keeps everything)", cmd->cmd->name, age);
+    if (every && (!push_duration_parse(every, 86400, &e) || e < 1))
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a duration from 1s to 1d", cmd->cmd->name, every);
+    sender_conf(cmd)->retention = a ? (int)a : -1;
+    sender_conf(cmd)->retention_every = (int)e;
+    return NULL;
+}
+
 static const char *set_provider_endpoint(cmd_parms *cmd, void *dv, const char *name, const char *url)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
@@ -506,6 +555,48 @@ static const char *set_list_size(cmd_parms *cmd, void *dv, const char *def, cons
     return NULL;
 }
 
+static const char *set_max_schedule(cmd_parms *cmd, void *dv, const char *arg)
+{
+    long long n;
+    /* ten years: past that a schedule is a mistake, not a plan */
+    if (!push_duration_parse(arg, 10LL * 366 * 86400, &n) || n < 1)
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a duration from 1s to 3660d "
+                            "(digits with s, m, h, d or w, e.g. 365d)", cmd->cmd->name, arg);
+    ((push_dir_conf_t *)dv)->max_schedule = n;
+    return NULL;
+}
+
+/* PushMaxPendingDeliveries, PushMaxMessagesPerMinute: 0 is no limit. */
+static const char *set_quota(cmd_parms *cmd, void *dv, const char *arg)
+{
+    push_dir_conf_t *c = dv;
+    long n;
+    const char *err = set_nonneg_int(cmd, arg, 1000000000L, &n);
+    if (err)
+        return err;
+    if (strcasecmp(cmd->cmd->name, "PushMaxPendingDeliveries") == 0)
+        c->max_pending = n;
+    else
+        c->max_per_minute = n;
+    return NULL;
+}
+
+static const char *set_public_url(cmd_parms *cmd, void *dv, const char *arg)
+{
+    push_srv_conf_t *c = ap_get_module_config(cmd->server->module_config, &push_module);
+    apr_uri_t u;
+    apr_size_t n = strlen(arg);
+    (void)dv;
+    if (!push_valid_https_url(arg, n) || apr_uri_parse(cmd->pool, arg, &u) != APR_SUCCESS ||
+        !u.hostname || !*u.hostname || u.query || u.fragment || u.user || u.password)
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an http(s) URL of a host, with an optional "
+                            "path and no query (e.g. https://push.example.com)", cmd->cmd->name, arg);
+    while (n > 0 && arg[n - 1] == '/')
+        n--;
+    c->public_url = apr_pstrmemdup(cmd->pool, arg, n);
+    return NULL;
+}
+
 /* mod_push reads the database's conninfo for its own diagnostics (and, later, the
  * sender) from DBDParams, so that it is configured once. It looks and passes the
  * directive on to mod_dbd; this works when mod_push is loaded after mod_dbd. */
@@ -535,6 +626,18 @@ const command_rec push_cmds[] = {
                   "a file of 32 random bytes (raw, hex or base64) that seals provider secrets"),
     AP_INIT_TAKE12("PushListSize", set_list_size, NULL, ACCESS_CONF,
                    "page size of lists: default [maximum] (default 50 1000)"),
+    AP_INIT_TAKE1("PushMaxSchedule", set_max_schedule, NULL, RSRC_CONF | ACCESS_CONF,
+                  "how far ahead a message may be scheduled (sendAt), e.g. 365d (the default)"),
+    AP_INIT_TAKE1("PushMaxPendingDeliveries", set_quota, NULL, RSRC_CONF | ACCESS_CONF,
+                  "deliveries an application may have pending before messages are refused "
+                  "(default 1000000, 0 = no limit)"),
+    AP_INIT_TAKE1("PushMaxMessagesPerMinute", set_quota, NULL, RSRC_CONF | ACCESS_CONF,
+                  "messages an application may send per minute (default 6000, 0 = no limit)"),
+    AP_INIT_TAKE1("PushPublicURL", set_public_url, NULL, RSRC_CONF,
+                  "the scheme, host and port clients reach this server at, for the links answers carry"),
+    AP_INIT_TAKE12("PushRetention", set_retention, NULL, RSRC_CONF,
+                   "how long finished deliveries, messages and events are kept, and how often the "
+                   "sender sweeps (default 7d 60s; 0 = keep forever)"),
     AP_INIT_FLAG("PushSender", set_sender, NULL, RSRC_CONF,
                  "On|Off: run the sender process that delivers messages (default On)"),
     AP_INIT_TAKE1("PushSenderThreads", set_sender_int, NULL, RSRC_CONF,

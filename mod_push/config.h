@@ -27,6 +27,7 @@ typedef struct {
     int token_lifetime;           /* PushOAuthTokenLifetime, seconds; PUSH_UNSET: 3600 */
     struct push_secret_key *secret_key;   /* PushSecretKey, loaded at configuration time */
     struct push_sender_conf *sender;      /* the sender's directives (global, shared) */
+    const char *public_url;       /* PushPublicURL, without a trailing '/'; NULL: ServerName */
 } push_srv_conf_t;
 
 typedef struct {
@@ -39,9 +40,14 @@ typedef struct {
     apr_table_t *navixy_apps;     /* application id -> platform */
     int list_size_default;        /* PushListSize; PUSH_UNSET: 50 */
     int list_size_max;            /* PUSH_UNSET: 1000 */
+    long long max_schedule;       /* PushMaxSchedule, seconds; PUSH_UNSET: a year */
+    long max_pending;             /* PushMaxPendingDeliveries; PUSH_UNSET: the default */
+    long max_per_minute;          /* PushMaxMessagesPerMinute; PUSH_UNSET: the default */
 } push_dir_conf_t;
 
 #define PUSH_DEFAULT_MAX_BODY 65536
+#define PUSH_DEFAULT_MAX_PENDING 1000000L   /* deliveries pending per application */
+#define PUSH_DEFAULT_MAX_PER_MINUTE 6000L   /* messages accepted per application and minute */
 
 extern const command_rec push_cmds[];
 void *push_create_srv_conf(apr_pool_t *p, server_rec *s);
@@ -69,6 +75,13 @@ const struct push_secret_key *push_conf_secret_key(const server_rec *s);
 const struct push_egress *push_conf_egress(const server_rec *s);
 int push_conf_list_size_default(const request_rec *r);
 int push_conf_list_size_max(const request_rec *r);
+/* PushMaxSchedule: how far ahead a message may be scheduled. */
+apr_time_t push_conf_max_schedule(const request_rec *r);
+/* PushMaxPendingDeliveries and PushMaxMessagesPerMinute (0: no limit). */
+long push_conf_max_pending(const request_rec *r);
+int push_conf_max_per_minute(const request_rec *r);
+/* PushPublicURL ("https://push.example.com", no trailing '/'), or NULL when not set. */
+const char *push_conf_public_url(const server_rec *s);
 /* The platform of a Navixy application id, or NULL when it is not known. */
 const char *push_conf_navixy_platform(const request_rec *r, const char *application);
 

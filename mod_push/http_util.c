@@ -5,6 +5,7 @@
 #include "util_filter.h"
 
 #include "config.h"
+#include "core/messages.h"
 #include "core/validate.h"
 #include "log.h"
 
@@ -143,8 +144,42 @@ push_body_t push_parse_json(request_rec *r, const char *buf, apr_size_t len, jso
     for (; parsed < len; parsed++)
         if (!strchr(" \t\r\n", buf[parsed]))
             return PUSH_BODY_NOT_JSON;
+    if (push_json_text_has_nul(buf, len)) {
+        const char *where = push_json_nul_path(r->pool, obj);
+        apr_table_setn(r->notes, "push-nul-property", where ? where : "(a property name)");
+        return PUSH_BODY_NUL;
+    }
     *out = obj;
     return PUSH_BODY_OK;
+}
+
+const char *push_body_nul_property(request_rec *r)
+{
+    const char *where = apr_table_get(r->notes, "push-nul-property");
+    return where ? where : "(a property name)";
+}
+
+const char *push_public_url(request_rec *r, const char *path)
+{
+    const char *base = push_conf_public_url(r->server), *scheme, *host;
+    apr_port_t port, dflt;
+    if (base)
+        return apr_pstrcat(r->pool, base, path, NULL);
+    /* ap_construct_url would do, but with UseCanonicalName Off (the default) it names the
+     * host the client asked for: the server's own name and port instead, the local port
+     * when the configuration gives none */
+    scheme = ap_run_http_scheme(r);
+    if (!scheme)
+        scheme = "http";
+    dflt = ap_run_default_port(r);
+    port = r->server->port ? r->server->port
+                           : (r->connection->local_addr ? r->connection->local_addr->port : dflt);
+    host = r->server->server_hostname ? r->server->server_hostname : "localhost";
+    if (strchr(host, ':') && host[0] != '[')
+        host = apr_pstrcat(r->pool, "[", host, "]", NULL);   /* an IPv6 literal */
+    if (port == dflt)
+        return apr_pstrcat(r->pool, scheme, "://", host, path, NULL);
+    return apr_psprintf(r->pool, "%s://%s:%u%s", scheme, host, (unsigned)port, path);
 }
 
 push_body_t push_parse_json_object(request_rec *r, const char *buf, apr_size_t len,

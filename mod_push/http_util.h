@@ -13,7 +13,8 @@ typedef enum {
     PUSH_BODY_READ_ERROR,  /* the client went away or sent broken chunking */
     PUSH_BODY_NOT_JSON,    /* not parseable JSON, or trailing bytes */
     PUSH_BODY_NOT_OBJECT,  /* valid JSON but not an object (not the type asked for) */
-    PUSH_BODY_BAD_UTF8     /* bytes that are not UTF-8 */
+    PUSH_BODY_BAD_UTF8,    /* bytes that are not UTF-8 */
+    PUSH_BODY_NUL          /* JSON with a NUL in a string (push_body_nul_property names it) */
 } push_body_t;
 
 /* Reads the whole request body (at most the location's PushMaxBodySize) into r->pool,
@@ -33,12 +34,22 @@ push_body_t push_read_json(request_rec *r, json_type type, json_object **out);
  * PUSH_BODY_NOT_JSON: malformed, like a bad escape). */
 push_body_t push_read_form(request_rec *r, apr_table_t *form);
 
-/* Parses buf as one JSON value of any type; released with r->pool. */
+/* Parses buf as one JSON value of any type; released with r->pool. A string holding
+ * U+0000 (which PostgreSQL can store neither as text nor in jsonb) is PUSH_BODY_NUL. */
 push_body_t push_parse_json(request_rec *r, const char *buf, apr_size_t len, json_object **out);
 
 /* Parses buf as one JSON object; the object is released with r->pool. */
 push_body_t push_parse_json_object(request_rec *r, const char *buf, apr_size_t len,
                                    json_object **out);
+
+/* After PUSH_BODY_NUL: the property that holds the NUL ("settings.apns.payload.k",
+ * "[2].message.alert"), or "(a property name)". */
+const char *push_body_nul_property(request_rec *r);
+
+/* An absolute URL of path on this server for the links answers carry (href, Location,
+ * pageInfo): PushPublicURL when set, else the scheme, ServerName and port of the server
+ * that answers. Never the request's Host header, whatever UseCanonicalName says. */
+const char *push_public_url(request_rec *r, const char *path);
 
 /* Parses application/x-www-form-urlencoded text (a body or r->args) into t.
  * Returns PUSH_BODY_BAD_UTF8 or PUSH_BODY_NOT_JSON (malformed escapes) on failure. */

@@ -1,10 +1,13 @@
 /* mod_push: the module record, hooks and handlers' registration. Glue only: the
  * directives live in config.c, the dialects in api/, the rules in core/. */
+#include "apr_strings.h"
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
 #include "http_main.h"
 #include "http_core.h"
+#include "http_protocol.h"
+#include "http_request.h"
 
 #include "api/api.h"
 #include "config.h"
@@ -46,6 +49,29 @@ static int push_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     return push_conf_check(pconf);
 }
 
+/* A query string can carry a secret: Navixy's clients send their session token as ?hash=,
+ * MobileFirst's filters name users and devices. Before any access log is written, a
+ * request that one of mod_push's handlers served loses its query string from the request
+ * line (%r) and from %q, whatever LogFormat the server uses (Debian's "combined" among
+ * them). The handlers read r->args long before this runs. */
+static int push_scrub_log(request_rec *r)
+{
+    const char *h = r->handler;
+    if (!h || strncmp(h, "push-", 5) != 0)
+        return DECLINED;
+    r->args = NULL;
+    if (r->the_request) {
+        const char *sp = strchr(r->the_request, ' ');
+        const char *q = sp ? strchr(sp + 1, '?') : NULL;
+        const char *end = sp ? strchr(sp + 1, ' ') : NULL;
+        if (q && (!end || q < end))
+            r->the_request = apr_pstrcat(r->pool, apr_pstrmemdup(r->pool, r->the_request,
+                                                                 (apr_size_t)(q - r->the_request)),
+                                         end ? end : "", NULL);
+    }
+    return DECLINED;
+}
+
 static void push_register_hooks(apr_pool_t *p)
 {
     static const char *const before_dbd[] = {"mod_dbd.c", NULL};
@@ -57,6 +83,8 @@ static void push_register_hooks(apr_pool_t *p)
     ap_hook_handler(push_oauth_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(push_rocketchat_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(push_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* before mod_log_config's (APR_HOOK_MIDDLE) */
+    ap_hook_log_transaction(push_scrub_log, NULL, NULL, APR_HOOK_REALLY_FIRST);
     push_metrics_register_hooks();
 }
 

@@ -31,6 +31,10 @@ CONF
 
 my ($rc, $out) = config_test("<Location /p>\nSetHandler push-layer\nPushApplication demo\n</Location>");
 is $rc, 0, 'a good configuration passes' or diag $out;
+($rc, $out) = config_test("PushPublicURL https://push.example.com/\nPushRetention 30d 5m\nPushMaxSchedule 30d\n"
+                          . "PushMaxPendingDeliveries 50000\n<Location /p>\nSetHandler push-mobilefirst\n"
+                          . "PushMaxSchedule 52w\nPushMaxPendingDeliveries 0\nPushMaxMessagesPerMinute 600\n</Location>");
+is $rc, 0, 'the quota, schedule, retention and public URL directives with good values pass' or diag $out;
 ($rc, $out) = config_test("PushEgressAllow 10.0.0.0/8 127.0.0.1:8080 [::1]:8443 fd00::/8 [fe80::/64]:9000\nPushEgressAllow 192.168.1.5");
 is $rc, 0, 'PushEgressAllow with good values passes' or diag $out;
 
@@ -70,6 +74,11 @@ my @bad_server = (
     ['PushEgressAllow [::1', qr/PushEgressAllow: '\[::1': an IPv6 address opened with '\[' must close with '\]'/],
     ['PushEgressAllow 10.0.0.1 [::1]:8443 fd00::/7 bad', qr/PushEgressAllow: 'bad': 'bad' is not an IPv4 or IPv6 address/],
     ["<VirtualHost *:1>\nPushEgressAllow 10.0.0.0/8\n</VirtualHost>", qr/PushEgressAllow cannot occur within <VirtualHost> section/],
+    ['PushPublicURL push.example.com', qr/PushPublicURL: 'push.example.com' is not an http\(s\) URL of a host/],
+    ['PushPublicURL https://push.example.com/?a=1', qr/PushPublicURL: .* no query/],
+    ['PushRetention forever', qr/PushRetention: 'forever' is not a duration up to 3660d/],
+    ['PushRetention 7d 0', qr/PushRetention: '0' is not a duration from 1s to 1d/],
+    ["<VirtualHost *:1>\nPushRetention 7d\n</VirtualHost>", qr/PushRetention cannot occur within <VirtualHost> section/],
 );
 for my $case (@bad_server) {
     my ($line, $want) = @$case;
@@ -77,6 +86,12 @@ for my $case (@bad_server) {
     isnt $rc, 0, "'$line' fails the configuration test";
     like $out, $want, '... naming the directive and what it accepts';
 }
+push @bad, ['PushMaxSchedule 1y', qr/PushMaxSchedule: '1y' is not a duration from 1s to 3660d/],
+           ['PushMaxSchedule 0', qr/PushMaxSchedule: '0' is not a duration/],
+           ['PushMaxSchedule 9999d', qr/PushMaxSchedule: '9999d' is not a duration/],
+           ['PushMaxPendingDeliveries -5', qr/PushMaxPendingDeliveries: '-5' is not a whole number from 0 to 1000000000/],
+           ['PushMaxMessagesPerMinute fast', qr/PushMaxMessagesPerMinute: 'fast' is not a whole number/],
+           ['PushMaxMessagesPerMinute 1000000001', qr/PushMaxMessagesPerMinute: '1000000001' is not a whole number from 0 to 1000000000/];
 push @bad, ['PushListSize 0', qr/PushListSize: the default must be at least 1 and at most the maximum/],
            ['PushListSize 100 10', qr/PushListSize: the default must be at least 1 and at most the maximum/];
 for my $case (@bad) {

@@ -40,9 +40,14 @@ my @bad_tokens = (
         };
         return $b;
     };
-    for my $t (@bad_tokens) {
+    for my $t (grep { $_->[0] !~ /\0/ } @bad_tokens) {
         $refused->($post->(token => $t->[0]), 'token', "an APNs token with $t->[1]");
     }
+    # a NUL anywhere in a body is refused before the properties are: 400, naming it
+    my $res = $post->(token => "a\0b");
+    my $nb = json_body($res);
+    ok $res->code == 400 && $nb && $nb->{id} eq 'invalid_request' && $nb->{data}{property} eq 'token',
+       'Layer: an APNs token with a NUL: 400 invalid_request naming token';
     my $b = $refused->($post->(token => 'x/../abc'), 'token', 'the answer says what a token may hold');
     like $b->{message}, qr/letters, digits/, '... in its message';
     $refused->($post->(token => 'a/b', type => 'gcm'), 'token', 'an FCM token with a slash');
@@ -114,8 +119,14 @@ my @bad_tokens = (
     $refused->($rc->(%good, appName => "chat.rocket.ios\n"), 'error-appName-param-not-valid', 'LF in appName');
     $refused->($rc->(%good, appName => 'chat rocket'), 'error-appName-param-not-valid', 'a space in appName');
     $refused->($rc->(%good, appName => "chat.r\x{f6}cket"), 'error-appName-param-not-valid', 'non-ASCII in appName');
-    $refused->($rc->(%good, appName => "a\0b"), 'error-appName-param-not-valid', 'NUL in appName');
-    for my $t (@bad_tokens) {
+    # a NUL anywhere in a body is refused before the parameters are: 400, naming it
+    for my $p (['appName', {%good, appName => "a\0b"}], ['value', {%good, value => "a\0b"}]) {
+        is_deeply [$rc->(%{ $p->[1] })->code, json_body($rc->(%{ $p->[1] }))],
+            [400, {success => JSON::PP::false(), errorType => 'error-invalid-param',
+                   error => "The parameter '$p->[0]' must not hold a NUL character [error-invalid-param]"}],
+            "Rocket.Chat: NUL in $p->[0]";
+    }
+    for my $t (grep { $_->[0] !~ /\0/ } @bad_tokens) {
         $refused->($rc->(%good, value => $t->[0]), 'error-token-param-not-valid', "an apn value with $t->[1]");
     }
     $refused->($rc->(%good, type => 'gcm', value => 'a/b'), 'error-token-param-not-valid', 'a gcm value with a slash');

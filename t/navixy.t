@@ -205,4 +205,23 @@ for my $style (qw(json form query)) {
     is_deeply user_devices($u), [], 'no failed call bound anything';
 }
 
+{   # the access log never shows a session token: mod_push drops the query string of the
+    # requests it serves from %r and %q, whatever the LogFormat (here Apache::Test's)
+    my $log = Apache::Test::vars('t_logs') . '/access_log';
+    my $lines = sub { open my $fh, '<', $log or return (); my @l = <$fh>; @l };
+    my $before = () = $lines->();
+    my $secret = 'feedfacefeedfacefeedfacefeedface';
+    nvx(POST => "$BIND?hash=$secret", 'form', {application => 'navixy_android_viewer', token => 'logged'});
+    my @new;
+    for (1 .. 50) {   # written just after the answer
+        @new = ($lines->())[$before .. 10_000];
+        @new = grep { defined } @new;
+        last if @new;
+        select undef, undef, undef, 0.1;
+    }
+    is(scalar(@new), 1, 'the request is in the access log');
+    unlike(join('', @new), qr/\Q$secret\E|hash=/, 'without the session token from ?hash=');
+    like(join('', @new), qr{"POST /user/session/push_token/bind HTTP/1.1"}, 'the request line without its query string');
+}
+
 done_testing;

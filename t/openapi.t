@@ -122,6 +122,8 @@ my $BIG_JSON = {pad => $BIG};
          name => 'no token');
     call(layer => POST => '/push_tokens', headers => \@h, json => {%reg, type => 'wns'}, expect => 422, name => 'bad type');
     call(layer => POST => '/push_tokens', headers => \@h, raw => '{"token":', type => 'application/json', expect => 400);
+    call(layer => POST => '/push_tokens', headers => \@h, raw => '{"token":"a\\u0000b","type":"apns","device_id":"d"}',
+         type => 'application/json', expect => 400, name => 'a NUL in a string');
     call(layer => POST => '/push_tokens', headers => \@h, raw => $BIG, type => 'application/json', expect => 413);
     call(layer => POST => '/push_tokens', headers => \@h, json => \%reg, module => 'noschema', expect => 503);
 
@@ -410,6 +412,14 @@ my $dev = 'oa-dev-' . random_hex(6);
     mfc(GET => "/apps/$app/messages/nope-" . random_hex(6), expect => 404);
     mfc(DELETE => "/apps/$app/messages/$mid", expect => 204);
     mfc(DELETE => "/apps/$app/messages/nope-" . random_hex(6), expect => 404);
+    # the application's minute already full (PushMaxMessagesPerMinute, default 6000): 429
+    my $full = sub { psql("UPDATE push_quota SET window_start = date_trunc('minute', now()), window_count = 6000 "
+                          . "WHERE app_id = '$app'") };
+    $full->();
+    mfc(POST => "/apps/$app/messages", json => \%msg, expect => 429, name => 'over the per-minute quota');
+    $full->();
+    mfc(POST => "/apps/$app/messages/bulk", json => [\%msg], expect => 429, name => 'over the per-minute quota');
+    psql("UPDATE push_quota SET window_count = 0 WHERE app_id = '$app'");
     mfc(PUT => "/apps/$app/status", json => {enabled => $F}, expect => 200, name => 'disable');
     mfc(POST => "/apps/$app/messages", json => \%msg, expect => 403, name => 'a disabled application');
     mfc(POST => "/apps/$app/messages/bulk", json => [\%msg], expect => 403, name => 'a disabled application');

@@ -160,6 +160,9 @@ json_object *mf_body_as(mf_req_t *q, json_type type)
     case PUSH_BODY_TOO_LARGE:
         mf_error(q, HTTP_REQUEST_ENTITY_TOO_LARGE, PUSH_MSG_INVALID_JSON, NULL);
         return NULL;
+    case PUSH_BODY_NUL:
+        mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, push_body_nul_property(q->r));
+        return NULL;
     default:
         mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_INVALID_JSON, NULL);
         return NULL;
@@ -342,7 +345,7 @@ static const char *page_link(mf_req_t *q, const push_list_query_t *lq, long offs
     w.qs = apr_psprintf(p, "%soffset=%ld&size=%d", w.qs, offset, lq->size);
     if (key)
         w.qs = apr_pstrcat(p, w.qs, "&", key_name, "=", ap_escape_urlencoded(p, key), NULL);
-    return apr_pstrcat(p, ap_construct_url(p, q->r->uri, q->r), "?", w.qs, NULL);
+    return apr_pstrcat(p, push_public_url(q->r, q->r->uri), "?", w.qs, NULL);
 }
 
 json_object *mf_page_info(mf_req_t *q, const push_list_query_t *lq, int count, long total,
@@ -509,8 +512,7 @@ int push_mobilefirst_handler(request_rec *r)
         return DECLINED;
     q.lang = push_i18n_language(apr_table_get(r->headers_in, "Accept-Language"));
     sub = push_conf_subpath(r);
-    q.mount = ap_construct_url(r->pool, apr_pstrmemdup(r->pool, r->uri, strlen(r->uri) - strlen(sub)),
-                               r);
+    q.mount = push_public_url(r, apr_pstrmemdup(r->pool, r->uri, strlen(r->uri) - strlen(sub)));
     q.query = apr_table_make(r->pool, 8);
     segs = segments(r->pool, sub);
 

@@ -4,8 +4,10 @@
 #include "api/mobilefirst.h"
 
 #include "apr_strings.h"
+#include <string.h>
 #include "http_protocol.h"
 
+#include "config.h"
 #include "core/messages.h"
 #include "core/metrics.h"
 #include "http_util.h"
@@ -14,12 +16,24 @@
 
 #define MAX_BULK 1000   /* messages in one bulk request */
 
+/* 429 with Retry-After: which limit, with its directive and value. */
+static int mf_quota_error(mf_req_t *q, const push_quota_t *quota, const push_quota_refusal_t *why)
+{
+    int rate = why->which && strcmp(why->which, "rate") == 0;
+    apr_table_setn(q->r->err_headers_out, "Retry-After",
+                   apr_itoa(q->r->pool, why->retry_after > 0 ? why->retry_after : 1));
+    return mf_error(q, HTTP_TOO_MANY_REQUESTS, PUSH_MSG_QUOTA,
+                    rate ? apr_psprintf(q->r->pool, "PushMaxMessagesPerMinute %d", quota->max_per_minute)
+                         : apr_psprintf(q->r->pool, "PushMaxPendingDeliveries %ld", quota->max_pending));
+}
+
 /* Checks one message body; 0 after answering 400 (prefix names its place in a bulk). */
 static int check(mf_req_t *q, json_object *body, const char *prefix, json_object *list)
 {
     json_object *rec;
     int unknown;
-    const char *bad = push_message_check(q->r->pool, body, apr_time_now(), &rec, &unknown);
+    const char *bad = push_message_check(q->r->pool, body, apr_time_now(), push_conf_max_schedule(q->r),
+                                         &rec, &unknown);
     if (bad) {
         mf_error(q, HTTP_BAD_REQUEST, unknown ? PUSH_MSG_UNKNOWN_PROPERTY : PUSH_MSG_PROPERTY_INVALID,
                  prefix ? apr_pstrcat(q->r->pool, prefix, bad, NULL) : bad);
@@ -31,9 +45,15 @@ static int check(mf_req_t *q, json_object *body, const char *prefix, json_object
 
 static int accept_list(mf_req_t *q, json_object *list, apr_array_header_t **ids)
 {
+    push_quota_t quota = {push_conf_max_pending(q->r), push_conf_max_per_minute(q->r)};
+    push_quota_refusal_t refusal = {NULL, 0};
     push_status_t rv = push_store_message_accept(q->db, q->app_id,
                                                  json_object_to_json_string_ext(list, JSON_C_TO_STRING_PLAIN),
-                                                 ids);
+                                                 &quota, ids, &refusal);
+    if (rv == PUSH_ELIMIT) {
+        mf_quota_error(q, &quota, &refusal);
+        return 0;
+    }
     if (rv != PUSH_OK) {
         mf_store_error(q, rv);
         return 0;

@@ -83,6 +83,10 @@ static json_object *rc_body(request_rec *r)
     case PUSH_BODY_READ_ERROR:
         rc_error(r, HTTP_BAD_REQUEST, "The request body could not be read", NULL);
         return NULL;
+    case PUSH_BODY_NUL:
+        rc_error(r, HTTP_BAD_REQUEST, apr_psprintf(r->pool, "The parameter '%s' must not hold a NUL "
+                 "character", push_body_nul_property(r)), "error-invalid-param");
+        return NULL;
     default:
         rc_error(r, HTTP_BAD_REQUEST, "The request body must be a JSON object", NULL);
         return NULL;
@@ -213,10 +217,32 @@ static int push_info(request_rec *r)
     return rc_send(r, HTTP_OK, o);
 }
 
+/* 429 as Rocket.Chat's rate limiter words it, with Retry-After. */
+static int rc_too_many(request_rec *r, int seconds)
+{
+    json_object *o, *details;
+    if (seconds < 1)
+        seconds = 1;
+    apr_table_setn(r->err_headers_out, "Retry-After", apr_itoa(r->pool, seconds));
+    o = json_object_new_object();
+    json_object_object_add(o, "success", json_object_new_boolean(0));
+    json_object_object_add(o, "error", json_object_new_string(apr_psprintf(r->pool,
+        "Error, too many requests. Please slow down. You must wait %d seconds before trying this "
+        "endpoint again. [too-many-requests]", seconds)));
+    json_object_object_add(o, "errorType", json_object_new_string("too-many-requests"));
+    details = json_object_new_object();
+    json_object_object_add(details, "timeToReset", json_object_new_int64((int64_t)seconds * 1000));
+    json_object_object_add(details, "seconds", json_object_new_int(seconds));
+    json_object_object_add(o, "details", details);
+    return rc_send(r, HTTP_TOO_MANY_REQUESTS, o);
+}
+
 /* A test push to every device of the caller, sent through the sender like any message. */
 static int push_test(request_rec *r, const push_principal_t *who)
 {
     json_object *msg, *m, *settings, *apns, *o;
+    push_quota_t quota = {push_conf_max_pending(r), push_conf_max_per_minute(r)};
+    push_quota_refusal_t refusal = {NULL, 0};
     push_db_t *db;
     int tokens = 0;
     char id[APR_UUID_FORMATTED_LENGTH + 1];
@@ -240,11 +266,15 @@ static int push_test(request_rec *r, const push_principal_t *who)
     if (rv == PUSH_OK)
         rv = push_store_rocketchat_test(db, push_conf_app_id(r), who->user_id, id,
                                         json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN),
-                                        &tokens);
+                                        &quota, &tokens, &refusal);
+    if (rv == PUSH_ELIMIT)
+        return rc_too_many(r, refusal.retry_after);
     if (rv != PUSH_OK)
         return rc_unavailable(r);
-    if (tokens < 0)
+    if (tokens < 0) {
+        apr_table_setn(r->err_headers_out, "Retry-After", "1");
         return rc_error(r, HTTP_TOO_MANY_REQUESTS, "Too many requests", NULL);
+    }
     if (tokens == 0)
         return rc_error(r, HTTP_BAD_REQUEST, "There are no tokens for this user", "error-no-tokens-for-this-user");
     push_metrics_accepted(push_metrics_shm, push_conf_app_id(r), 1);
@@ -296,7 +326,7 @@ static int push_get(request_rec *r, const push_principal_t *who)
     body = push_json_pool_own(r->pool, stored.body ? json_tokener_parse(stored.body) : NULL);
     host = stored.host;
     if (!host)
-        host = ap_construct_url(r->pool, "/", r);
+        host = push_public_url(r, "/");
     msg = member(body, "message");
     apns = member(member(body, "settings"), "apns");
     gcm = member(member(body, "settings"), "gcm");

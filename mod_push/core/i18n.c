@@ -38,6 +38,7 @@ static const char *const codes[PUSH_MSG__COUNT] = {
     [PUSH_MSG_URL_REFUSED]          = "FPWSE0005E",
     [PUSH_MSG_WEBHOOK_LIMIT]        = "FPWSE0005E",
     [PUSH_MSG_HOST_REFUSED]         = "FPWSE0005E",
+    [PUSH_MSG_QUOTA]                = "FPWSE0429E",
 };
 
 static const char *const text_en[PUSH_MSG__COUNT] = {
@@ -71,6 +72,7 @@ static const char *const text_en[PUSH_MSG__COUNT] = {
     [PUSH_MSG_URL_REFUSED]          = "The property url is not accepted: %s",
     [PUSH_MSG_WEBHOOK_LIMIT]        = "An application can have at most %s webhooks.",
     [PUSH_MSG_HOST_REFUSED]         = "The property host is not accepted: %s",
+    [PUSH_MSG_QUOTA]                = "The application has reached its limit (%s); please try again later.",
 };
 
 static const char *const text_de[PUSH_MSG__COUNT] = {
@@ -104,6 +106,7 @@ static const char *const text_de[PUSH_MSG__COUNT] = {
     [PUSH_MSG_URL_REFUSED]          = "Die Eigenschaft url wird nicht akzeptiert: %s",
     [PUSH_MSG_WEBHOOK_LIMIT]        = "Eine Anwendung kann höchstens %s Webhooks haben.",
     [PUSH_MSG_HOST_REFUSED]         = "Die Eigenschaft host wird nicht akzeptiert: %s",
+    [PUSH_MSG_QUOTA]                = "Die Anwendung hat ihr Limit (%s) erreicht. Bitte versuchen Sie es später erneut.",
 };
 
 static const char *const text_fr[PUSH_MSG__COUNT] = {
@@ -137,6 +140,7 @@ static const char *const text_fr[PUSH_MSG__COUNT] = {
     [PUSH_MSG_URL_REFUSED]          = "La propriété url n'est pas acceptée : %s",
     [PUSH_MSG_WEBHOOK_LIMIT]        = "Une application peut avoir au plus %s webhooks.",
     [PUSH_MSG_HOST_REFUSED]         = "La propriété host n'est pas acceptée : %s",
+    [PUSH_MSG_QUOTA]                = "L'application a atteint sa limite (%s). Veuillez réessayer plus tard.",
 };
 
 static const char *const text_es[PUSH_MSG__COUNT] = {
@@ -170,6 +174,7 @@ static const char *const text_es[PUSH_MSG__COUNT] = {
     [PUSH_MSG_URL_REFUSED]          = "La propiedad url no se acepta: %s",
     [PUSH_MSG_WEBHOOK_LIMIT]        = "Una aplicación puede tener como máximo %s webhooks.",
     [PUSH_MSG_HOST_REFUSED]         = "La propiedad host no se acepta: %s",
+    [PUSH_MSG_QUOTA]                = "La aplicación ha alcanzado su límite (%s); inténtelo de nuevo más tarde.",
 };
 
 static const char *const text_ja[PUSH_MSG__COUNT] = {
@@ -203,6 +208,7 @@ static const char *const text_ja[PUSH_MSG__COUNT] = {
     [PUSH_MSG_URL_REFUSED]          = "プロパティー url は受け付けられません: %s",
     [PUSH_MSG_WEBHOOK_LIMIT]        = "1 つのアプリケーションが持てる Webhook は最大 %s 個です。",
     [PUSH_MSG_HOST_REFUSED]         = "プロパティー host は受け付けられません: %s",
+    [PUSH_MSG_QUOTA]                = "アプリケーションが上限 (%s) に達しました。後でもう一度お試しください。",
 };
 
 typedef struct {

@@ -41,6 +41,7 @@ typedef enum {
     PUSH_MSG_URL_REFUSED,         /* 0005, why (the egress guard's reason, in English) */
     PUSH_MSG_WEBHOOK_LIMIT,       /* 0005, the most webhooks an application may have */
     PUSH_MSG_HOST_REFUSED,        /* 0005, why (the egress guard's reason, in English) */
+    PUSH_MSG_QUOTA,               /* 0429 (mod_push's own), the directive of the limit reached */
     PUSH_MSG__COUNT
 } push_msg_t;
 

@@ -38,12 +38,32 @@ static int id_ok(json_object *v, size_t max)
            push_valid_id(json_object_get_string(v), (size_t)json_object_get_string_len(v), max);
 }
 
+/* A JSON integer from min to max. json-c keeps what does not fit 64 bits as a double (or
+ * clamps it to INT64_MAX/UINT64_MAX), so the bounds are tested on the 64-bit value. */
+static int int_in(json_object *v, int64_t min, int64_t max)
+{
+    int64_t n;
+    if (!json_object_is_type(v, json_type_int))
+        return 0;
+    n = json_object_get_int64(v);
+    return n >= min && n <= max;
+}
+
 /* A string the sender copies into a provider's header (or FCM's collapse_key). */
 static int header_ok(json_object *v, size_t max)
 {
     return json_object_is_type(v, json_type_string) &&
            push_valid_header_value(json_object_get_string(v),
                                    (size_t)json_object_get_string_len(v), max);
+}
+
+/* Days of month mo (1-12) of year y in the Gregorian calendar. */
+static int days_in_month(int y, int mo)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (mo == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
+        return 29;
+    return days[mo - 1];
 }
 
 int push_iso_time_parse(const char *s, apr_time_t *t)
@@ -73,7 +93,8 @@ int push_iso_time_parse(const char *s, apr_time_t *t)
     } else {
         return 0;
     }
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
+        sec > 60)
         return 0;
     memset(&x, 0, sizeof(x));
     x.tm_year = y - 1900;
@@ -151,9 +172,9 @@ static const char *check_wns(json_object *w)
     if (json_object_object_get_ex(w, "badge", &x) && x) {
         if (!json_object_is_type(x, json_type_object) || !json_object_object_get_ex(x, "value", &y) ||
             !(json_object_is_type(y, json_type_string) ||
-              (json_object_is_type(y, json_type_int) && json_object_get_int64(y) >= 0)))
+              int_in(y, 0, PUSH_MAX_INT32)))
             return "settings.wns.badge";
-        if (json_object_object_get_ex(x, "version", &y) && y && !json_object_is_type(y, json_type_int) &&
+        if (json_object_object_get_ex(x, "version", &y) && y && !int_in(y, 0, PUSH_MAX_INT32) &&
             !json_object_is_type(y, json_type_string))
             return "settings.wns.badge.version";
     }
@@ -161,8 +182,7 @@ static const char *check_wns(json_object *w)
         !(json_object_is_type(x, json_type_string) && (strcmp(json_object_get_string(x), "cache") == 0 ||
                                                        strcmp(json_object_get_string(x), "no-cache") == 0)))
         return "settings.wns.cachePolicy";
-    if (json_object_object_get_ex(w, "expirationTime", &x) && x &&
-        !(json_object_is_type(x, json_type_int) && json_object_get_int64(x) >= 0))
+    if (json_object_object_get_ex(w, "expirationTime", &x) && x && !int_in(x, 0, PUSH_MAX_INT32))
         return "settings.wns.expirationTime";
     if (json_object_object_get_ex(w, "raw", &x) && x &&
         (!json_object_is_type(x, json_type_object) || !json_object_object_get_ex(x, "payload", &y) ||
@@ -189,7 +209,7 @@ static const char *check_settings(apr_pool_t *p, json_object *settings)
         if (json_object_object_get_ex(v, "payload", &x) && !json_object_is_type(x, json_type_object))
             return apr_pstrcat(p, "settings.", k, ".payload", NULL);
         if (json_object_object_get_ex(v, "badge", &x) && strcmp(k, "apns") == 0 &&
-            !json_object_is_type(x, json_type_int))
+            !int_in(x, 0, PUSH_MAX_INT32))
             return "settings.apns.badge";
         if (json_object_object_get_ex(v, "type", &x) && strcmp(k, "apns") == 0 &&
             !(json_object_is_type(x, json_type_string) &&
@@ -216,8 +236,7 @@ static const char *check_settings(apr_pool_t *p, json_object *settings)
                     return apr_pstrcat(p, "settings.webpush.", *t, NULL);
         }
         if (json_object_object_get_ex(v, "timeToLive", &x) && strcmp(k, "gcm") == 0 &&
-            !(json_object_is_type(x, json_type_int) && json_object_get_int64(x) >= 0 &&
-              json_object_get_int64(x) <= 2419200))
+            !int_in(x, 0, 2419200))
             return "settings.gcm.timeToLive";
     }
     return NULL;
@@ -228,7 +247,7 @@ static int expiration_of(json_object *v, apr_time_t now, apr_time_t *t)
 {
     if (json_object_is_type(v, json_type_int)) {
         int64_t s = json_object_get_int64(v);
-        if (s <= 0 || s > 31536000)
+        if (s <= 0 || s > PUSH_MAX_EXPIRATION)
             return 0;
         *t = now + apr_time_from_sec(s);
         return 1;
@@ -241,7 +260,7 @@ static int expiration_of(json_object *v, apr_time_t now, apr_time_t *t)
         const char *s = json_object_get_string(v);
         char *end;
         long long n = strtoll(s, &end, 10);
-        if (!*s || *end || n <= 0 || n > 31536000 || *s == '+' || *s == ' ')
+        if (!*s || *end || n <= 0 || n > PUSH_MAX_EXPIRATION || *s == '+' || *s == ' ')
             return 0;
         *t = now + apr_time_from_sec((apr_time_t)n);
         return 1;
@@ -249,7 +268,7 @@ static int expiration_of(json_object *v, apr_time_t now, apr_time_t *t)
 }
 
 const char *push_message_check(apr_pool_t *p, json_object *body, apr_time_t now,
-                               json_object **record, int *unknown)
+                               apr_time_t horizon, json_object **record, int *unknown)
 {
     json_object *msg = NULL, *alert = NULL, *v, *rec;
     apr_time_t send_at = now, expires = 0;
@@ -277,8 +296,7 @@ const char *push_message_check(apr_pool_t *p, json_object *body, apr_time_t now,
     if (alert && !string_ok(alert, PUSH_MAX_ALERT))
         return "message.alert";
     if (json_object_object_get_ex(body, "notificationType", &v)) {
-        if (!json_object_is_type(v, json_type_int) || json_object_get_int(v) < 1 ||
-            json_object_get_int(v) > 3)
+        if (!int_in(v, 1, 3))
             return "notificationType";
         type = json_object_get_int(v);
     }
@@ -302,7 +320,12 @@ const char *push_message_check(apr_pool_t *p, json_object *body, apr_time_t now,
     if (json_object_object_get_ex(body, "sendAt", &v) &&
         !(json_object_is_type(v, json_type_string) && push_iso_time_parse(json_object_get_string(v), &send_at)))
         return "sendAt";
+    if (send_at > now + horizon)
+        return "sendAt";
     if (json_object_object_get_ex(body, "expiration", &v) && !expiration_of(v, now, &expires))
+        return "expiration";
+    /* what a relative expiration allows (a year), counted from the sending */
+    if (expires && expires > (send_at > now ? send_at : now) + apr_time_from_sec(PUSH_MAX_EXPIRATION))
         return "expiration";
     if (expires && expires <= (send_at > now ? send_at : now))
         return "expiration";
@@ -328,4 +351,55 @@ const char *push_message_check(apr_pool_t *p, json_object *body, apr_time_t now,
     json_object_object_add(rec, "type", json_object_new_int(type));
     *record = rec;
     return NULL;
+}
+
+/* The place of the first string under o that holds a NUL, or NULL (path: o's place). */
+static const char *nul_under(apr_pool_t *p, json_object *o, const char *path, int depth)
+{
+    const char *bad;
+    if (depth > 64)   /* the parser's own limit is lower */
+        return NULL;
+    switch (json_object_get_type(o)) {
+    case json_type_string:
+        return memchr(json_object_get_string(o), '\0', (size_t)json_object_get_string_len(o))
+                   ? (*path ? path : "(the body)") : NULL;
+    case json_type_object: {
+        json_object_object_foreach(o, k, v) {
+            if (v && (bad = nul_under(p, v, *path ? apr_pstrcat(p, path, ".", k, NULL) : k, depth + 1)))
+                return bad;
+        }
+        return NULL;
+    }
+    case json_type_array:
+        for (size_t i = 0, n = json_object_array_length(o); i < n; i++) {
+            json_object *e = json_object_array_get_idx(o, i);
+            if (e && (bad = nul_under(p, e, apr_psprintf(p, "%s[%" APR_SIZE_T_FMT "]", path, i),
+                                      depth + 1)))
+                return bad;
+        }
+        return NULL;
+    default:
+        return NULL;
+    }
+}
+
+const char *push_json_nul_path(apr_pool_t *p, json_object *o)
+{
+    return nul_under(p, o, "", 0);
+}
+
+int push_json_text_has_nul(const char *s, size_t len)
+{
+    /* backslash-u0000 escapes a NUL when an odd number of backslashes precedes the u:
+     * outside strings JSON has no backslash at all */
+    for (size_t i = 0; i + 5 <= len; i++) {
+        size_t k = 0;
+        if (memcmp(s + i, "u0000", 5) != 0 || i == 0)
+            continue;
+        while (k < i && s[i - 1 - k] == '\\')
+            k++;
+        if (k % 2 == 1)
+            return 1;
+    }
+    return 0;
 }

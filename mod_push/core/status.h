@@ -10,7 +10,8 @@ typedef enum {
     PUSH_EDB,         /* a statement failed on a live connection */
     PUSH_EUNAVAIL,    /* no database connection could be had */
     PUSH_ESCHEMA,     /* the database holds a schema this build does not know */
-    PUSH_EFORBIDDEN   /* it exists but is not the caller's (another user's device) */
+    PUSH_EFORBIDDEN,  /* it exists but is not the caller's (another user's device) */
+    PUSH_ELIMIT       /* a quota refuses the request for now (push_quota_refusal_t says why) */
 } push_status_t;
 
 #endif

@@ -208,3 +208,30 @@ int push_valid_https_url(const char *s, size_t len)
             return 0;
     return 1;
 }
+
+int push_duration_parse(const char *s, long long max, long long *seconds)
+{
+    long long n = 0, unit = 1;
+    const char *p = s;
+    if (!s || !(*p >= '0' && *p <= '9'))
+        return 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (n > (max + 9) / 10)
+            return 0;
+        n = n * 10 + (*p - '0');
+    }
+    switch (*p) {
+    case '\0': case 's': unit = 1; break;
+    case 'm': unit = 60; break;
+    case 'h': unit = 3600; break;
+    case 'd': unit = 86400; break;
+    case 'w': unit = 7 * 86400; break;
+    default: return 0;
+    }
+    if (*p && p[1] != '\0')
+        return 0;
+    if (n > max / unit)
+        return 0;
+    *seconds = n * unit;
+    return 1;
+}

@@ -72,4 +72,9 @@ int push_valid_b64url_len(const char *s, size_t len, size_t n);
 /* An absolute http(s) URL with a host. */
 int push_valid_https_url(const char *s, size_t len);
 
+/* A duration as the directives take it: digits with an optional unit, s (the default),
+ * m, h, d or w ("90", "15m", "7d", "52w"). 1 and *seconds when it is at most max seconds,
+ * else 0. */
+int push_duration_parse(const char *s, long long max, long long *seconds);
+
 #endif

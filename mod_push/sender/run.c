@@ -43,6 +43,10 @@ void push_sender_conf_defaults(push_sender_conf_t *c)
         c->chunk = 5000;
     if (c->timeout_ms <= 0)
         c->timeout_ms = 30000;
+    if (c->retention == 0)
+        c->retention = 7 * 86400;
+    if (c->retention_every <= 0)
+        c->retention_every = 60;
     for (int i = 0; i < PUSH_EP__COUNT; i++)
         if (!c->endpoint[i])
             c->endpoint[i] = endpoint_defaults[i];
@@ -228,6 +232,46 @@ static void heartbeat(push_sender_t *sd, PGconn **db, int gone)
     }
 }
 
+/* Periodic upkeep on the listener's connection, between notifications: the quota deltas
+ * the outbox wrote are folded into push_quota each second, and every retention_every
+ * seconds finished rows past the retention go, a batch at a time (the next batch a second
+ * later while a batch came back full, so that PostgreSQL is never held for long). */
+#define SWEEP_BATCH 1000
+typedef struct {
+    apr_time_t folded, swept;
+    int more;   /* the last sweep removed a full batch */
+} upkeep_t;
+
+static void upkeep(push_sender_t *sd, PGconn **db, upkeep_t *u)
+{
+    apr_time_t now = apr_time_now();
+    PGresult *res;
+    if (now - u->folded >= apr_time_from_sec(1)) {
+        u->folded = now;
+        PQclear(push_pg_exec(sd, db, "SELECT push_quota_fold(10000)", 0, NULL));
+    }
+    if (sd->c->retention > 0 && *db &&
+        now - u->swept >= (u->more ? apr_time_from_sec(1) : apr_time_from_sec(sd->c->retention_every))) {
+        char age[32], batch[32];
+        const char *params[2] = {age, batch};
+        u->swept = now;
+        u->more = 0;
+        apr_snprintf(age, sizeof(age), "%d", sd->c->retention);
+        apr_snprintf(batch, sizeof(batch), "%d", SWEEP_BATCH);
+        res = push_pg_exec(sd, db, "SELECT deliveries, messages, events FROM push_retention_sweep($1, $2)",
+                           2, params);
+        if (res && PQntuples(res) == 1) {
+            int d = atoi(PQgetvalue(res, 0, 0)), m = atoi(PQgetvalue(res, 0, 1)),
+                e = atoi(PQgetvalue(res, 0, 2));
+            u->more = d >= SWEEP_BATCH || m >= SWEEP_BATCH || e >= SWEEP_BATCH;
+            if (d || m || e)
+                SLOG(sd, APLOG_DEBUG, "PUSH0610", "sender: retention removed %d deliveries, %d messages, "
+                     "%d events", d, m, e);
+        }
+        PQclear(res);
+    }
+}
+
 /* LISTEN push_sender on its own connection; returns 0 when the connection failed. */
 static int listen_on(push_sender_t *sd, PGconn **db)
 {
@@ -243,6 +287,7 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
     int nthreads = c->threads + 3, i;
     PGconn *db = NULL;
     apr_time_t last_beat = 0;
+    upkeep_t up = {0, 0, 0};
     /* the heartbeat also renews the leases of the chunks this sender holds: at least
      * three times per lease */
     apr_time_t beat = apr_time_from_msec(c->lease * 1000 / 3 < 5000 ? c->lease * 1000 / 3 : 5000);
@@ -334,6 +379,9 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
             if (!db)
                 continue;
         }
+        upkeep(sd, &db, &up);
+        if (!db)
+            continue;
         pfd.fd = PQsocket(db);
         pfd.events = POLLIN;
         pfd.revents = 0;

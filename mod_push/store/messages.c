@@ -8,18 +8,29 @@
 #include "store/store.h"
 
 push_status_t push_store_message_accept(push_db_t *db, const char *app_id, const char *list,
-                                        apr_array_header_t **ids)
+                                        const push_quota_t *quota, apr_array_header_t **ids,
+                                        push_quota_refusal_t *refusal)
 {
-    const char *args[] = {app_id, list};
+    const char *args[] = {app_id, list, apr_ltoa(db->pool, quota->max_pending),
+                          apr_itoa(db->pool, quota->max_per_minute)};
     apr_dbd_results_t *res;
     apr_dbd_row_t *row;
-    push_status_t rv = push_db_select(db, PUSH_ST_MSG_ACCEPT, &res, 2, args);
+    push_status_t rv = push_db_select(db, PUSH_ST_MSG_ACCEPT, &res, 4, args);
     if (rv != PUSH_OK)
         return rv;
     *ids = apr_array_make(db->pool, 1, sizeof(const char *));
-    for (int i = 1; (row = push_db_row(db, res, i)); i++)
-        APR_ARRAY_PUSH(*ids, const char *) = push_db_col(db, row, 0);
-    return PUSH_OK;
+    for (int i = 1; (row = push_db_row(db, res, i)); i++) {
+        const char *id = push_db_col(db, row, 0), *which = push_db_col(db, row, 1),
+                   *after = push_db_col(db, row, 2);
+        if (!id && which) {
+            refusal->which = which;
+            refusal->retry_after = after ? atoi(after) : 60;
+            rv = PUSH_ELIMIT;
+            continue;
+        }
+        APR_ARRAY_PUSH(*ids, const char *) = id;
+    }
+    return rv;
 }
 
 /* push_message_summary's columns, in the order of PUSH_ST_MSG_SUMMARY */
@@ -90,15 +101,26 @@ push_status_t push_store_sender_health(push_db_t *db, int *senders, long *queued
 }
 
 push_status_t push_store_rocketchat_test(push_db_t *db, const char *app_id, const char *user,
-                                         const char *id, const char *body, int *tokens)
+                                         const char *id, const char *body, const push_quota_t *quota,
+                                         int *tokens, push_quota_refusal_t *refusal)
 {
-    const char *args[] = {app_id, user, id, body}, *n;
+    const char *args[] = {app_id, user, id, body, apr_ltoa(db->pool, quota->max_pending),
+                          apr_itoa(db->pool, quota->max_per_minute)}, *n, *after;
     apr_dbd_results_t *res;
-    push_status_t rv = push_db_select(db, PUSH_ST_RC_TEST, &res, 4, args);
+    apr_dbd_row_t *row;
+    push_status_t rv = push_db_select(db, PUSH_ST_RC_TEST, &res, 6, args);
     if (rv != PUSH_OK)
         return rv;
-    n = push_db_first_value(db, res);
+    if (!(row = push_db_row(db, res, 1)))
+        return PUSH_EDB;
+    n = push_db_col(db, row, 0);
+    after = push_db_col(db, row, 1);
     *tokens = n ? atoi(n) : 0;
+    if (*tokens == -2) {
+        refusal->which = "quota";
+        refusal->retry_after = after ? atoi(after) : 60;
+        return PUSH_ELIMIT;
+    }
     return PUSH_OK;
 }
 

@@ -93,12 +93,14 @@ const push_statement_t push_statements[] = {
      "WHERE w.app_id = %s AND w.name = %s RETURNING " PUSH_HOOK_COLS},
     {PUSH_ST_HOOK_GET, "SELECT " PUSH_HOOK_COLS " FROM push_webhook w WHERE w.app_id = %s AND w.name = %s"},
     {PUSH_ST_HOOK_DELETE, "DELETE FROM push_webhook WHERE app_id = %s AND name = %s"},
-    {PUSH_ST_MSG_ACCEPT, "SELECT push_message_accept(%s, %s::jsonb)"},
+    {PUSH_ST_MSG_ACCEPT,
+     "SELECT id, refused, retry_after::text FROM push_message_accept(%s, %s::jsonb, %s::bigint, %s::integer)"},
     {PUSH_ST_MSG_SUMMARY,
      "SELECT body, target, state, category, send_at, expires_at, created_at, targeted::text, "
      "sent::text, failed::text, invalid::text, filtered::text, expired::text, cancelled::text, "
      "pending::text, paused FROM push_message_summary(%s, %s)"},
-    {PUSH_ST_RC_TEST, "SELECT push_rocketchat_test(%s, %s, %s, %s::jsonb)::text"},
+    {PUSH_ST_RC_TEST,
+     "SELECT n::text, retry_after::text FROM push_rocketchat_test(%s, %s, %s, %s::jsonb, %s::bigint, %s::integer)"},
     {PUSH_ST_RC_MESSAGE,
      "SELECT body, created_at, updated_at, allowed::text, host FROM push_rocketchat_message(%s, %s, %s)"},
     {PUSH_ST_MSG_CANCEL, "SELECT push_message_cancel(%s, %s)::text"},

@@ -164,11 +164,24 @@ push_status_t push_store_webhook_get(push_db_t *db, const char *app_id, const ch
                                      push_webhook_t *out);
 push_status_t push_store_webhook_delete(push_db_t *db, const char *app_id, const char *name);
 
+/* An application's quotas (PushMaxPendingDeliveries, PushMaxMessagesPerMinute; 0: none)
+ * and, when one refuses, which ("pending" or "rate") and in how many seconds to retry. */
+typedef struct {
+    long max_pending;
+    int max_per_minute;
+} push_quota_t;
+typedef struct {
+    const char *which;
+    int retry_after;
+} push_quota_refusal_t;
+
 /* Messages. list is a JSON array of records from push_message_check; *ids receives the
- * message ids (const char *) in order. One statement: the messages and the NOTIFY that
- * wakes the senders commit together. */
+ * message ids (const char *) in order. One statement: the quota check, the messages and
+ * the NOTIFY that wakes the senders commit together. PUSH_ELIMIT: a quota refused them
+ * all (*refusal says why). */
 push_status_t push_store_message_accept(push_db_t *db, const char *app_id, const char *list,
-                                        apr_array_header_t **ids);
+                                        const push_quota_t *quota, apr_array_header_t **ids,
+                                        push_quota_refusal_t *refusal);
 /* A message as accepted (body: the JSON text kept) and how its delivery stands. */
 typedef struct {
     const char *body, *target, *state, *category, *send_at, *expires_at, *created_at;
@@ -182,9 +195,11 @@ push_status_t push_store_message_get(push_db_t *db, const char *app_id, const ch
 /* Cancels what is not yet sent; PUSH_NOTFOUND if there is no such message. */
 push_status_t push_store_message_cancel(push_db_t *db, const char *app_id, const char *id);
 /* Rocket.Chat's push.test: sends body to every device of user unless the user called
- * within the last second (*tokens = -1) or has no tokens (*tokens = 0). */
+ * within the last second (*tokens = -1) or has no tokens (*tokens = 0); PUSH_ELIMIT when a
+ * quota refuses it (*refusal says why). */
 push_status_t push_store_rocketchat_test(push_db_t *db, const char *app_id, const char *user,
-                                         const char *id, const char *body, int *tokens);
+                                         const char *id, const char *body, const push_quota_t *quota,
+                                         int *tokens, push_quota_refusal_t *refusal);
 /* Rocket.Chat's push.get: a message, or PUSH_NOTFOUND. */
 typedef struct {
     const char *body, *created_at, *updated_at, *host;

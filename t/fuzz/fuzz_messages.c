@@ -33,7 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!body)
         return 0;
     apr_pool_create(&p, root);
-    bad = push_message_check(p, body, apr_time_now(), &rec, &unknown);
+    bad = push_message_check(p, body, apr_time_now(), PUSH_DEFAULT_SCHEDULE, &rec, &unknown);
+    (void)push_json_nul_path(p, body);
+    (void)push_json_text_has_nul((const char *)data, size);
     if ((bad == NULL) != (rec != NULL))
         abort();   /* an answer is either an error or a record */
     if (rec) {

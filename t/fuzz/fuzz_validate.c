@@ -60,6 +60,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         buf[size] = '\0';
         if (push_valid_version(buf, size))
             (void)push_version_major(buf);
+        {
+            long long secs;
+            if (push_duration_parse(buf, 86400, &secs) && (secs < 0 || secs > 86400))
+                abort();   /* a duration stays within its maximum */
+        }
     }
     return 0;
 }

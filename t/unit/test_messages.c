@@ -14,7 +14,7 @@ static const char *check(const char *text, json_object **out, int *unknown)
 {
     json_object *body = json_tokener_parse(text), *rec = NULL;
     int u = 0;
-    const char *bad = push_message_check(pool, body, NOW, &rec, &u);
+    const char *bad = push_message_check(pool, body, NOW, PUSH_DEFAULT_SCHEDULE, &rec, &u);
     if (unknown)
         *unknown = u;
     if (out)
@@ -125,6 +125,63 @@ int main(void)
     CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"settings\":{\"mpns\":{}}}", NULL, NULL),
                  "settings.mpns") == 0, "unknown settings family");
 
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"settings\":{\"apns\":{\"badge\":2147483647}}}",
+                       NULL, NULL), "ok") == 0, "badge up to 2^31-1");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"settings\":{\"apns\":{\"badge\":2147483648}}}",
+                       NULL, NULL), "settings.apns.badge") == 0, "badge 2^31 is refused");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"settings\":{\"apns\":{\"badge\":-1}}}",
+                       NULL, NULL), "settings.apns.badge") == 0, "a negative badge is refused");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"settings\":{\"apns\":"
+                       "{\"badge\":99999999999999999999999}}}", NULL, NULL), "settings.apns.badge") == 0,
+          "a badge past 64 bits is refused");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"settings\":{\"wns\":{\"badge\":{\"value\":4294967296}}}}",
+                       NULL, NULL), "settings.wns.badge") == 0, "a WNS badge past 32 bits is refused");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"notificationType\":4294967297}", NULL, NULL),
+                 "notificationType") == 0, "notificationType is not taken modulo 2^32");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"sendAt\":\"2027-02-29T00:00:00Z\"}", NULL, NULL),
+                 "sendAt") == 0, "an impossible date (2027 is no leap year)");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"sendAt\":\"2028-01-14T08:00:00Z\"}", NULL, NULL),
+                 "ok") == 0, "sendAt just within a year");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"sendAt\":\"2028-01-16T08:00:00Z\"}", NULL, NULL),
+                 "sendAt") == 0, "sendAt more than a year ahead");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"sendAt\":\"9999-12-31T23:59:59Z\"}", NULL, NULL),
+                 "sendAt") == 0, "sendAt in year 9999");
+    CHECK(strcmp(check("{\"message\":{\"alert\":\"x\"},\"expiration\":\"9999-12-31T23:59:59Z\"}", NULL, NULL),
+                 "expiration") == 0, "an expiration more than a year after the sending");
+    {
+        json_object *b = json_tokener_parse("{\"message\":{\"alert\":\"x\"},\"sendAt\":\"2027-01-15T09:00:00Z\"}");
+        json_object *r2 = NULL;
+        int u2;
+        CHECK(push_message_check(pool, b, NOW, apr_time_from_sec(60), &r2, &u2) != NULL,
+              "a shorter horizon (PushMaxSchedule 1m) refuses an hour ahead");
+        CHECK(push_message_check(pool, b, NOW, apr_time_from_sec(7200), &r2, &u2) == NULL, "... 2h takes it");
+        json_object_put(r2);
+        json_object_put(b);
+    }
+    {
+        json_object *b = json_tokener_parse("{\"message\":{\"alert\":\"x\"},\"settings\":{\"apns\":"
+                                            "{\"payload\":{\"list\":[\"ok\",{\"k\":\"a\\u0000b\"}]}}}}");
+        const char *where = push_json_nul_path(pool, b);
+        CHECK(where && strcmp(where, "settings.apns.payload.list[1].k") == 0, "a NUL is found and named");
+        json_object_put(b);
+        b = json_tokener_parse("[{\"a\":1},{\"b\":\"\\u0000\"}]");
+        where = push_json_nul_path(pool, b);
+        CHECK(where && strcmp(where, "[1].b") == 0, "... in an array of objects");
+        json_object_put(b);
+        b = json_tokener_parse("{\"a\":\"no nul \\\\u0000 here\"}");
+        CHECK(push_json_nul_path(pool, b) == NULL, "an escaped backslash before u0000 is no NUL");
+        json_object_put(b);
+    }
+    CHECK(push_json_text_has_nul("{\"a\\u0000b\":1}", 15), "a NUL in a property name");
+    CHECK(!push_json_text_has_nul("{\"a\\\\u0000\":1}", 15), "a backslash, then u0000");
+    CHECK(push_json_text_has_nul("[\"\\\\\\u0000\"]", 13), "three backslashes: the third escapes");
+    CHECK(!push_json_text_has_nul("u0000", 5), "u0000 alone");
+
+    CHECK(push_iso_time_parse("2028-02-29T00:00:00Z", &t), "February 29th of a leap year");
+    CHECK(!push_iso_time_parse("2030-02-31T00:00:00Z", &t), "February 31st");
+    CHECK(!push_iso_time_parse("2100-02-29T00:00:00Z", &t), "2100 is no leap year");
+    CHECK(push_iso_time_parse("2000-02-29T00:00:00Z", &t), "2000 is");
+    CHECK(!push_iso_time_parse("2027-04-31T00:00:00Z", &t), "April 31st");
     CHECK(push_iso_time_parse("2027-01-15T08:00:00Z", &t) && t == NOW, "ISO time, Z");
     CHECK(push_iso_time_parse("2027-01-15T08:00:00.5Z", &t) && t == NOW + 500000, "fractions");
     CHECK(push_iso_time_parse("2027-01-15T09:30:00+01:30", &t) && t == NOW, "an offset");

@@ -163,6 +163,21 @@ int main(void)
         CHECK(ok, "a Meteor id is 17 characters of its alphabet");
         CHECK(a && b && strcmp(a, b) != 0, "two Meteor ids differ");
     }
+    {
+        long long d = 0;
+        CHECK(push_duration_parse("90", 1000, &d) && d == 90, "a duration in seconds");
+        CHECK(push_duration_parse("15m", 100000, &d) && d == 900, "minutes");
+        CHECK(push_duration_parse("7d", 10000000, &d) && d == 604800, "days");
+        CHECK(push_duration_parse("2w", 10000000, &d) && d == 1209600, "weeks");
+        CHECK(push_duration_parse("1h", 3600, &d) && d == 3600, "at the maximum");
+        CHECK(!push_duration_parse("2h", 3600, &d), "over the maximum");
+        CHECK(!push_duration_parse("99999999999999999999d", 3600, &d), "no overflow");
+        CHECK(!push_duration_parse("7 d", 10000000, &d), "no space");
+        CHECK(!push_duration_parse("7dd", 10000000, &d), "one unit");
+        CHECK(!push_duration_parse("-1", 10000000, &d), "no sign");
+        CHECK(!push_duration_parse("d", 10000000, &d), "digits first");
+        CHECK(!push_duration_parse("", 10000000, &d), "empty");
+    }
     apr_pool_destroy(p);
     apr_terminate();
     UNIT_DONE();
