@@ -112,6 +112,36 @@ sub is_layer_error {
         'the least recently used device was dropped';
     is psql("SELECT count(*) FROM push_device WHERE app_id = '$APP' AND device_id IN ('$ids[0]', '$ids[25]')"), 2,
         'the recently re-registered and the new device stay';
+    # schema 12: the new device took the evicted one's row; it must be the new device in full
+    is join('|', psql_row("SELECT platform, user_id, extra::text, source_family, session_ref IS NULL,
+                                  created_at > now() - interval '1 minute', length(token)
+                             FROM push_device WHERE app_id = '$APP' AND device_id = '$ids[25]'")),
+        "apns|$u|{}|layer|t|t|64", '... stored as registered, with its own creation time';
+
+    # an evicted device with subscriptions goes with them
+    psql("INSERT INTO push_tag (app_id, name) VALUES ('$APP', 'lru-tag') ON CONFLICT DO NOTHING");
+    psql("INSERT INTO push_subscription (app_id, subscription_id, device_id, tag_name)
+          VALUES ('$APP', 'sub-$u', '$ids[2]', 'lru-tag')");
+    my ($r2) = register($t, device_id => "$u-next");
+    is $r2->code, 202, 'a device evicting a subscribed one registers';
+    is psql("SELECT count(*) FROM push_device WHERE app_id = '$APP' AND device_id = '$ids[2]'")
+       . psql("SELECT count(*) FROM push_subscription WHERE app_id = '$APP' AND subscription_id = 'sub-$u'")
+       . psql("SELECT count(*) FROM push_device WHERE app_id = '$APP' AND user_id = '$u'"), '0025',
+        '... the evicted device and its subscription are gone, 25 devices kept';
+
+    # the registry's events of an eviction: the old device unregistered, the new one registered
+    psql("INSERT INTO push_webhook (app_id, name, url, events) VALUES ('$APP', 'lru-hook',
+          'https://hooks.example.invalid/h', '{onDeviceRegister,onDeviceUnregister,onDeviceUpdate}')");
+    my $before = psql("SELECT coalesce(max(event_id), 0) FROM push_event");
+    my ($r3) = register($t, device_id => "$u-evented");
+    is $r3->code, 202, 'an eviction with a webhook listening registers';
+    is psql("SELECT string_agg(kind || ':' || (payload->>'deviceId'), ',' ORDER BY event_id) FROM push_event
+              WHERE app_id = '$APP' AND event_id > $before"), "onDeviceUnregister:$ids[3],onDeviceRegister:$u-evented",
+        '... onDeviceUnregister for the evicted device, onDeviceRegister for the new one';
+    register($t, device_id => "$u-evented", token => random_hex(64));
+    is psql("SELECT count(*) FROM push_event WHERE app_id = '$APP' AND event_id > $before"), 3,
+        '... and a new token for it is one onDeviceUpdate';
+    psql("DELETE FROM push_webhook WHERE app_id = '$APP' AND name = 'lru-hook'");
 }
 {
     my $u = 'layer-lim3-' . random_hex(6);

@@ -73,8 +73,11 @@ is psql("SELECT count(*) FROM push_oauth_client WHERE secret_hash = '$secret'"),
 ($rc) = run_ctl(@d, 'client', 'rm', $client);
 is $rc, 0, 'client rm';
 
+psql("INSERT INTO push_device (app_id, device_id, platform, token, source_family)
+      VALUES ('$app', 'rm-me', 'apns', 'rm-me-token', 'mobilefirst')");
 ($rc) = run_ctl(@d, 'app', 'rm', $app);
 is $rc, 0, 'app rm';
+is psql("SELECT count(*) FROM push_device WHERE app_id = '$app'"), 0, "... and the application's devices go with it";
 ($rc) = run_ctl(@d, 'app', 'rm', $app);
 is $rc, 1, 'app rm of a missing application fails';
 ($rc, $out) = run_ctl('-d', 'host=127.0.0.1 port=1 connect_timeout=2', 'app', 'list');
