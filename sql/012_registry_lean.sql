@@ -224,4 +224,42 @@ BEGIN
 END
 $$;
 
+-- Version 9's push.token, without the voipToken read for a record it has just found to be
+-- new (no id given, no record with that token): nothing to read there.
+CREATE OR REPLACE FUNCTION push_rocketchat_register(
+    p_app text, p_id text, p_new_id text, p_platform text, p_token text, p_app_name text,
+    p_user text, p_session text, p_user_agent text, p_voip text, p_limit integer)
+RETURNS TABLE (device_id text, created_at text, updated_at text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_id text := p_id;
+    v_voip text := p_voip;
+BEGIN
+    IF v_id IS NULL THEN
+        SELECT d.device_id INTO v_id FROM push_device d
+         WHERE d.app_id = p_app AND d.platform = p_platform AND d.token = p_token
+           AND d.invalid_since IS NULL AND d.extra->>'appName' = p_app_name;
+    END IF;
+    IF v_id IS NULL THEN
+        v_id := p_new_id;
+    ELSIF v_voip IS NULL THEN
+        SELECT d.extra->>'voipToken' INTO v_voip FROM push_device d
+         WHERE d.app_id = p_app AND d.device_id = v_id AND d.platform = p_platform
+           AND d.user_id = p_user;
+    END IF;
+    IF push_device_put(p_app, v_id, p_platform, p_token, p_user, 'rocketchat', p_session,
+                       NULL, '{}', false,
+                       jsonb_strip_nulls(jsonb_build_object('appName', p_app_name,
+                                                            'voipToken', v_voip)),
+                       p_user_agent, p_limit, NULL, p_session IS NOT NULL) IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT d.device_id,
+           to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+           to_char(d.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+      FROM push_device d WHERE d.app_id = p_app AND d.device_id = v_id;
+END
+$$;
+
 INSERT INTO push_schema_version (version) VALUES (12);

@@ -114,9 +114,10 @@ mock_script('webhook', $hpath, {delayMs => 1500, times => -1});
 is mf(POST => "/apps/$happ/webhooks", $token,
       {name => 'slow', url => "$ENV{PUSH_MOCK_HTTP}$hpath", eventTypes => 'onDeviceRegister'})->code, 201,
    'a webhook whose receiver takes 1.5 s to answer';
-psql("INSERT INTO push_device (app_id, device_id, platform, token, source_family)
-      SELECT '$happ', 'h' || i, 'apns', md5('h' || i || '$happ') || md5('$happ' || i), 'mobilefirst'
-        FROM generate_series(1, 10) AS i");
+# registered as the MobileFirst API registers (schema 12: push_device_put writes the event)
+psql("SELECT count(*) FROM generate_series(1, 10) AS i,
+             push_device_register_mf('$happ', 'h' || i, 'apns', md5('h' || i || '$happ') || md5('$happ' || i),
+                                     NULL, NULL, NULL)");
 is psql("SELECT count(*) FROM push_event WHERE app_id = '$happ'"), 10, 'ten onDeviceRegister events at once';
 my $t1 = time;
 ok wait_for(60, sub { psql("SELECT count(*) FROM push_event WHERE app_id = '$happ' AND state = 'done'") == 10 }, 0.5),
