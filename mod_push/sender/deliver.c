@@ -1,16 +1,23 @@
-/* Delivery workers. Each claims a batch of due deliveries (FOR UPDATE SKIP LOCKED, with
- * a lease), sends them through one libcurl multi handle per credential — HTTP/2, many
- * streams on one connection, as Apple and Google ask — and writes the outcomes back in
- * one statement. A batch's memory is one pool, cleared after it: the sender's size does
- * not depend on the audience. */
+/* Delivery workers. Each takes chunks of a broadcast the expander leased, or claims due
+ * deliveries from the outbox (FOR UPDATE SKIP LOCKED, with a lease), sends them through
+ * one libcurl multi handle per credential — HTTP/2, many streams on one connection, as
+ * Apple and Google ask — and writes each unit's outcomes back in one statement. A unit's
+ * memory is one pool, cleared after it: the sender's size does not depend on the
+ * audience. */
+
 #include "sender/provider.h"
 
 #include <stdlib.h>
 
 #include <apr_strings.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/metrics.h"
+#include "sender/egress.h"
 
 
 
@@ -26,7 +33,21 @@ typedef struct link {
     CURLM *multi;
     int running;
     apr_time_t used;
+    int fds[4];                   /* sockets of its connections (TCP_CORK) */
+    int nfds;
+    int fresh;                    /* requests were added since the last perform */
 } link_t;
+
+/* Deliveries a worker took at once: a chunk, or a claim from the outbox. */
+typedef struct {
+    apr_pool_t *pool;             /* its memory, cleared when it is finished */
+    push_req_t *jobs;
+    int rows;                     /* 0: the slot is free */
+    int next;                     /* the first job not started */
+    int pending;                  /* requests under way */
+    push_qjob_t *queued;          /* a chunk's entries (NULL: a claim from the outbox) */
+    char chunk[24];
+} push_unit_t;
 
 typedef struct {
     push_sender_t *sd;
@@ -38,6 +59,7 @@ typedef struct {
     CURL *idle[MAX_INFLIGHT];     /* easy handles kept for reuse */
     int idle_count;
     apr_time_t last_claim;        /* the last claim from the outbox */
+    push_unit_t units[2];         /* UNITS */
 } worker_t;
 
 static push_msg_t *message(worker_t *w, apr_pool_t *p, push_req_t *j)
@@ -114,6 +136,43 @@ static size_t on_header(char *line, size_t size, size_t n, void *ctx)
     else if (len > 13 && strncasecmp(line, "x-wns-status:", 13) == 0)
         header_value(j->wns_status, sizeof(j->wns_status), line, len, 13);
     return len;
+}
+
+/* The sockets of a link's connections, known from their creation to their close, so that
+ * a burst of new requests leaves as few, full segments (link_cork) rather than two small
+ * TLS records and two segments per request: about a fifth of the sender's and of the
+ * receiver's CPU per request on loopback. The egress guard's check runs here as well,
+ * since this callback replaces the one push_egress_attach installs. */
+static int link_sockopt(void *data, curl_socket_t s, curlsocktype purpose)
+{
+    push_req_t *j = data;
+    link_t *l = j->link;
+    (void)purpose;
+    if (push_egress_socket_refused(s)) {
+        j->refused = 1;
+        return CURL_SOCKOPT_ERROR;
+    }
+    if (l->nfds < (int)(sizeof(l->fds) / sizeof(l->fds[0])))
+        l->fds[l->nfds++] = s;
+    return CURL_SOCKOPT_OK;
+}
+
+static int link_closesocket(void *data, curl_socket_t s)
+{
+    link_t *l = data;
+    for (int i = 0; i < l->nfds; i++)
+        if (l->fds[i] == s) {
+            l->fds[i] = l->fds[--l->nfds];
+            break;
+        }
+    return close(s);
+}
+
+/* Corked while libcurl writes the new requests, uncorked (sent) right after. */
+static void link_cork(link_t *l, int on)
+{
+    for (int i = 0; i < l->nfds; i++)
+        setsockopt(l->fds[i], IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
 }
 
 static link_t *link_for(worker_t *w, push_cred_t *cr, const char *url)
@@ -357,39 +416,57 @@ static int start_job(worker_t *w, apr_pool_t *p, push_req_t *j)
         return 0;
     }
     l->used = apr_time_now();
+    j->link = l;
+    curl_easy_setopt(j->easy, CURLOPT_SOCKOPTFUNCTION, link_sockopt);
+    curl_easy_setopt(j->easy, CURLOPT_SOCKOPTDATA, j);
+    curl_easy_setopt(j->easy, CURLOPT_CLOSESOCKETFUNCTION, link_closesocket);
+    curl_easy_setopt(j->easy, CURLOPT_CLOSESOCKETDATA, l);
+    l->fresh = 1;
     curl_multi_add_handle(l->multi, j->easy);
     return 1;
 }
 
-static int run_batch(worker_t *w, apr_pool_t *p)
+/* A worker keeps deliveries of up to two units under way — chunks the expander leased, or
+ * a claim from the outbox — so that the next chunk's requests go out while the last
+ * answers of the previous one come in and while its outcomes are written: the provider's
+ * connection never waits for the worker. Held units never add up to more than a batch
+ * of deliveries (a larger chunk taken over from another sender only alone), which bounds
+ * what a crash sends twice (threads x batch), as before; the expander makes chunks of
+ * half a batch for it. */
+#define UNITS 2
+
+static push_unit_t *unit_of(worker_t *w, const push_req_t *j)
+{
+    for (int i = 0; i < UNITS; i++)
+        if (w->units[i].rows && j >= w->units[i].jobs && j < w->units[i].jobs + w->units[i].rows)
+            return &w->units[i];
+    return NULL;
+}
+
+/* Takes a chunk of at most room deliveries from the queue, or (alone: any = 1) any chunk
+ * or a claim of due deliveries from the outbox. Returns the deliveries taken (0: none,
+ * -1: the database failed). */
+static int unit_take(worker_t *w, push_unit_t *u, int room, int any)
 {
     char n[16], lease[16];
     const char *params[3] = {w->sd->owner, n, lease};
     PGresult *res;
-    int rows;
-    push_req_t *jobs;
-    json_object *results;
-    int pending = 0, next = 0, sent = 0;
     push_qjob_t *queued;
-    char chunk[24] = "";
+    apr_pool_t *p = u->pool;
 
-    /* cached messages live across batches, never across the middle of one */
-    if (apr_hash_count(w->messages) >= MSG_CACHE_MAX) {
-        apr_pool_clear(w->cache_pool);
-        w->messages = apr_hash_make(w->cache_pool);
-    }
     /* first a chunk the expander leased for us, then what is due in the outbox (retries,
      * deliveries that waited) */
-    if ((queued = push_queue_take(w->sd))) {
+    if ((queued = push_queue_take(w->sd, any ? 0 : room))) {
         push_qjob_t *q;
         int i = 0;
-        for (rows = 0, q = queued; q; q = q->next)
-            rows++;
-        apr_snprintf(chunk, sizeof(chunk), "%" APR_INT64_T_FMT, queued->chunk);
-        jobs = apr_pcalloc(p, sizeof(*jobs) * rows);
-        /* the strings stay in the queue's blocks, freed after the batch */
+        for (u->rows = 0, q = queued; q; q = q->next)
+            u->rows++;
+        apr_snprintf(u->chunk, sizeof(u->chunk), "%" APR_INT64_T_FMT, queued->chunk);
+        u->queued = queued;
+        u->jobs = apr_pcalloc(p, sizeof(*u->jobs) * u->rows);
+        /* the strings stay in the queue's blocks, freed after the unit */
         for (q = queued; q; q = q->next, i++) {
-            push_req_t *j = &jobs[i];
+            push_req_t *j = &u->jobs[i];
             j->app = q->app;
             j->msg = q->msg;
             j->dev = q->dev;
@@ -399,11 +476,12 @@ static int run_batch(worker_t *w, apr_pool_t *p)
             j->topic = q->topic;
         }
     } else {
-        /* While the expander feeds the queue, it is about to refill it: the outbox is
-         * asked at most once a second (for retries and what other senders left), since
-         * a claim walks the due index past every row sent since its lease began. */
+        /* The outbox only for a worker with nothing under way; and while the expander
+         * feeds the queue, it is about to refill it: the outbox is asked at most once a
+         * second (for retries and what other senders left), since a claim walks the due
+         * index past every row sent since its lease began. */
         apr_time_t now = apr_time_now();
-        if (apr_atomic_read32(&w->sd->feeding) && now - w->last_claim < apr_time_from_sec(1))
+        if (!any || (apr_atomic_read32(&w->sd->feeding) && now - w->last_claim < apr_time_from_sec(1)))
             return 0;
         w->last_claim = now;
         apr_snprintf(n, sizeof(n), "%d", w->sd->c->batch);
@@ -413,14 +491,14 @@ static int run_batch(worker_t *w, apr_pool_t *p)
                            "FROM push_delivery_claim($1, $2::integer, $3::integer)", 3, params);
         if (!res)
             return -1;
-        rows = PQntuples(res);
-        if (rows == 0) {
+        if (PQntuples(res) == 0) {
             PQclear(res);
             return 0;
         }
-        jobs = apr_pcalloc(p, sizeof(*jobs) * rows);
-        for (int i = 0; i < rows; i++) {
-            push_req_t *j = &jobs[i];
+        u->rows = PQntuples(res);
+        u->jobs = apr_pcalloc(p, sizeof(*u->jobs) * u->rows);
+        for (int i = 0; i < u->rows; i++) {
+            push_req_t *j = &u->jobs[i];
             j->app = apr_pstrdup(p, PQgetvalue(res, i, 0));
             j->msg = apr_pstrdup(p, PQgetvalue(res, i, 1));
             j->dev = apr_pstrdup(p, PQgetvalue(res, i, 2));
@@ -431,111 +509,178 @@ static int run_batch(worker_t *w, apr_pool_t *p)
         }
         PQclear(res);
     }
+    u->next = u->pending = 0;
+    return u->rows;
+}
 
-    /* at most MAX_INFLIGHT streams at once: each costs libcurl buffers, and the sender's
-     * memory must not grow with the batch (nor, ever, with the audience) */
-    while (pending > 0 || next < rows) {
-        int active = 0;
-        while (next < rows && pending < MAX_INFLIGHT)
-            pending += start_job(w, p, &jobs[next++]);
-        if (pending == 0)
-            break;
-        for (link_t *l = w->links; l; l = l->next) {
-            CURLMsg *msg;
-            int left;
-            curl_multi_perform(l->multi, &l->running);
-            while ((msg = curl_multi_info_read(l->multi, &left))) {
-                push_req_t *j;
-                long status = 0;
-                if (msg->msg != CURLMSG_DONE)
-                    continue;
-                curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&j);
-                if (msg->data.result == CURLE_OK)
-                    curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-                j->cr->prov->classify(w->sd, p, j, status, msg->data.result);
-                request_done(w, j, status, msg->data.result);
-                curl_multi_remove_handle(l->multi, j->easy);
-                job_end_request(w, j);
-                pending--;
-            }
-            if (l->running)
-                active++;
-        }
-        if (pending > 0 && (next >= rows || pending >= MAX_INFLIGHT)) {
-            for (link_t *l = w->links; l; l = l->next)
-                if (l->running)
-                    curl_multi_poll(l->multi, NULL, 0, active > 1 ? 5 : 100, NULL);
-        }
-    }
+/* Every delivery of the unit is decided: its outcomes are written (a chunk's sent
+ * deliveries as a count, only the others named), and the unit is emptied. */
+static void unit_finish(worker_t *w, push_unit_t *u)
+{
+    apr_pool_t *p = u->pool;
+    const char *params[2] = {w->sd->owner, NULL};
+    json_object *results = json_object_new_array_ext(u->queued ? 16 : u->rows);
+    PGresult *res;
+    int sent = 0;
 
-    /* a chunk's sent deliveries are a count; only the others are named */
-    results = json_object_new_array_ext(queued ? 16 : rows);
-    for (int i = 0; i < rows; i++) {
-        settle(w, p, &jobs[i]);
-        if (queued && jobs[i].out.kind == PUSH_OUT_SENT)
+    for (int i = 0; i < u->rows; i++) {
+        settle(w, p, &u->jobs[i]);
+        if (u->queued && u->jobs[i].out.kind == PUSH_OUT_SENT)
             sent++;
         else
-            json_object_array_add(results, outcome_json(&jobs[i], queued != NULL));
+            json_object_array_add(results, outcome_json(&u->jobs[i], u->queued != NULL));
     }
-    if (queued) {
+    if (u->queued) {
         char nsent[16];
-        const char *cp[4] = {w->sd->owner, chunk, nsent, NULL};
+        const char *cp[4] = {w->sd->owner, u->chunk, nsent, NULL};
         apr_snprintf(nsent, sizeof(nsent), "%d", sent);
         cp[3] = json_object_to_json_string_ext(results, JSON_C_TO_STRING_PLAIN);
         res = push_pg_exec(w->sd, &w->db, "SELECT push_chunk_finish($1, $2::bigint, $3::integer, $4::jsonb)",
                            4, cp);
         if (!res)
-            push_chunk_orphan(w->sd, apr_atoi64(chunk));
+            push_chunk_orphan(w->sd, apr_atoi64(u->chunk));
         else if (atoi(PQgetvalue(res, 0, 0)) < 0)
             SLOG(w->sd, APLOG_WARNING, "PUSH0635", "sender: chunk %s was taken over by another sender "
-                 "before its %d outcomes were written; it is delivered again", chunk, rows);
+                 "before its %d outcomes were written; it is delivered again", u->chunk, u->rows);
     } else {
         params[1] = json_object_to_json_string_ext(results, JSON_C_TO_STRING_PLAIN);
         res = push_pg_exec(w->sd, &w->db, "SELECT push_delivery_finish($1, $2::jsonb)", 2, params);
     }
     if (!res)
         SLOG(w->sd, APLOG_ERR, "PUSH0631", "sender: %d outcomes not written; their leases run out (a "
-             "chunk's is given back) and they are delivered again", rows);
+             "chunk's is given back) and they are delivered again", u->rows);
     PQclear(res);
     json_object_put(results);
-    for (int i = 0; i < rows; i++)
-        push_cred_release(jobs[i].cr);
-    for (push_qjob_t *nextq; queued; queued = nextq) {
-        nextq = queued->next;
-        free(queued);
+    for (int i = 0; i < u->rows; i++)
+        push_cred_release(u->jobs[i].cr);
+    for (push_qjob_t *nextq, *q = u->queued; q; q = nextq) {
+        nextq = q->next;
+        free(q);
     }
-    links_sweep(w, 0);
-    return rows;
+    u->queued = NULL;
+    u->jobs = NULL;
+    u->rows = u->next = u->pending = 0;
+    apr_pool_clear(p);
+}
+
+/* Runs every connection and settles the requests libcurl finished (inflight counts them
+ * down); active: the connections with requests still under way. */
+static void links_run(worker_t *w, int *inflight, int *active)
+{
+    *active = 0;
+    for (link_t *l = w->links; l; l = l->next) {
+        CURLMsg *msg;
+        int left, cork = l->fresh && l->nfds;
+        if (cork)
+            link_cork(l, 1);
+        curl_multi_perform(l->multi, &l->running);
+        if (cork)
+            link_cork(l, 0);
+        l->fresh = 0;
+        while ((msg = curl_multi_info_read(l->multi, &left))) {
+            push_req_t *j;
+            push_unit_t *u;
+            long status = 0;
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+            if (msg->data.result == CURLE_OK)
+                curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+            u = unit_of(w, j);
+            j->cr->prov->classify(w->sd, u->pool, j, status, msg->data.result);
+            request_done(w, j, status, msg->data.result);
+            curl_multi_remove_handle(l->multi, j->easy);
+            job_end_request(w, j);
+            u->pending--;
+            (*inflight)--;
+        }
+        if (l->running)
+            (*active)++;
+    }
 }
 
 void *APR_THREAD_FUNC push_deliver_thread(apr_thread_t *t, void *data)
 {
     worker_t w;
-    apr_pool_t *batch;
     apr_uint32_t seen = 0;
+    int inflight = 0, failed = 0;
 
     memset(&w, 0, sizeof(w));
     w.sd = data;
     w.rnd = (unsigned int)apr_time_now() ^ (unsigned int)(apr_uintptr_t)t;
     apr_pool_create(&w.cache_pool, NULL);
-    apr_pool_create(&batch, NULL);
+    for (int i = 0; i < UNITS; i++)
+        apr_pool_create(&w.units[i].pool, NULL);
     w.messages = apr_hash_make(w.cache_pool);
 
-    while (!SENDER_STOPPING(w.sd)) {
-        int n = run_batch(&w, batch);
-        apr_pool_clear(batch);
-        if (n > 0)
+    for (;;) {
+        int held = 0, units = 0, active, progress = 0;
+        for (int i = 0; i < UNITS; i++)
+            if (w.units[i].rows) {
+                held += w.units[i].rows;
+                units++;
+            }
+        /* cached messages live across units, never across the middle of one */
+        if (units == 0 && apr_hash_count(w.messages) >= MSG_CACHE_MAX) {
+            apr_pool_clear(w.cache_pool);
+            w.messages = apr_hash_make(w.cache_pool);
+        }
+        /* more work while the units held leave room in the batch */
+        failed = 0;
+        while (!SENDER_STOPPING(w.sd) && units < UNITS && held < w.sd->c->batch &&
+               apr_hash_count(w.messages) < MSG_CACHE_MAX) {
+            push_unit_t *u = !w.units[0].rows ? &w.units[0] : &w.units[1];
+            int n = unit_take(&w, u, w.sd->c->batch - held, units == 0);
+            if (n <= 0) {
+                failed = n < 0;
+                break;
+            }
+            held += n;
+            units++;
+            progress = 1;
+        }
+        if (units == 0) {
+            links_sweep(&w, 0);
+            if (SENDER_STOPPING(w.sd))
+                break;
+            if (failed && !w.db)
+                continue;   /* connecting again */
+            push_sender_wait(w.sd, &seen, 500);
             continue;
-        links_sweep(&w, 0);
-        if (n < 0 && !w.db)
-            continue;   /* connecting again (or stopping) */
-        push_sender_wait(w.sd, &seen, 500);
+        }
+        /* start requests, the older unit's first, at most MAX_INFLIGHT under way: each
+         * costs libcurl buffers, and the sender's memory must not grow with the batch
+         * (nor, ever, with the audience) */
+        for (int k = 0; k < UNITS; k++) {
+            push_unit_t *u = &w.units[k];
+            while (u->rows && u->next < u->rows && inflight < MAX_INFLIGHT) {
+                int out = start_job(&w, u->pool, &u->jobs[u->next++]);
+                u->pending += out;
+                inflight += out;
+                progress = 1;
+            }
+        }
+        links_run(&w, &inflight, &active);
+        for (int k = 0; k < UNITS; k++) {
+            push_unit_t *u = &w.units[k];
+            if (u->rows && u->next == u->rows && u->pending == 0) {
+                unit_finish(&w, u);
+                links_sweep(&w, 0);
+                progress = 1;
+            }
+        }
+        if (!progress && inflight > 0) {
+            for (link_t *l = w.links; l; l = l->next)
+                if (l->running)
+                    curl_multi_poll(l->multi, NULL, 0, active > 1 ? 5 : 100, NULL);
+        }
     }
     links_sweep(&w, 1);
     while (w.idle_count)
         curl_easy_cleanup(w.idle[--w.idle_count]);
     PQfinish(w.db);
-    apr_pool_destroy(batch);
+    for (int i = 0; i < UNITS; i++)
+        apr_pool_destroy(w.units[i].pool);
     apr_pool_destroy(w.cache_pool);
     apr_thread_exit(t, APR_SUCCESS);
     return NULL;

@@ -244,13 +244,18 @@ static curl_socket_t open_guarded(void *data, curlsocktype purpose, struct curl_
     return s < 0 ? CURL_SOCKET_BAD : s;
 }
 
-static int check_guarded(void *data, curl_socket_t s, curlsocktype purpose)
+int push_egress_socket_refused(int s)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
+    return getsockname(s, (struct sockaddr *)&ss, &len) != 0 ||
+           (ss.ss_family != AF_INET && ss.ss_family != AF_INET6);
+}
+
+static int check_guarded(void *data, curl_socket_t s, curlsocktype purpose)
+{
     (void)purpose;
-    if (getsockname(s, (struct sockaddr *)&ss, &len) != 0 ||
-        (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
+    if (push_egress_socket_refused(s)) {
         *(int *)data = 1;
         return CURL_SOCKOPT_ERROR;
     }

@@ -32,6 +32,10 @@ const char *push_egress_allow(apr_pool_t *p, push_egress_t *g, const char *spec)
  * Connections libcurl keeps open are reused only by handles of the same multi handle:
  * keep guarded and unguarded transfers on different multi handles. */
 void push_egress_attach(void *easy, const push_egress_t *g, int *refused);
+/* What push_egress_attach's socket-option callback checks, for a caller that installs a
+ * callback of its own afterwards: 1 when s is the unconnectable socket the guard opens
+ * for a refused address (a socket of libcurl's own is never refused). */
+int push_egress_socket_refused(int s);
 
 /* A tenant URL checked before it is stored or used: https or http only, a host, no userinfo
  * (user:pass@), no literal refused address (also decimal/octal/hex IPv4 forms like 2130706433,

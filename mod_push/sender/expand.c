@@ -138,7 +138,9 @@ static int expand_message(push_sender_t *sd, PGconn **db, const char *app, const
     apr_atomic_set32(&sd->feeding, 1);
     while (!SENDER_STOPPING(sd)) {
         PGresult *res;
-        int room, size = sd->c->chunk < sd->c->batch ? sd->c->chunk : sd->c->batch;
+        /* half a batch: a worker holds two chunks (deliver.c) */
+        int half = sd->c->batch / 2 > 0 ? sd->c->batch / 2 : 1;
+        int room, size = sd->c->chunk < half ? sd->c->chunk : half;
         room = queue_room(sd, sd->c->lease * 1000 / 3);
         if (room <= 0)
             continue;

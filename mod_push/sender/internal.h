@@ -129,8 +129,9 @@ void push_creds_clear(push_sender_t *sd);
  * the queue has no room for them. Returns 0 (and frees nothing: the caller keeps the
  * list) when the sender stops meanwhile. */
 int push_queue_put(push_sender_t *sd, push_qjob_t *head, push_qjob_t *tail, int n);
-/* Takes the deliveries of the oldest chunk queued (a list); NULL when there are none. */
-push_qjob_t *push_queue_take(push_sender_t *sd);
+/* Takes the deliveries of the oldest chunk queued (a list); NULL when there are none, or
+ * when max > 0 and the chunk has more than max deliveries. */
+push_qjob_t *push_queue_take(push_sender_t *sd, int max);
 
 /* --- deliver.c --- */
 void *APR_THREAD_FUNC push_deliver_thread(apr_thread_t *t, void *data);

@@ -47,6 +47,7 @@ typedef struct push_req {
     char retry_after[80];
     char wns_status[40];            /* X-WNS-Status of the answer */
     int refused;                    /* the egress guard refused the address */
+    void *link;                     /* deliver.c: the connections the request goes out on */
     push_outcome_t out;
     const char *provider_id;        /* the provider's id of what it accepted */
 } push_req_t;

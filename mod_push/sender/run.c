@@ -114,7 +114,7 @@ int push_queue_put(push_sender_t *sd, push_qjob_t *head, push_qjob_t *tail, int 
     return 1;
 }
 
-push_qjob_t *push_queue_take(push_sender_t *sd)
+push_qjob_t *push_queue_take(push_sender_t *sd, int max)
 {
     push_qjob_t *first, *last;
     int k = 1;
@@ -126,6 +126,10 @@ push_qjob_t *push_queue_take(push_sender_t *sd)
     }
     for (last = first; last->next && last->next->chunk == first->chunk; k++)
         last = last->next;
+    if (max > 0 && k > max) {
+        apr_thread_mutex_unlock(sd->qlock);
+        return NULL;
+    }
     sd->qhead = last->next;
     if (!sd->qhead)
         sd->qtail = NULL;
@@ -410,7 +414,7 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
     }
     push_creds_clear(sd);
     /* what is still queued was never started: its chunks are given back below */
-    for (push_qjob_t *j; (j = push_queue_take(sd));) {
+    for (push_qjob_t *j; (j = push_queue_take(sd, 0));) {
         for (push_qjob_t *next; j; j = next) {
             next = j->next;
             free(j);
