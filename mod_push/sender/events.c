@@ -228,12 +228,12 @@ void *APR_THREAD_FUNC push_events_thread(apr_thread_t *t, void *data)
             /* a full claim may leave more due; a failed one waits for the connection */
             more = n == room;
             if (n < 0 && !ev->db && !ev->used) {
-                push_sender_wait(sd, &seen, IDLE_WAIT_MS);
+                push_sender_wait_notified(sd, &seen, IDLE_WAIT_MS);
                 continue;
             }
         }
         if (!ev->used) {
-            push_sender_wait(sd, &seen, IDLE_WAIT_MS);
+            push_sender_wait_notified(sd, &seen, IDLE_WAIT_MS);
             more = 1;
             continue;
         }

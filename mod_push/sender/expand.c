@@ -88,7 +88,7 @@ static int queue_chunk(push_sender_t *sd, PGresult *res, int first, int rows, co
         n++;
     }
     if (n == rows && push_queue_put(sd, head, tail, n)) {
-        push_sender_wake(sd);
+        push_sender_wake_workers(sd);
         return n;
     }
     for (push_qjob_t *next; head; head = next) {
@@ -184,7 +184,7 @@ static int expand_message(push_sender_t *sd, PGconn **db, const char *app, const
         PQclear(res);
     }
     apr_atomic_set32(&sd->feeding, 0);
-    push_sender_wake(sd);   /* workers waiting for the queue: the outbox is theirs again */
+    push_sender_wake_workers(sd);   /* workers waiting for the queue: the outbox is theirs again */
     return ok;
 }
 

@@ -37,6 +37,7 @@ typedef struct {
     apr_thread_cond_t *cred_wake;   /* a REMOTE token is wanted */
     apr_thread_cond_t *wake;        /* NOTIFY arrived, or a chunk was expanded */
     apr_uint32_t generation;        /* bumped on each wake */
+    apr_uint32_t notified;          /* bumped on each wake but the workers' own */
     apr_hash_t *creds;              /* "app/provider" -> push_cred_t */
     apr_thread_mutex_t *qlock;      /* the hand-over queue from the expander to workers */
     apr_thread_cond_t *qspace;
@@ -64,6 +65,12 @@ PGresult *push_pg_exec(push_sender_t *sd, PGconn **db, const char *sql, int n,
 void push_sender_wait(push_sender_t *sd, apr_uint32_t *seen, int ms);
 /* Wakes every waiting thread. */
 void push_sender_wake(push_sender_t *sd);
+/* Wakes the delivery workers (a chunk was queued, the expansion ended): the threads that
+ * wait with push_sender_wait_notified sleep on. */
+void push_sender_wake_workers(push_sender_t *sd);
+/* As push_sender_wait, for a thread the workers' wakes do not concern (the webhook
+ * events): a broadcast queues a chunk every few milliseconds. */
+void push_sender_wait_notified(push_sender_t *sd, apr_uint32_t *seen, int ms);
 /* A chunk this sender leased and will not finish: the heartbeat gives it back. */
 void push_chunk_orphan(push_sender_t *sd, apr_int64_t chunk);
 #define SENDER_STOPPING(sd) (apr_atomic_read32(&(sd)->stop) != 0)

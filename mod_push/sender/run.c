@@ -72,7 +72,26 @@ void push_sender_wait(push_sender_t *sd, apr_uint32_t *seen, int ms)
     apr_thread_mutex_unlock(sd->lock);
 }
 
+void push_sender_wait_notified(push_sender_t *sd, apr_uint32_t *seen, int ms)
+{
+    apr_time_t until = apr_time_now() + apr_time_from_msec(ms), left;
+    apr_thread_mutex_lock(sd->lock);
+    while (*seen == sd->notified && !SENDER_STOPPING(sd) && (left = until - apr_time_now()) > 0)
+        apr_thread_cond_timedwait(sd->wake, sd->lock, left);
+    *seen = sd->notified;
+    apr_thread_mutex_unlock(sd->lock);
+}
+
 void push_sender_wake(push_sender_t *sd)
+{
+    apr_thread_mutex_lock(sd->lock);
+    sd->generation++;
+    sd->notified++;
+    apr_thread_cond_broadcast(sd->wake);
+    apr_thread_mutex_unlock(sd->lock);
+}
+
+void push_sender_wake_workers(push_sender_t *sd)
 {
     apr_thread_mutex_lock(sd->lock);
     sd->generation++;
