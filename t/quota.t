@@ -191,4 +191,25 @@ is psql("SELECT string_agg(device_id || ':' || state, ',') FROM push_delivery WH
 is psql("SELECT count(*) FROM push_message WHERE app_id = '$kapp' AND message_id IN ('old-sending', 'old-scheduled')"), 2,
    'messages not finished stay, however old';
 is psql("SELECT string_agg(kind, ',') FROM push_event WHERE app_id = '$kapp'"), 'new', 'old settled events go, recent ones stay';
+
+# The sweep reads finished_at alone (schema 13): a move to a final state that does not
+# say when, as a cancellation settled by its last chunk, is dated on the way.
+$ins_msg->('late-cancel', 'sending', '2 hours');
+psql("UPDATE push_message SET state = 'cancelled' WHERE app_id = '$kapp' AND message_id = 'late-cancel'");
+is psql("SELECT finished_at > now() - interval '1 minute' FROM push_message WHERE app_id = '$kapp' "
+        . "AND message_id = 'late-cancel'"), 't', 'a message cancelled without a time gets finished_at now';
+$ins_msg->('late-done', 'sending', '2 hours');
+psql("UPDATE push_message SET state = 'done', finished_at = now() - interval '3 hours' WHERE app_id = '$kapp' "
+     . "AND message_id = 'late-done'");
+ok wait_for(sub { psql("SELECT count(*) FROM push_message WHERE app_id = '$kapp' AND message_id = 'late-done'") == 0 }, 30),
+   'one finished long ago (its own finished_at) is swept';
+is psql("SELECT count(*) FROM push_message WHERE app_id = '$kapp' AND message_id = 'late-cancel'"), 1,
+   '... and the one cancelled just now stays';
+
+# A broadcast updates its message row twice per chunk (cursor, counters): those updates
+# stay heap-only as long as no index of push_message covers a column they write.
+(my $defs = psql("SELECT string_agg(pg_get_indexdef(indexrelid), ' ') FROM pg_index "
+                 . "WHERE indrelid = 'push_message'::regclass")) =~ s/'[^']*'//g;
+unlike $defs, qr/\b(updated_at|sent|targeted|filtered|failed|invalid|expired|cancelled|expand_cursor|lease_owner|lease_until)\b/,
+       "no index of push_message covers a counter, the cursor, the lease or updated_at ($defs)";
 done_testing;
