@@ -13,7 +13,7 @@
 #include <apr_strings.h>
 
 
-#define MAX_CHUNKS 4   /* chunks walked in one statement */
+#define MAX_CHUNKS 8   /* chunks walked in one statement */
 
 /* One block for the entry and its strings (the worker frees it with one free). */
 static push_qjob_t *qjob(const char *app, const char *msg, apr_int64_t chunk, PGresult *res, int i,
