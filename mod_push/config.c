@@ -643,7 +643,7 @@ const command_rec push_cmds[] = {
     AP_INIT_TAKE1("PushSenderThreads", set_sender_int, NULL, RSRC_CONF,
                   "delivery threads of the sender (1-64, default 2)"),
     AP_INIT_TAKE1("PushSenderBatch", set_sender_int, NULL, RSRC_CONF,
-                  "deliveries a thread claims at once (1-10000, default 250)"),
+                  "deliveries a thread has under way at once (1-10000, default 250)"),
     AP_INIT_TAKE1("PushSenderLease", set_sender_int, NULL, RSRC_CONF,
                   "seconds a claim holds before another sender may take it (5-3600, default 60)"),
     AP_INIT_TAKE1("PushSenderMaxAttempts", set_sender_int, NULL, RSRC_CONF,

@@ -123,7 +123,7 @@ static int reclaim_chunk(push_sender_t *sd, PGconn **db)
 }
 
 /* Walks a claimed message's audience chunk by chunk, as the workers take them: each
- * chunk is at most a worker's batch (PushSenderBatch, PushSenderChunk) and the room in
+ * chunk is at most half a worker's batch (PushSenderBatch, PushSenderChunk) and the room in
  * the hand-over queue. Other senders may take chunks of the same message meanwhile; the
  * one that finds the audience complete says so (PUSH0611). Returns 0 when it stopped on
  * an error. */

@@ -27,7 +27,7 @@ typedef enum {
 typedef struct push_sender_conf {
     int enabled;              /* PushSender On|Off (default On when DBDParams is set) */
     int threads;              /* PushSenderThreads: delivery workers */
-    int batch;                /* PushSenderBatch: deliveries claimed at once */
+    int batch;                /* PushSenderBatch: deliveries a worker has under way at once */
     int lease;                /* PushSenderLease: seconds a claim holds */
     int max_attempts;         /* PushSenderMaxAttempts */
     int backoff_base_ms;      /* PushSenderBackoff BASE CAP */
