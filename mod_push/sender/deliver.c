@@ -48,6 +48,7 @@ typedef struct {
     int pending;                  /* requests under way */
     push_qjob_t *queued;          /* a chunk's entries (NULL: a claim from the outbox) */
     char chunk[24];
+    unsigned long seq;            /* the order in which the worker took its units */
 } push_unit_t;
 
 typedef struct {
@@ -61,6 +62,7 @@ typedef struct {
     int idle_count;
     apr_time_t last_claim;        /* the last claim from the outbox */
     push_unit_t units[2];         /* UNITS */
+    unsigned long seq;
 } worker_t;
 
 static push_msg_t *message(worker_t *w, apr_pool_t *p, push_req_t *j)
@@ -511,6 +513,7 @@ static int unit_take(worker_t *w, push_unit_t *u, int room, int any)
         PQclear(res);
     }
     u->next = u->pending = 0;
+    u->seq = ++w->seq;
     return u->rows;
 }
 
@@ -653,8 +656,8 @@ void *APR_THREAD_FUNC push_deliver_thread(apr_thread_t *t, void *data)
         /* start requests, the older unit's first, at most MAX_INFLIGHT under way: each
          * costs libcurl buffers, and the sender's memory must not grow with the batch
          * (nor, ever, with the audience) */
-        for (int k = 0; k < UNITS; k++) {
-            push_unit_t *u = &w.units[k];
+        for (int k = 0, first = w.units[1].rows && w.units[1].seq < w.units[0].seq; k < UNITS; k++) {
+            push_unit_t *u = &w.units[(first + k) % UNITS];
             while (u->rows && u->next < u->rows && inflight < MAX_INFLIGHT) {
                 int out = start_job(&w, u->pool, &u->jobs[u->next++]);
                 u->pending += out;
