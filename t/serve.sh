@@ -63,15 +63,34 @@ PUSH_RUN_DIR="$RUN/help" "$SERVE" --bogus >/dev/null 2>&1
 ok $? "an unknown argument exits 2 and starts nothing"
 
 # --- a busy port: an error naming it, and the other server is never spoken to --------------
-BUSY=$(push_free_port)
-perl -MIO::Socket::INET -e '
-    my $s = IO::Socket::INET->new(Listen => 5, LocalAddr => "127.0.0.1", LocalPort => $ARGV[0], ReuseAddr => 1) or die;
-    open my $log, ">", $ARGV[1] or die; $log->autoflush(1);
-    while (my $c = $s->accept) { print $log "connection\n"; close $c }' "$BUSY" "$RUN/busy.connections" &
-LISTENER_PID=$!
-for _ in $(seq 1 50); do push_port_busy "$BUSY" && break; sleep 0.1; done
-out=$(PUSH_PORT=$BUSY PUSH_RUN_DIR="$RUN/busy" "$SERVE" 2>&1)
-rc=$?
+# The listener is up (alive, and the port refuses a bind) before scripts/serve looks; a
+# port taken between push_free_port and the listener's bind is replaced by another. Should
+# scripts/serve start anyway, timeout ends it: a failed test, never a hung one.
+LISTENER_PID=
+for _ in 1 2 3 4 5; do
+    BUSY=$(push_free_port)
+    perl -MIO::Socket::INET -e '
+        my $s = IO::Socket::INET->new(Listen => 5, LocalAddr => "127.0.0.1", LocalPort => $ARGV[0], ReuseAddr => 1) or die;
+        open my $log, ">", $ARGV[1] or die; $log->autoflush(1);
+        while (my $c = $s->accept) { print $log "connection\n"; close $c }' "$BUSY" "$RUN/busy.connections" &
+    LISTENER_PID=$!
+    for _ in $(seq 1 50); do
+        kill -0 "$LISTENER_PID" 2>/dev/null || break
+        push_port_busy "$BUSY" && break
+        sleep 0.1
+    done
+    kill -0 "$LISTENER_PID" 2>/dev/null && push_port_busy "$BUSY" && break
+    kill "$LISTENER_PID" 2>/dev/null
+    wait "$LISTENER_PID" 2>/dev/null
+    LISTENER_PID=
+done
+if [ -n "$LISTENER_PID" ]; then
+    out=$(PUSH_PORT=$BUSY PUSH_RUN_DIR="$RUN/busy" timeout 120 "$SERVE" 2>&1)
+    rc=$?
+else
+    out="no listener could be started on a free port for this test"
+    rc=0
+fi
 [ "$rc" -ne 0 ] && grep -q "port $BUSY on 127.0.0.1 is in use" <<<"$out"
 ok $? "a busy port is an error naming it" "$out"
 [ ! -s "$RUN/busy.connections" ]
