@@ -145,6 +145,40 @@ my $log_from = error_log_size();
         "MobileFirst: each of them subscribed to Push.all";
 }
 
+# --- MobileFirst: a subscription racing an eviction of its device -------------------------------
+# An eviction rewrites the least recently used device's row for the new device under its
+# owner's lock, when no subscription refers to it. Here a transaction does that by hand,
+# holding the lock for a second before the rewrite; a subscription to the device arrives
+# meanwhile. It must wait for the lock and then find the device gone (404), not insert a
+# subscription that makes the rewrite fail, nor fail itself on the foreign key.
+{
+    my ($admin) = oauth_token('*');
+    my $app = 'race-mf-' . random_hex(6);
+    my $user = 'race-user';
+    is mf(POST => '/apps', $admin, {applicationId => $app})->code, 201, 'an application for the race';
+    is mf(POST => "/apps/$app/tags", $admin, {name => 'news'})->code, 201, 'a tag';
+    is mf(POST => "/apps/$app/devices", $admin,
+          {deviceId => 'race-old', token => random_hex(64), platform => 'A', userId => $user})->code, 201,
+        "a device of $user";
+    psql("DELETE FROM push_subscription WHERE app_id = '$app' AND device_id = 'race-old'");
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if (!$pid) {
+        my $ok = eval {
+            psql("SELECT pg_advisory_xact_lock(1886745346, hashtext('$app/u/$user')); SELECT pg_sleep(1.5);
+                  UPDATE push_device SET device_id = 'race-new' WHERE app_id = '$app' AND device_id = 'race-old'");
+            1;
+        };
+        exit($ok ? 0 : 1);
+    }
+    select undef, undef, undef, 0.5;
+    my $res = mf(POST => "/apps/$app/subscriptions", $admin, {deviceId => 'race-old', tagName => 'news'});
+    waitpid $pid, 0;
+    is $? >> 8, 0, 'the eviction went through';
+    is $res->code, 404, 'the subscription waited for it and found the device gone';
+    is psql("SELECT count(*) FROM push_subscription WHERE app_id = '$app'"), 0, 'no subscription was stored';
+}
+
 my $log = error_log_since($log_from);
 unlike $log, qr/deadlock/i, 'no deadlock in the error log';
 unlike $log, qr/PUSH\d+.*(push_session_register|push_device_register|push_rocketchat_register).*ERROR/,
