@@ -3,8 +3,8 @@
 # it needs one — a retry, a failure, an invalid token, a filter. Watched while a slowed
 # broadcast runs: no row for what is sent, chunks under way, each chunk at most a batch;
 # then the exceptions on record with their reasons, a retried delivery's row gone once it
-# is sent, a given-back chunk taken over and sent once, and a cancel and an expiry in the
-# middle that add up.
+# is sent, a given-back chunk taken over and sent once, a cancel and an expiry in the
+# middle that add up, and retries in flight at a cancel that end cancelled.
 use strict;
 use warnings;
 use Test::More;
@@ -105,6 +105,42 @@ is $s->{targeted}, $s->{sent} + $s->{failed} + $s->{invalid} + $s->{filtered} + 
    'the summary adds up: ' . summary_text($s);
 ok $s->{sent} < $N - 2, "not everyone got it ($s->{sent} sent)";
 is psql("SELECT count(*) FROM push_chunk WHERE app_id = '$app'"), 0, 'no chunk is left';
+
+# --- cancelled with retries in flight: they end cancelled, not failed -------------------------
+# Every answer is a 503 that comes late: the chunks in flight at the cancel end with
+# deliveries to retry (push_chunk_finish), and so do the retries a sender holds then
+# (push_delivery_finish). Each ends as its message did; none is a failure.
+mock_reset();
+mock_script('apns', '*', {status => 503, reason => 'ServiceUnavailable', delayMs => 300, times => -1});
+my $id5 = send_broadcast($token, $app, 'outbox cancel retries ' . random_hex(4));
+ok wait_for(30, sub { (mock_stats()->{apns}{requests} // 0) >= 200 }, 0.02), 'a broadcast that is refused for now';
+is mf(DELETE => "/apps/$app/messages/$id5", $token)->code, 204, 'cancelled with chunks in flight';
+$s = wait_for(60, sub { my $x = summary($app, $id5); !$x->{pending} ? $x : undef }, 0.1)
+     || summary($app, $id5);
+is $s->{state}, 'cancelled', 'it ends cancelled';
+is $s->{failed}, 0, 'no delivery is counted failed: ' . summary_text($s);
+ok $s->{cancelled} > 0, "what was in flight is cancelled ($s->{cancelled})";
+is $s->{targeted}, $s->{sent} + $s->{failed} + $s->{invalid} + $s->{filtered} + $s->{expired} + $s->{cancelled},
+   'the summary adds up';
+is psql("SELECT count(*) FROM push_delivery WHERE app_id = '$app' AND message_id = '$id5' AND state <> 'cancelled'"), 0,
+   'every row it left is cancelled';
+
+my $app3 = 'outbox3-' . random_hex(6);
+apns_app($token, $app3);
+is bulk_devices($app3, 20), 20, '20 more devices';
+mock_reset();
+mock_script('apns', '*', {status => 503, reason => 'ServiceUnavailable', delayMs => 1000, times => -1});
+my $id6 = send_broadcast($token, $app3, 'outbox cancel a retry ' . random_hex(4));
+ok wait_for(30, sub { psql("SELECT count(*) FROM push_delivery WHERE app_id = '$app3' AND message_id = '$id6'
+                            AND state = 'pending' AND lease_owner IS NOT NULL") > 0 }, 0.05),
+   'its retries are in flight';
+is mf(DELETE => "/apps/$app3/messages/$id6", $token)->code, 204, 'and it is cancelled';
+$s = wait_for(60, sub { my $x = summary($app3, $id6); !$x->{pending} ? $x : undef }, 0.1)
+     || summary($app3, $id6);
+is summary_text($s), 'state=cancelled targeted=20 sent=0 failed=0 invalid=0 filtered=0 expired=0 cancelled=20 pending=0',
+   'the retries in flight ended cancelled';
+is psql("SELECT count(*) FROM push_delivery WHERE app_id = '$app3' AND message_id = '$id6' AND state <> 'cancelled'"), 0,
+   'and so did their rows';
 
 # --- expired in the middle: the rest of the audience is not walked -----------------------------
 mock_reset();

@@ -108,6 +108,7 @@ static push_msg_t *message(worker_t *w, apr_pool_t *p, push_req_t *j)
         m->expires = (apr_time_t)apr_atoi64(PQgetvalue(res, 0, 1));
         m->due = (apr_time_t)apr_atoi64(PQgetvalue(res, 0, 5));
         m->state_ok = PQgetvalue(res, 0, 2)[0] == 't' && m->body;
+        m->ended = PQgetvalue(res, 0, 2)[0] != 't';
     }
     PQclear(res);
     apr_hash_set(w->messages, apr_pstrdup(w->cache_pool, key), APR_HASH_KEY_STRING, m);
@@ -374,9 +375,11 @@ static int start_job(worker_t *w, apr_pool_t *p, push_req_t *j)
     const char *url = NULL;
 
     if (!(j->m = message(w, p, j)) || !j->m->state_ok) {
-        push_req_decide(j, j->m ? PUSH_OUT_MESSAGE_BAD : PUSH_OUT_WAIT,
-                        j->m ? "the message is gone" : "database");
-        j->out.delay_ms = 1000;
+        /* a message that was cancelled or expired: given back unsent, the outbox ends the
+         * delivery as the message ended (push_delivery_finish reads its state) */
+        push_req_decide(j, !j->m || j->m->ended ? PUSH_OUT_WAIT : PUSH_OUT_MESSAGE_BAD,
+                        !j->m ? "database" : j->m->ended ? "the message has ended" : "the message is gone");
+        j->out.delay_ms = j->m ? 0 : 1000;
         return 0;
     }
     if (j->m->expires && apr_time_now() >= j->m->expires)

@@ -19,6 +19,7 @@ typedef struct push_msg {
     json_object *body;
     apr_time_t expires;             /* 0: none */
     int state_ok;                   /* not cancelled, expired or gone */
+    int ended;                      /* there, but cancelled or expired */
     const push_private_t *priv;     /* privacy mode, or NULL */
     push_rc_t rc;                   /* for Rocket.Chat's shape: id, host, privacy */
     int voip;                       /* settings.apns.voip: VoIP pushes where a device has a token */
