@@ -270,6 +270,7 @@ void push_egress_attach(void *easy, const push_egress_t *g, int *refused)
     curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, check_guarded);
     curl_easy_setopt(e, CURLOPT_SOCKOPTDATA, refused);
     curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "*");   /* nor is no_proxy read for every request */
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 }

@@ -26,9 +26,10 @@ const char *push_egress_allow(apr_pool_t *p, push_egress_t *g, const char *spec)
  * when it refused one (state must outlive the transfer). g may be NULL (= nothing exempt).
  * libcurl then tries the name's next address, if any: when the transfer fails with
  * CURLE_ABORTED_BY_CALLBACK (or CURLE_COULDNT_CONNECT) and *refused is set, the guard is why.
- * It also turns off proxies from the environment (CURLOPT_PROXY ""): a request sent through
- * an operator's proxy (PushProviderEndpoint webhook-proxy) is not attached, since the
- * address connected is then the trusted proxy's, and relies on push_egress_url_problem.
+ * It also turns off proxies from the environment (CURLOPT_PROXY "", CURLOPT_NOPROXY "*"):
+ * a request sent through an operator's proxy (PushProviderEndpoint webhook-proxy) is not
+ * attached, since the address connected is then the trusted proxy's, and relies on
+ * push_egress_url_problem.
  * Connections libcurl keeps open are reused only by handles of the same multi handle:
  * keep guarded and unguarded transfers on different multi handles. */
 void push_egress_attach(void *easy, const push_egress_t *g, int *refused);
