@@ -103,6 +103,27 @@ is $f->{json}{message}{token}, $tok{g1}, 'FCM message token';
 is $f->{json}{message}{notification}{body}, 'Hello everyone', 'FCM notification body';
 like $f->{headers}{authorization}, qr/^Bearer \S+$/, 'FCM access token';
 ok scalar(@{ mock_requests('fcm-token') }) >= 1, 'the access token came from the token endpoint (RS256 assertion)';
+# the sender maps a message for FCM once and puts each device's token in
+my ($f2) = @{ mock_requests('fcm', key => $tok{g2}) };
+is $f2 && $f2->{json}{message}{token}, $tok{g2}, "g2's request names g2's token";
+{
+    my %one = %{ $f->{json}{message} };
+    my %two = %{ $f2 ? $f2->{json}{message} : {} };
+    delete $one{token};
+    delete $two{token};
+    is_deeply \%two, \%one, 'and is otherwise the same message';
+}
+is $f2 && $f2->{headers}{'content-type'}, 'application/json', 'FCM content-type';
+my $odd = 'fcm"odd/' . random_hex(4);   # not a token FCM gives out: the body is mapped for it alone
+psql("INSERT INTO push_device (app_id, device_id, platform, token, source_family)
+      VALUES ('$app', 'g3', 'fcm', '$odd', 'mobilefirst')");
+my $odd_id = send_msg($app, {message => {alert => 'odd token'}, target => {deviceIds => ['g1', 'g3']}});
+settled($app, $odd_id);
+my ($o) = grep { ($_->{json}{message}{notification}{body} // '') eq 'odd token' } @{ mock_requests('fcm', key => $odd) };
+is $o && $o->{json}{message}{token}, $odd, 'a token with characters JSON escapes arrives as it is';
+($o) = grep { ($_->{json}{message}{notification}{body} // '') eq 'odd token' } @{ mock_requests('fcm', key => $tok{g1}) };
+ok $o, 'and so does the same message to a plain token';
+psql("DELETE FROM push_device WHERE app_id = '$app' AND device_id = 'g3'");
 is psql("SELECT count(*) FROM push_delivery WHERE app_id = '$app' AND message_id = '$b->{messageId}'"), 0,
    'sent deliveries leave the outbox (the message counts them)';
 

@@ -6,6 +6,7 @@
 #include "sender/provider.h"
 
 #include <apr_escape.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <openssl/evp.h>
 
@@ -117,27 +118,128 @@ static const char *fcm_bearer_done(push_cred_t *cr, apr_pool_t *p, long status, 
     return tok;
 }
 
+/* A message as FCM gets it, mapped once per message and shape rather than per device:
+ * both mappings begin with the token, {"message":{"token":"...", so the body of one
+ * device is that opening, its token and the rest of the text, for a token that needs
+ * no escaping (FCM's do not). The time to live counts down: the rest is mapped again
+ * when its second changes. The headers are kept with it, for one bearer token. */
+#define FCM_OPENING "{\"message\":{\"token\":\""
+#define FCM_PROBE   "t"
+
+typedef struct {
+    apr_int64_t ttl;                /* what the rest says; -2: not mapped yet */
+    const char *rest;               /* after the token's closing quote; NULL: map per device */
+    apr_size_t rest_len;
+    const char *error;              /* the message cannot be mapped */
+    struct curl_slist *headers;
+    char *headers_bearer;           /* malloc'd */
+} fcm_mapped_t;
+
+static apr_status_t free_headers(void *data)
+{
+    fcm_mapped_t *fm = data;
+    curl_slist_free_all(fm->headers);
+    free(fm->headers_bearer);
+    fm->headers = NULL;
+    fm->headers_bearer = NULL;
+    return APR_SUCCESS;
+}
+
+static int fcm_map(apr_pool_t *p, push_msg_t *m, int rc, const char *token, apr_int64_t ttl,
+                   const char **body, const char **err)
+{
+    return rc ? push_rc_fcm_map(p, m->body, token, ttl, &m->rc, body, err)
+              : push_fcm_map(p, m->body, token, ttl, m->priv, body, err);
+}
+
+static fcm_mapped_t *mapped_for(push_msg_t *m, int rc, apr_int64_t ttl)
+{
+    fcm_mapped_t **pair = (fcm_mapped_t **)&m->mapped[push_provider_fcm.slot], *fm;
+    const char *body, *err;
+    apr_size_t n = sizeof(FCM_OPENING FCM_PROBE "\"") - 1;
+    if (!*pair) {
+        *pair = apr_pcalloc(m->pool, 2 * sizeof(**pair));
+        (*pair)[0].ttl = (*pair)[1].ttl = -2;
+        apr_pool_cleanup_register(m->pool, &(*pair)[0], free_headers, apr_pool_cleanup_null);
+        apr_pool_cleanup_register(m->pool, &(*pair)[1], free_headers, apr_pool_cleanup_null);
+    }
+    fm = &(*pair)[rc ? 1 : 0];
+    if (fm->ttl == ttl)
+        return fm;
+    fm->ttl = ttl;
+    fm->rest = fm->error = NULL;
+    if (!fcm_map(m->pool, m, rc, FCM_PROBE, ttl, &body, &err))
+        fm->error = err;
+    else if (strncmp(body, FCM_OPENING FCM_PROBE "\"", n) == 0) {
+        fm->rest = body + n;
+        fm->rest_len = strlen(fm->rest);
+    }
+    return fm;
+}
+
+/* FCM's tokens: letters, digits and -_:. , nothing a JSON string escapes */
+static int token_plain(const char *t)
+{
+    if (!*t)
+        return 0;
+    for (; *t; t++)
+        if (!apr_isalnum(*t) && *t != '-' && *t != '_' && *t != ':' && *t != '.')
+            return 0;
+    return 1;
+}
+
 static int fcm_build(push_sender_t *sd, apr_pool_t *p, push_req_t *rq)
 {
     fcm_cred_t *f = rq->cr->state;
     const char *body, *err;
     apr_int64_t ttl = -1;
-    struct curl_slist *h = NULL;
+    apr_size_t len;
+    fcm_mapped_t *fm;
 
-    if (rq->m->expires)
+    if (rq->m->expires) {
         ttl = apr_time_sec(rq->m->expires - apr_time_now());
-    if (!(rq->topic ? push_rc_fcm_map(p, rq->m->body, rq->token, ttl < 0 ? -1 : ttl, &rq->m->rc, &body, &err)
-                    : push_fcm_map(p, rq->m->body, rq->token, ttl < 0 ? -1 : ttl, rq->m->priv, &body, &err)))
+        if (ttl < 0)
+            ttl = -1;
+    }
+    fm = mapped_for(rq->m, rq->topic != NULL, ttl);
+    if (fm->error)
+        return push_req_decide(rq, PUSH_OUT_MESSAGE_BAD, fm->error), 0;
+    if (fm->rest && rq->token && token_plain(rq->token)) {
+        apr_size_t t = strlen(rq->token), o = sizeof(FCM_OPENING) - 1;
+        char *b = apr_palloc(p, o + t + 1 + fm->rest_len + 1);
+        memcpy(b, FCM_OPENING, o);
+        memcpy(b + o, rq->token, t);
+        b[o + t] = '"';
+        memcpy(b + o + t + 1, fm->rest, fm->rest_len + 1);
+        body = b;
+        len = o + t + 1 + fm->rest_len;
+    } else if (fcm_map(p, rq->m, rq->topic != NULL, rq->token, ttl, &body, &err)) {
+        len = strlen(body);
+    } else {
         return push_req_decide(rq, PUSH_OUT_MESSAGE_BAD, err), 0;
+    }
     if (!push_req_bearer(sd, rq))
         return 0;
     push_curl_common(sd, rq->easy,
                      apr_pstrcat(p, sd->c->endpoint[PUSH_EP_FCM], "/v1/projects/",
                                  apr_pescape_path_segment(p, f->project), "/messages:send", NULL), 1);
-    h = curl_slist_append(h, apr_pstrcat(p, "authorization: Bearer ", rq->bearer, NULL));
-    h = curl_slist_append(h, "content-type: application/json");
-    rq->headers = h;
-    curl_easy_setopt(rq->easy, CURLOPT_COPYPOSTFIELDS, body);
+    if (fm->headers_bearer && strcmp(fm->headers_bearer, rq->bearer) == 0) {
+        rq->headers = fm->headers;
+        rq->headers_shared = 1;
+    } else {
+        struct curl_slist *h = curl_slist_append(NULL, apr_pstrcat(p, "authorization: Bearer ", rq->bearer, NULL));
+        h = h ? curl_slist_append(h, "content-type: application/json") : NULL;
+        rq->headers = h;
+        if (h && !fm->headers_bearer && (fm->headers_bearer = strdup(rq->bearer))) {
+            /* the first with this mapping: kept for the next requests (the message's
+             * cache, and these, are cleared only with no request under way) */
+            fm->headers = h;
+            rq->headers_shared = 1;
+        }
+    }
+    /* the body lives in the unit's pool until the request has ended */
+    curl_easy_setopt(rq->easy, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(rq->easy, CURLOPT_POSTFIELDSIZE, (long)len);
     return 1;
 }
 
