@@ -146,17 +146,32 @@ push_body_t push_parse_json(request_rec *r, const char *buf, apr_size_t len, jso
             return PUSH_BODY_NOT_JSON;
     if (push_json_text_has_nul(buf, len)) {
         const char *where = push_json_nul_path(r->pool, obj);
-        apr_table_setn(r->notes, "push-nul-property", where ? where : "(a property name)");
-        return PUSH_BODY_NUL;
+        apr_table_setn(r->notes, "push-bad-property", where ? where : "(a property name)");
+        apr_table_setn(r->notes, "push-bad-reason", "must not hold a NUL character");
+        return PUSH_BODY_UNSTORABLE;
+    }
+    {
+        const char *where = push_json_number_path(r->pool, obj);
+        if (where) {
+            apr_table_setn(r->notes, "push-bad-property", where);
+            apr_table_setn(r->notes, "push-bad-reason", "must be a finite number within 64 bits");
+            return PUSH_BODY_UNSTORABLE;
+        }
     }
     *out = obj;
     return PUSH_BODY_OK;
 }
 
-const char *push_body_nul_property(request_rec *r)
+const char *push_body_bad_property(request_rec *r)
 {
-    const char *where = apr_table_get(r->notes, "push-nul-property");
+    const char *where = apr_table_get(r->notes, "push-bad-property");
     return where ? where : "(a property name)";
+}
+
+const char *push_body_bad_reason(request_rec *r)
+{
+    const char *why = apr_table_get(r->notes, "push-bad-reason");
+    return why ? why : "must not hold a NUL character";
 }
 
 const char *push_public_url(request_rec *r, const char *path)

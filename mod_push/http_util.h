@@ -14,7 +14,9 @@ typedef enum {
     PUSH_BODY_NOT_JSON,    /* not parseable JSON, or trailing bytes */
     PUSH_BODY_NOT_OBJECT,  /* valid JSON but not an object (not the type asked for) */
     PUSH_BODY_BAD_UTF8,    /* bytes that are not UTF-8 */
-    PUSH_BODY_NUL          /* JSON with a NUL in a string (push_body_nul_property names it) */
+    PUSH_BODY_UNSTORABLE   /* JSON with a value that cannot be stored as sent: a NUL in a string,
+                              a number not finite or beyond 64 bits (push_body_bad_property
+                              names it, push_body_bad_reason says why) */
 } push_body_t;
 
 /* Reads the whole request body (at most the location's PushMaxBodySize) into r->pool,
@@ -35,16 +37,22 @@ push_body_t push_read_json(request_rec *r, json_type type, json_object **out);
 push_body_t push_read_form(request_rec *r, apr_table_t *form);
 
 /* Parses buf as one JSON value of any type; released with r->pool. A string holding
- * U+0000 (which PostgreSQL can store neither as text nor in jsonb) is PUSH_BODY_NUL. */
+ * U+0000 (which PostgreSQL can store neither as text nor in jsonb), or a number json-c does
+ * not keep as written (NaN, Infinity, an integer beyond 64 bits, a double out of range),
+ * is PUSH_BODY_UNSTORABLE. */
 push_body_t push_parse_json(request_rec *r, const char *buf, apr_size_t len, json_object **out);
 
 /* Parses buf as one JSON object; the object is released with r->pool. */
 push_body_t push_parse_json_object(request_rec *r, const char *buf, apr_size_t len,
                                    json_object **out);
 
-/* After PUSH_BODY_NUL: the property that holds the NUL ("settings.apns.payload.k",
+/* After PUSH_BODY_UNSTORABLE: the property that holds the value ("settings.apns.payload.k",
  * "[2].message.alert"), or "(a property name)". */
-const char *push_body_nul_property(request_rec *r);
+const char *push_body_bad_property(request_rec *r);
+
+/* After PUSH_BODY_UNSTORABLE: what is wrong with it, to follow the property's name
+ * ("must not hold a NUL character", "must be a finite number within 64 bits"). */
+const char *push_body_bad_reason(request_rec *r);
 
 /* An absolute URL of path on this server for the links answers carry (href, Location,
  * pageInfo): PushPublicURL when set, else the scheme, ServerName and port of the server

@@ -216,9 +216,9 @@ static int read_device(request_rec *r, push_device_t *d, layer_fail_t *f)
         return fail(f, &E_INVALID_REQUEST, "The request body must be a JSON object", NULL);
     case PUSH_BODY_BAD_UTF8:
         return fail(f, &E_INVALID_REQUEST, "The request body is not valid UTF-8", NULL);
-    case PUSH_BODY_NUL:
-        return fail(f, &E_INVALID_REQUEST, apr_psprintf(r->pool, "The property '%s' must not hold a NUL "
-                    "character", push_body_nul_property(r)), push_body_nul_property(r));
+    case PUSH_BODY_UNSTORABLE:
+        return fail(f, &E_INVALID_REQUEST, apr_psprintf(r->pool, "The property '%s' %s",
+                    push_body_bad_property(r), push_body_bad_reason(r)), push_body_bad_property(r));
     default:
         return fail(f, &E_INVALID_REQUEST, "The request body is not valid JSON", NULL);
     }

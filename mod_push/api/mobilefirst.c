@@ -160,8 +160,8 @@ json_object *mf_body_as(mf_req_t *q, json_type type)
     case PUSH_BODY_TOO_LARGE:
         mf_error(q, HTTP_REQUEST_ENTITY_TOO_LARGE, PUSH_MSG_INVALID_JSON, NULL);
         return NULL;
-    case PUSH_BODY_NUL:
-        mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, push_body_nul_property(q->r));
+    case PUSH_BODY_UNSTORABLE:
+        mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, push_body_bad_property(q->r));
         return NULL;
     default:
         mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_INVALID_JSON, NULL);
@@ -205,6 +205,11 @@ int mf_string(mf_req_t *q, json_object *obj, const char *name, apr_size_t max, c
 int mf_id(mf_req_t *q, json_object *obj, const char *name, apr_size_t max, const char **out)
 {
     return string_of(q, obj, name, max, push_valid_id, out);
+}
+
+int mf_segment_id(mf_req_t *q, json_object *obj, const char *name, apr_size_t max, const char **out)
+{
+    return string_of(q, obj, name, max, push_valid_segment_id, out);
 }
 
 /* --- queries, links and pages ---------------------------------------------------------- */

@@ -50,6 +50,9 @@ int mf_string(mf_req_t *q, json_object *obj, const char *name, apr_size_t max, c
 /* The same for an identifier (deviceId, tagName, phoneNumber): no control characters at
  * all (push_valid_id). */
 int mf_id(mf_req_t *q, json_object *obj, const char *name, apr_size_t max, const char **out);
+/* The same for an identifier that names a resource in URL paths from then on (a new
+ * deviceId, tag or webhook name): no '/', not "." or ".." (push_valid_segment_id). */
+int mf_segment_id(mf_req_t *q, json_object *obj, const char *name, apr_size_t max, const char **out);
 
 /* Checks that the query holds only the named parameters; answers 400 FPWSE0007E. */
 int mf_known_params(mf_req_t *q, const char *const *names);

@@ -384,7 +384,7 @@ int mf_device_register(mf_req_t *q)
 
     if (!body || !mf_known_properties(q, body, props))
         return OK;
-    if ((has = mf_id(q, body, "deviceId", PUSH_MAX_ID, &dev.device_id)) <= 0)
+    if ((has = mf_segment_id(q, body, "deviceId", PUSH_MAX_ID, &dev.device_id)) <= 0)
         return has < 0 ? OK : mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "deviceId");
     if ((has = mf_string(q, body, "token", PUSH_MAX_TOKEN, &dev.token)) <= 0)
         return has < 0 ? OK : mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "token");
@@ -512,7 +512,7 @@ int mf_tag_create(mf_req_t *q)
     int has;
     if (!body || !mf_known_properties(q, body, props))
         return OK;
-    if ((has = mf_id(q, body, "name", PUSH_MAX_ID, &name)) <= 0)
+    if ((has = mf_segment_id(q, body, "name", PUSH_MAX_ID, &name)) <= 0)
         return has < 0 ? OK : mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "name");
     if (mf_string(q, body, "description", 1024, &description) < 0)
         return OK;

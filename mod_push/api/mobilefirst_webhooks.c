@@ -108,7 +108,7 @@ int mf_webhook_create(mf_req_t *q)
     push_status_t rv;
     if (!body)
         return OK;
-    if ((has = mf_string(q, body, "name", PUSH_MAX_ID, &h.name)) <= 0)
+    if ((has = mf_segment_id(q, body, "name", PUSH_MAX_ID, &h.name)) <= 0)
         return has < 0 ? OK : mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "name");
     if (!read_hook(q, body, &h, 1))
         return OK;

@@ -102,8 +102,8 @@ static int read_params(request_rec *r, nvx_params_t *p)
     ct = push_content_type(r);
     if (strcmp(ct, "application/json") == 0) {
         rv = push_read_json(r, json_type_object, &p->json);
-        if (rv == PUSH_BODY_NUL) {
-            nvx_error(r, &E_PARAMS, push_body_nul_property(r), "must not hold a NUL character");
+        if (rv == PUSH_BODY_UNSTORABLE) {
+            nvx_error(r, &E_PARAMS, push_body_bad_property(r), push_body_bad_reason(r));
             return 0;
         }
     } else if (strcmp(ct, "application/x-www-form-urlencoded") == 0) {

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "service/oauth.h"
 #include "core/scope.h"
+#include "core/validate.h"
 #include "http_util.h"
 #include "log.h"
 
@@ -91,6 +92,9 @@ int push_oauth_handler(request_rec *r)
             return oauth_error(r, HTTP_UNAUTHORIZED, "invalid_client",
                                "client authentication is required (HTTP Basic)");
     }
+    /* the client id is looked up as text: bytes that are not UTF-8 name no client */
+    if (!push_valid_utf8(id, strlen(id)) || !push_valid_utf8(secret, strlen(secret)))
+        return oauth_error(r, HTTP_UNAUTHORIZED, "invalid_client", "unknown client or wrong secret");
     grant = apr_table_get(form, "grant_type");
     if (!grant || !*grant)
         return oauth_error(r, HTTP_BAD_REQUEST, "invalid_request", "grant_type is required");

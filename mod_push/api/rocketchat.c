@@ -83,9 +83,9 @@ static json_object *rc_body(request_rec *r)
     case PUSH_BODY_READ_ERROR:
         rc_error(r, HTTP_BAD_REQUEST, "The request body could not be read", NULL);
         return NULL;
-    case PUSH_BODY_NUL:
-        rc_error(r, HTTP_BAD_REQUEST, apr_psprintf(r->pool, "The parameter '%s' must not hold a NUL "
-                 "character", push_body_nul_property(r)), "error-invalid-param");
+    case PUSH_BODY_UNSTORABLE:
+        rc_error(r, HTTP_BAD_REQUEST, apr_psprintf(r->pool, "The parameter '%s' %s",
+                 push_body_bad_property(r), push_body_bad_reason(r)), "error-invalid-param");
         return NULL;
     default:
         rc_error(r, HTTP_BAD_REQUEST, "The request body must be a JSON object", NULL);

@@ -44,6 +44,9 @@ int push_registry_validate(apr_pool_t *p, push_device_t *d, push_invalid_t *why)
         !check_text(why, "token", d->token, PUSH_MAX_TOKEN, 1) ||
         !check_text(why, "user_id", d->user_id, PUSH_MAX_ID, 0))
         return 0;
+    /* a device id is a path segment of the routes that read and delete it */
+    if (!push_valid_segment_id(d->device_id, strlen(d->device_id), PUSH_MAX_ID))
+        return invalid(why, "device_id", "must not hold '/' nor be \".\" or \"..\"");
     if (!known_platform(d->platform))
         return invalid(why, "platform", "is not a known platform");
     /* the sender puts it into a request path (APNs) or body: nothing that could change

@@ -1,5 +1,7 @@
 #include "core/messages.h"
 
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,8 +95,9 @@ int push_iso_time_parse(const char *s, apr_time_t *t)
     } else {
         return 0;
     }
+    /* no leap second (:60): the time would silently become the next minute's first */
     if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
-        sec > 60)
+        sec > 59)
         return 0;
     memset(&x, 0, sizeof(x));
     x.tm_year = y - 1900;
@@ -171,7 +174,7 @@ static const char *check_wns(json_object *w)
     json_object *x, *y;
     if (json_object_object_get_ex(w, "badge", &x) && x) {
         if (!json_object_is_type(x, json_type_object) || !json_object_object_get_ex(x, "value", &y) ||
-            !(json_object_is_type(y, json_type_string) ||
+            !((json_object_is_type(y, json_type_string) && push_wns_badge_text_ok(json_object_get_string(y))) ||
               int_in(y, 0, PUSH_MAX_INT32)))
             return "settings.wns.badge";
         if (json_object_object_get_ex(x, "version", &y) && y && !int_in(y, 0, PUSH_MAX_INT32) &&
@@ -353,39 +356,92 @@ const char *push_message_check(apr_pool_t *p, json_object *body, apr_time_t now,
     return NULL;
 }
 
-/* The place of the first string under o that holds a NUL, or NULL (path: o's place). */
-static const char *nul_under(apr_pool_t *p, json_object *o, const char *path, int depth)
+enum { FIND_NUL, FIND_NUMBER };
+
+/* Whether a parsed number is one that is stored and sent as it was written. json-c reads
+ * NaN and Infinity (which jsonb refuses), clamps an integer beyond 64 bits to the nearest
+ * bound, and turns a double out of range into infinity or zero; jsonb keeps the digits,
+ * so what was answered, what was stored and what is sent would differ. Integers keep
+ * within 64 bits, fractions within the same magnitude. */
+static int number_ok(json_object *o)
 {
-    const char *bad;
-    if (depth > 64)   /* the parser's own limit is lower */
-        return NULL;
+    if (json_object_is_type(o, json_type_int)) {
+        int64_t v = json_object_get_int64(o);
+        return v != INT64_MAX && v != INT64_MIN;
+    }
+    if (json_object_is_type(o, json_type_double)) {
+        double d = json_object_get_double(o);
+        if (!isfinite(d) || fabs(d) >= 9223372036854775807.0)
+            return 0;
+        if (d == 0) {
+            /* json-c keeps the text of a parsed double: 1e-400 reads as 0 */
+            for (const char *c = json_object_to_json_string(o); *c && *c != 'e' && *c != 'E'; c++)
+                if (*c >= '1' && *c <= '9')
+                    return 0;
+        }
+    }
+    return 1;
+}
+
+/* Whether o holds what is sought (FIND_NUL: a string with a NUL; FIND_NUMBER: a number
+ * number_ok refuses); then *path is its place below o ("" for o itself), built only on
+ * the way back up, so that a body without one allocates nothing. */
+static int find_under(apr_pool_t *p, json_object *o, int what, int depth, const char **path)
+{
     switch (json_object_get_type(o)) {
     case json_type_string:
-        return memchr(json_object_get_string(o), '\0', (size_t)json_object_get_string_len(o))
-                   ? (*path ? path : "(the body)") : NULL;
-    case json_type_object: {
-        json_object_object_foreach(o, k, v) {
-            if (v && (bad = nul_under(p, v, *path ? apr_pstrcat(p, path, ".", k, NULL) : k, depth + 1)))
-                return bad;
+        *path = "";
+        return what == FIND_NUL &&
+               memchr(json_object_get_string(o), '\0', (size_t)json_object_get_string_len(o));
+    case json_type_int:
+    case json_type_double:
+        *path = "";
+        return what == FIND_NUMBER && !number_ok(o);
+    case json_type_object:
+        if (depth > 64)   /* the parser's own limit is lower */
+            return 0;
+        {
+            json_object_object_foreach(o, k, v) {
+                if (v && find_under(p, v, what, depth + 1, path)) {
+                    *path = apr_pstrcat(p, k, **path && **path != '[' ? "." : "", *path, NULL);
+                    return 1;
+                }
+            }
         }
-        return NULL;
-    }
+        return 0;
     case json_type_array:
+        if (depth > 64)
+            return 0;
         for (size_t i = 0, n = json_object_array_length(o); i < n; i++) {
             json_object *e = json_object_array_get_idx(o, i);
-            if (e && (bad = nul_under(p, e, apr_psprintf(p, "%s[%" APR_SIZE_T_FMT "]", path, i),
-                                      depth + 1)))
-                return bad;
+            if (e && find_under(p, e, what, depth + 1, path)) {
+                *path = apr_psprintf(p, "[%" APR_SIZE_T_FMT "]%s%s", i,
+                                     **path && **path != '[' ? "." : "", *path);
+                return 1;
+            }
         }
-        return NULL;
+        return 0;
     default:
-        return NULL;
+        return 0;
     }
+}
+
+static const char *find_path(apr_pool_t *p, json_object *o, int what)
+{
+    const char *path = "";
+    if (!find_under(p, o, what, 0, &path))
+        return NULL;
+    return *path ? path : "(the body)";
 }
 
 const char *push_json_nul_path(apr_pool_t *p, json_object *o)
 {
-    return nul_under(p, o, "", 0);
+    return find_path(p, o, FIND_NUL);
+}
+
+const char *push_json_number_path(apr_pool_t *p, json_object *o)
+{
+    return find_path(p, o, FIND_NUMBER);
 }
 
 int push_json_text_has_nul(const char *s, size_t len)

@@ -34,6 +34,11 @@ const char *push_message_check(apr_pool_t *p, json_object *body, apr_time_t now,
  * ("(the body)" for a bare string), or NULL when there is none. */
 const char *push_json_nul_path(apr_pool_t *p, json_object *o);
 
+/* Where a JSON value holds a number that would not be stored and sent as written (json-c
+ * reads NaN and Infinity, clamps integers beyond 64 bits, turns doubles out of range into
+ * infinity or zero): the first one's place as push_json_nul_path names it, or NULL. */
+const char *push_json_number_path(apr_pool_t *p, json_object *o);
+
 /* Whether JSON text holds an escaped NUL (backslash-u0000) anywhere, in a property name too
  * (json-c cuts a name at its NUL, so the parsed value no longer shows it). */
 int push_json_text_has_nul(const char *s, size_t len);

@@ -61,6 +61,12 @@ int push_valid_id(const char *s, size_t len, size_t max)
     return s && len > 0 && len <= max && push_valid_utf8(s, len) && !has_control(s, len, 0, 1);
 }
 
+int push_valid_segment_id(const char *s, size_t len, size_t max)
+{
+    return push_valid_id(s, len, max) && !memchr(s, '/', len) &&
+           !(len == 1 && s[0] == '.') && !(len == 2 && s[0] == '.' && s[1] == '.');
+}
+
 int push_valid_header_value(const char *s, size_t len, size_t max)
 {
     if (!s || len == 0 || len > max || s[0] == ' ' || s[len - 1] == ' ')
@@ -121,6 +127,24 @@ const char *push_device_token_rule(const char *platform)
     if (platform && strcmp(platform, "fcm") == 0)
         return "may hold only letters, digits, '-', '.', '_', '~' and ':' (an FCM registration token)";
     return "must not hold control characters";
+}
+
+int push_wns_badge_text_ok(const char *s)
+{
+    /* the glyphs a badge may show instead of a number */
+    static const char *const glyphs[] = {"none", "activity", "alarm", "alert", "attention", "available",
+                                         "away", "busy", "error", "newMessage", "paused", "playing",
+                                         "unavailable", NULL};
+    size_t len = strlen(s);
+    int digits = len > 0 && len <= 9;   /* a count, below 2^31 */
+    for (size_t i = 0; digits && i < len; i++)
+        digits = s[i] >= '0' && s[i] <= '9';
+    if (digits)
+        return 1;
+    for (const char *const *g = glyphs; *g; g++)
+        if (strcmp(*g, s) == 0)
+            return 1;
+    return 0;
 }
 
 int push_valid_fcm_project(const char *s, size_t len)

@@ -27,6 +27,11 @@ int push_valid_text(const char *s, size_t len, size_t max);
  * character: no C0 (TAB, LF and CR included), no DEL, no C1 (U+0080-U+009F). */
 int push_valid_id(const char *s, size_t len, size_t max);
 
+/* An identifier that later names a resource in a URL path (a device id, a tag or webhook
+ * name): push_valid_id, without '/' and not "." or "..", which a stock httpd
+ * could never route back to it (an encoded slash is refused, dot segments are removed). */
+int push_valid_segment_id(const char *s, size_t len, size_t max);
+
 /* A value a sender puts into a provider's request header (apns-collapse-id, a collapse
  * key): 1..max bytes of printable ASCII (space to '~'), not starting or ending with a
  * space (HTTP would trim it). */
@@ -49,6 +54,10 @@ int push_valid_device_token(const char *platform, const char *s, size_t len);
 /* What push_valid_device_token wants for platform, for an error message ("may hold only
  * ..."). */
 const char *push_device_token_rule(const char *platform);
+
+/* Whether s is a WNS badge value given as text: a count of at most nine digits, or
+ * the name of a badge glyph ("alert", "newMessage", ...). */
+int push_wns_badge_text_ok(const char *s);
 
 /* An FCM project id, a path segment of the send URL (/v1/projects/<id>/messages:send):
  * 1..PUSH_MAX_SHORT of [A-Za-z0-9._~:-], not "." or "..". */

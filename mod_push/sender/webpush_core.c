@@ -87,11 +87,16 @@ const char *push_webpush_keys(const char *p256dh, const char *auth, push_webpush
     return NULL;
 }
 
+/* A string member, or NULL when absent, of another type, or holding a NUL (an escaped
+ * one in the JSON text: C would read the string only up to it). */
 static const char *str_member(json_object *o, const char *k)
 {
     json_object *v;
-    return o && json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
-               ? json_object_get_string(v) : NULL;
+    const char *s;
+    if (!o || !json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    s = json_object_get_string(v);
+    return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
 }
 
 const char *push_webpush_sub_parse(apr_pool_t *p, const char *json, push_webpush_sub_t *sub)

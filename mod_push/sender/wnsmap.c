@@ -12,6 +12,7 @@
 #include <apr_tables.h>
 #include <apr_uri.h>
 
+#include "core/validate.h"
 #include "sender/egress.h"
 
 const char *push_xml_escape(apr_pool_t *p, const char *s)
@@ -292,24 +293,15 @@ static void tile(xml_t *x, json_object *conf, const char *alert)
     put(x, "</tile>");
 }
 
-/* The glyphs a badge may show instead of a number. */
-static const char *const glyphs[] = {"none", "activity", "alarm", "alert", "attention", "available", "away",
-                                     "busy", "error", "newMessage", "paused", "playing", "unavailable", NULL};
-
 static void badge(xml_t *x, json_object *conf)
 {
     json_object *v = member(conf, "value"), *ver = member(conf, "version");
     const char *value = NULL;
     if (v && json_object_is_type(v, json_type_int) && json_object_get_int64(v) >= 0) {
         value = apr_psprintf(x->p, "%" APR_INT64_T_FMT, (apr_int64_t)json_object_get_int64(v));
-    } else if (v && json_object_is_type(v, json_type_string)) {
-        const char *s = json_object_get_string(v);
-        int ok = strlen(s) <= 9;   /* a count */
-        for (const char *c = s; ok && *c; c++)
-            ok = apr_isdigit(*c);
-        for (const char *const *g = glyphs; !ok && *g; g++)
-            ok = strcmp(*g, s) == 0;
-        value = ok ? s : NULL;
+    } else if (v && json_object_is_type(v, json_type_string) &&
+               push_wns_badge_text_ok(json_object_get_string(v))) {
+        value = json_object_get_string(v);
     }
     if (!value) {
         if (!x->error)

@@ -5,6 +5,7 @@
 
 #include "config.h"
 #include "core/token.h"
+#include "core/validate.h"
 #include "log.h"
 #include "store/store.h"
 
@@ -17,7 +18,10 @@ push_status_t push_auth_session(request_rec *r, const char *token, apr_size_t le
 
     memset(out, 0, sizeof(*out));
     if (push_conf_session_source(r) == PUSH_SESSION_REMOTE_USER) {
-        if (!r->user || !*r->user)
+        /* the user id is stored as text: one that is not UTF-8 (or holds control
+         * characters) names no user mod_push can register devices for */
+        if (!r->user || !*r->user || !push_valid_utf8(r->user, strlen(r->user)) ||
+            !push_valid_id(r->user, strlen(r->user), PUSH_MAX_ID))
             return PUSH_NOTFOUND;
         out->user_id = r->user;
         out->session_key = push_token_hash(r->pool, r->user, strlen(r->user));
@@ -27,6 +31,8 @@ push_status_t push_auth_session(request_rec *r, const char *token, apr_size_t le
         return PUSH_NOTFOUND;
     if (!(hash = push_token_hash(r->pool, token, len)))
         return PUSH_EUNAVAIL;
+    if (push_conf_session_source(r) == PUSH_SESSION_SQL && !push_valid_utf8(token, len))
+        return PUSH_NOTFOUND;   /* the configured query takes it as text */
     if ((rv = push_db_acquire(r, &db)) != PUSH_OK)
         return rv;
     if (push_conf_session_source(r) == PUSH_SESSION_SQL)

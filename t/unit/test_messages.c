@@ -168,6 +168,31 @@ int main(void)
         where = push_json_nul_path(pool, b);
         CHECK(where && strcmp(where, "[1].b") == 0, "... in an array of objects");
         json_object_put(b);
+        b = json_tokener_parse("{\"a\":1,\"n\":[0,{\"k\":NaN}]}");
+        where = push_json_number_path(pool, b);
+        CHECK(where && strcmp(where, "n[1].k") == 0, "NaN is found and named");
+        json_object_put(b);
+        b = json_tokener_parse("{\"big\":99999999999999999999999}");
+        where = push_json_number_path(pool, b);
+        CHECK(where && strcmp(where, "big") == 0, "an integer beyond 64 bits is found");
+        json_object_put(b);
+        b = json_tokener_parse("[-Infinity]");
+        where = push_json_number_path(pool, b);
+        CHECK(where && strcmp(where, "[0]") == 0, "-Infinity is found");
+        json_object_put(b);
+        b = json_tokener_parse("{\"a\":1e400,\"b\":2}");
+        CHECK((where = push_json_number_path(pool, b)) && strcmp(where, "a") == 0, "1e400 is found");
+        json_object_put(b);
+        b = json_tokener_parse("{\"a\":1e-400}");
+        CHECK((where = push_json_number_path(pool, b)) && strcmp(where, "a") == 0, "1e-400 (read as 0) is found");
+        json_object_put(b);
+        b = json_tokener_parse("{\"a\":0.0,\"b\":-0,\"c\":1.5e-300,\"d\":9223372036854775806,"
+                               "\"e\":-9223372036854775807,\"f\":0e10,\"g\":1e18}");
+        CHECK(push_json_number_path(pool, b) == NULL, "ordinary numbers and the 64-bit range pass");
+        json_object_put(b);
+        b = json_tokener_parse("7");
+        CHECK(push_json_number_path(pool, b) == NULL, "a bare number passes");
+        json_object_put(b);
         b = json_tokener_parse("{\"a\":\"no nul \\\\u0000 here\"}");
         CHECK(push_json_nul_path(pool, b) == NULL, "an escaped backslash before u0000 is no NUL");
         json_object_put(b);
@@ -178,6 +203,8 @@ int main(void)
     CHECK(!push_json_text_has_nul("u0000", 5), "u0000 alone");
 
     CHECK(push_iso_time_parse("2028-02-29T00:00:00Z", &t), "February 29th of a leap year");
+    CHECK(!push_iso_time_parse("2026-12-31T23:59:60Z", &t), "a leap second is refused");
+    CHECK(!push_iso_time_parse("2027-01-01T12:34:60Z", &t), "... and so is :60 at any other time");
     CHECK(!push_iso_time_parse("2030-02-31T00:00:00Z", &t), "February 31st");
     CHECK(!push_iso_time_parse("2100-02-29T00:00:00Z", &t), "2100 is no leap year");
     CHECK(push_iso_time_parse("2000-02-29T00:00:00Z", &t), "2000 is");

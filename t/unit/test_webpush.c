@@ -196,6 +196,12 @@ static void test_subscription(apr_pool_t *p)
           "an http endpoint is refused");
     CHECK(push_webpush_sub_parse(p, "{\"endpoint\":\"https://push.example.net/x\"}", &s) != NULL,
           "a subscription without keys is refused");
+    CHECK(push_webpush_sub_parse(p, "{\"endpoint\":\"https://push.example.net/x\\u0000.evil\",\"keys\":{\"p256dh\":\""
+                                    A_UA_PUBLIC "\",\"auth\":\"" A_AUTH "\"}}", &s) != NULL,
+          "an endpoint holding an escaped NUL is refused");
+    CHECK(push_webpush_sub_parse(p, "{\"endpoint\":\"https://push.example.net/x\",\"keys\":{\"p256dh\":\""
+                                    A_UA_PUBLIC "\\u0000garbage\",\"auth\":\"" A_AUTH "\"}}", &s) != NULL,
+          "keys holding an escaped NUL are refused");
     CHECK(push_webpush_keys(A_UA_PUBLIC, "BTBZMqHH6r4Tts7J_aSI", &s) != NULL, "an auth of 15 bytes is refused");
     CHECK(push_webpush_keys(A_AUTH, A_AUTH, &s) != NULL, "a p256dh of 16 bytes is refused");
     {
