@@ -81,6 +81,59 @@ sub owner { psql("SELECT coalesce(user_id, '-') FROM push_device WHERE app_id = 
         '... and the delivery queued for the previous one is cancelled';
 }
 
+# --- a device removed takes its queued deliveries with it (schema 19) ----------------------------
+{
+    my $APP = 'test-layer';
+    my $queue = sub {
+        my $m = 'gone-msg-' . random_hex(8);
+        psql("INSERT INTO push_message (app_id, message_id, body, state, targeted) "
+             . "VALUES ('$APP', '$m', '{\"alert\": \"private\"}', 'sending', 1)");
+        psql("INSERT INTO push_delivery (app_id, message_id, device_id, provider, next_attempt_at) "
+             . "VALUES ('$APP', '$m', '$_[0]', 'apns', now() + interval '1 hour')");
+        return $m;
+    };
+    my $state = sub {
+        psql("SELECT state || ': ' || coalesce(error, '') FROM push_delivery WHERE app_id = '$APP' AND message_id = '$_[0]'")
+    };
+    my ($u1, $u2, $u3) = map { "gone-$_-" . random_hex(6) } 1 .. 3;
+    my ($t1, $t2, $t3) = map { new_session($_, $APP) } $u1, $u2, $u3;
+
+    my $dev = 'gone-' . random_hex(10);
+    is layer(POST => '/push_tokens', $t1, {token => random_hex(64), type => 'apns', device_id => $dev})->code, 202,
+        'a user registers a device';
+    my $m = $queue->($dev);
+    is layer(DELETE => "/push_tokens/$dev", $t1)->code, 202, '... and deletes it with a delivery queued';
+    is $state->($m), 'cancelled: the device was removed', 'the queued delivery is cancelled';
+    is psql("SELECT cancelled || ' ' || state FROM push_message WHERE app_id = '$APP' AND message_id = '$m'"),
+        '1 done', '... the message counts it and is done';
+    is layer(POST => '/push_tokens', $t2, {token => random_hex(64), type => 'apns', device_id => $dev})->code, 202,
+        'another user registers the freed device id';
+    is $state->($m), 'cancelled: the device was removed', '... and inherits nothing';
+
+    # a token moving to another device id removes the device that held it
+    my ($dev2, $tok2) = ('gone-' . random_hex(10), random_hex(64));
+    is layer(POST => '/push_tokens', $t3, {token => $tok2, type => 'apns', device_id => $dev2})->code, 202,
+        'a device of a third user';
+    my $m2 = $queue->($dev2);
+    is layer(POST => '/push_tokens', $t3, {token => $tok2, type => 'apns', device_id => 'gone-' . random_hex(10)})->code,
+        202, '... whose token moves to a new device id';
+    is psql("SELECT count(*) FROM push_device WHERE app_id = '$APP' AND device_id = '$dev2'"), 0, '... removing the old one';
+    is $state->($m2), 'cancelled: the device was removed', '... and its queued delivery';
+
+    # an eviction gives the least recently used device's row to the new device
+    my @devs = map { 'gone-lru-' . random_hex(10) } 1 .. 25;
+    for my $d (@devs) {
+        layer(POST => '/push_tokens', $t3, {token => random_hex(64), type => 'apns', device_id => $d});
+    }
+    psql("UPDATE push_device SET last_used_at = now() - interval '1 day' WHERE app_id = '$APP' AND device_id = '$devs[0]'");
+    my $m3 = $queue->($devs[0]);
+    is layer(POST => '/push_tokens', $t3, {token => random_hex(64), type => 'apns', device_id => 'gone-lru-new'})->code,
+        202, 'a registration beyond the 25-device limit';
+    is psql("SELECT count(*) FROM push_device WHERE app_id = '$APP' AND device_id = '$devs[0]'"), 0,
+        '... evicts the least recently used device';
+    is $state->($m3), 'cancelled: the device was removed', '... and cancels what was queued for it';
+}
+
 # --- Navixy: bind with another user's token ------------------------------------------------------
 {
     my $APP = 'test-navixy';
