@@ -17,6 +17,34 @@ typedef struct {
 
 static push_body_t read_body(request_rec *r, char **buf, apr_size_t *len);
 
+/* httpd's HTTP_IN filter answers a broken body itself (bad chunk framing, a chunk over
+ * LimitRequestBody, an unknown Transfer-Encoding): it sends an error bucket down the
+ * output filters, where HTTP_HEADER turns it into an HTML page. While mod_push reads a
+ * body this filter, ahead of HTTP_HEADER, takes the error bucket (and the EOS after it)
+ * off instead, so that the dialect answers in its own format. */
+static ap_filter_rec_t *body_error_filter;
+
+static apr_status_t take_body_error(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    int *status = f->ctx;
+    for (apr_bucket *b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b))
+        if (AP_BUCKET_IS_ERROR(b)) {
+            *status = ((ap_bucket_error *)b->data)->status;
+            apr_brigade_cleanup(bb);
+            /* ap_pass_brigade marked the response ended when it saw the EOS that came
+             * with the error; it never got further, and the dialect's answer follows */
+            f->r->eos_sent = 0;
+            return APR_SUCCESS;
+        }
+    return ap_pass_brigade(f->next, bb);
+}
+
+void push_http_util_register(void)
+{
+    body_error_filter = ap_register_output_filter("PUSH_BODY_ERROR", take_body_error, NULL,
+                                                  AP_FTYPE_CONTENT_SET);
+}
+
 push_body_t push_read_body(request_rec *r, char **buf, apr_size_t *len)
 {
     body_t *b = NULL;
@@ -65,8 +93,16 @@ static push_body_t read_body(request_rec *r, char **buf, apr_size_t *len)
     out = apr_palloc(r->pool, cap + 1);
     bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     while (!seen_eos) {
+        int refused = 0;
+        ap_filter_t *catcher = ap_add_output_filter_handle(body_error_filter, &refused, r, r->connection);
         apr_status_t rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
                                          APR_BLOCK_READ, HUGE_STRING_LEN);
+        ap_remove_output_filter(catcher);
+        if (refused) {
+            apr_brigade_cleanup(bb);
+            r->connection->keepalive = AP_CONN_CLOSE;
+            return refused == HTTP_REQUEST_ENTITY_TOO_LARGE ? PUSH_BODY_TOO_LARGE : PUSH_BODY_READ_ERROR;
+        }
         if (rv != APR_SUCCESS) {
             r->connection->keepalive = AP_CONN_CLOSE;
             return ap_map_http_request_error(rv, HTTP_BAD_REQUEST) == HTTP_REQUEST_ENTITY_TOO_LARGE

@@ -19,6 +19,10 @@ typedef enum {
                               names it, push_body_bad_reason says why) */
 } push_body_t;
 
+/* Registers the output filter that lets a dialect answer a body httpd's HTTP_IN filter
+ * refuses (broken chunk framing, over LimitRequestBody) in its own format (register_hooks). */
+void push_http_util_register(void);
+
 /* Reads the whole request body (at most the location's PushMaxBodySize) into r->pool,
  * NUL-terminated. The body is read once: later calls answer what the first one found. */
 push_body_t push_read_body(request_rec *r, char **buf, apr_size_t *len);

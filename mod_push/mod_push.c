@@ -11,6 +11,7 @@
 
 #include "api/api.h"
 #include "config.h"
+#include "http_util.h"
 #include "core/schema.h"
 #include "core/version.h"
 #include "store/db.h"
@@ -77,6 +78,7 @@ static void push_register_hooks(apr_pool_t *p)
     static const char *const before_dbd[] = {"mod_dbd.c", NULL};
     ap_hook_check_config(push_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(push_post_config, NULL, before_dbd, APR_HOOK_MIDDLE);
+    push_http_util_register();
     ap_hook_handler(push_layer_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(push_navixy_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(push_mobilefirst_handler, NULL, NULL, APR_HOOK_MIDDLE);

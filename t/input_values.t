@@ -10,6 +10,8 @@ use Test::More;
 use lib 't/lib';
 use PushTest;
 use MIME::Base64 ();
+use IO::Socket::INET;
+use URI;
 
 my ($token) = oauth_token('*');
 my $app = 'values-' . random_hex(6);
@@ -151,6 +153,42 @@ for my $id ("\xff", "\xc3(", "ok\xfe") {
         is $res->code, 401, 'status 401';
         is $b && $b->{error}, 'invalid_client', 'invalid_client';
     };
+}
+
+# --- a body httpd's HTTP_IN refuses: answered in the dialect's format, not as an HTML page ----------
+sub raw_request {
+    my ($path, $headers, $body) = @_;
+    my $url = URI->new(Apache::TestRequest::resolve_url($path));
+    my $sock = IO::Socket::INET->new(PeerAddr => $url->host, PeerPort => $url->port, Timeout => 10) or die "connect: $!";
+    print $sock "POST $path HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n" . join('', map { "$_\r\n" } @$headers)
+        . "Transfer-Encoding: chunked\r\n\r\n" . $body;
+    local $/;
+    my $text = <$sock>;
+    return HTTP::Response->parse($text // '');
+}
+{
+    my $lt = new_session('values-chunk-' . random_hex(6), 'test-layer');
+    my @layer = ('Accept: application/vnd.layer+json; version=1.0', qq{Authorization: Layer session-token="$lt"},
+                 'Content-Type: application/json');
+    my @mf = ("Authorization: Bearer $token", 'Content-Type: application/json');
+    for my $case (["zz\r\nabc\r\n0\r\n\r\n", 400, 'a chunk size that is not hex'],
+                  ["ffffffffffffffffff\r\nabc\r\n0\r\n\r\n", 413, 'a chunk size beyond 64 bits']) {
+        my ($body, $status, $what) = @$case;
+        my $res = raw_request('/push_tokens', \@layer, $body);
+        my $b = json_body($res);
+        subtest "Layer: $what" => sub {
+            is $res->code, $status, "status $status";
+            like $res->header('Content-Type') // '', qr{^application/}, 'JSON, not an HTML page';
+            is $b && $b->{code}, 10, 'code 10';
+        };
+        $res = raw_request("/imfpush/v1/apps/$app/devices", \@mf, $body);
+        $b = json_body($res);
+        subtest "MobileFirst: $what" => sub {
+            is $res->code, $status, "status $status";
+            like $res->header('Content-Type') // '', qr{^application/json}, 'JSON, not an HTML page';
+            like $b && $b->{code}, qr/^FPWSE/, 'a MobileFirst code';
+        };
+    }
 }
 
 my $log = error_log_since($size);
