@@ -50,6 +50,41 @@ static int push_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     return push_conf_check(pconf);
 }
 
+/* The name SetHandler gives the request, read before httpd applies it (type_checker): the
+ * <Location> configuration is already merged when translate_name runs. */
+static const char *forced_handler(request_rec *r)
+{
+    core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+    const char *err = NULL, *h;
+    if (!d->expr_handler)
+        return d->handler;
+    h = ap_expr_str_exec(r, d->expr_handler, &err);
+    return err ? NULL : h;
+}
+
+/* What mod_push's handlers answer is no file: the request skips httpd's walk of the
+ * document root (map_to_storage), as mod_proxy's do. So a path segment longer than a file
+ * name may be (a hostile device id of 5,000 bytes) gets the dialect's 404 rather than
+ * core's HTML 403, no request pays a stat() per path component, and TRACE, which core
+ * answers from map_to_storage by echoing the request's headers (a bearer or session token
+ * among them), reaches the dialect, which refuses the method in its own format. */
+static int push_translate_name(request_rec *r)
+{
+    const char *h = forced_handler(r);
+    if (!h || strncmp(h, "push-", 5) != 0)
+        return DECLINED;
+    /* after Alias and RewriteRule (they run before), instead of core's mapping onto the
+     * document root, which refuses a path component longer than a file name may be */
+    r->filename = apr_pstrcat(r->pool, "push:", r->uri, NULL);
+    apr_table_setn(r->notes, "push-no-file", "1");
+    return OK;
+}
+
+static int push_map_to_storage(request_rec *r)
+{
+    return apr_table_get(r->notes, "push-no-file") ? OK : DECLINED;
+}
+
 /* A query string can carry a secret: Navixy's clients send their session token as ?hash=,
  * MobileFirst's filters name users and devices. Before any access log is written, a
  * request that one of mod_push's handlers served loses its query string from the request
@@ -79,6 +114,8 @@ static void push_register_hooks(apr_pool_t *p)
     ap_hook_check_config(push_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(push_post_config, NULL, before_dbd, APR_HOOK_MIDDLE);
     push_http_util_register();
+    ap_hook_translate_name(push_translate_name, NULL, NULL, APR_HOOK_LAST);
+    ap_hook_map_to_storage(push_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(push_layer_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(push_navixy_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(push_mobilefirst_handler, NULL, NULL, APR_HOOK_MIDDLE);

@@ -191,6 +191,29 @@ sub raw_request {
     }
 }
 
+# --- the handlers serve no files: no filesystem mapping, no TRACE echo ---------------------------------
+{
+    my $long = 'a' x 5000;
+    my $res = mf(GET => "/apps/$app/devices/$long", $token);
+    my $b = json_body($res);
+    subtest 'a path segment longer than a file name' => sub {
+        is $res->code, 404, 'status 404, not core\'s 403';
+        is $b && $b->{code}, 'FPWSE0001E', 'in MobileFirst\'s format';
+    };
+    $res = mf(TRACE => "/apps/$app", $token);
+    subtest 'TRACE on MobileFirst' => sub {
+        is $res->code, 405, 'status 405';
+        like $res->header('Content-Type') // '', qr{^application/json}, 'in MobileFirst\'s format';
+        unlike $res->content, qr/\Q$token\E/, 'the bearer token is not echoed';
+    };
+    my $lt = new_session('values-trace-' . random_hex(6), 'test-layer');
+    $res = layer(TRACE => '/push_tokens', $lt);
+    subtest 'TRACE on Layer' => sub {
+        is $res->code, 405, 'status 405';
+        unlike $res->content, qr/\Q$lt\E/, 'the session token is not echoed';
+    };
+}
+
 my $log = error_log_since($size);
 unlike $log, qr/PUSH0011|invalid byte sequence|is invalid\./, 'nothing reached PostgreSQL as an error';
 done_testing;
