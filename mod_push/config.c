@@ -588,9 +588,12 @@ static const char *set_public_url(cmd_parms *cmd, void *dv, const char *arg)
     apr_size_t n = strlen(arg);
     (void)dv;
     if (!push_valid_https_url(arg, n) || apr_uri_parse(cmd->pool, arg, &u) != APR_SUCCESS ||
-        !u.hostname || !*u.hostname || u.query || u.fragment || u.user || u.password)
-        return apr_psprintf(cmd->pool, "%s: '%s' is not an http(s) URL of a host, with an optional "
-                            "path and no query (e.g. https://push.example.com)", cmd->cmd->name, arg);
+        !u.hostname || !*u.hostname || u.query || u.fragment || u.user || u.password ||
+        (u.port_str && (strspn(u.port_str, "0123456789") != strlen(u.port_str) || strlen(u.port_str) > 5 ||
+                        atoi(u.port_str) < 1 || atoi(u.port_str) > 65535)))
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an http(s) URL of a host (and a port from 1 to "
+                            "65535), with an optional path and no query (e.g. https://push.example.com)",
+                            cmd->cmd->name, arg);
     while (n > 0 && arg[n - 1] == '/')
         n--;
     c->public_url = apr_pstrmemdup(cmd->pool, arg, n);

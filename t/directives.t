@@ -76,6 +76,8 @@ my @bad_server = (
     ["<VirtualHost *:1>\nPushEgressAllow 10.0.0.0/8\n</VirtualHost>", qr/PushEgressAllow cannot occur within <VirtualHost> section/],
     ['PushPublicURL push.example.com', qr/PushPublicURL: 'push.example.com' is not an http\(s\) URL of a host/],
     ['PushPublicURL https://push.example.com/?a=1', qr/PushPublicURL: .* no query/],
+    ['PushPublicURL http://push.example.com:99999', qr/PushPublicURL: .* a port from 1 to 65535/],
+    ['PushPublicURL http://push.example.com:0/x', qr/PushPublicURL: .* a port from 1 to 65535/],
     ['PushRetention forever', qr/PushRetention: 'forever' is not a duration up to 3660d/],
     ['PushRetention 7d 0', qr/PushRetention: '0' is not a duration from 1s to 1d/],
     ["<VirtualHost *:1>\nPushRetention 7d\n</VirtualHost>", qr/PushRetention cannot occur within <VirtualHost> section/],
