@@ -91,6 +91,20 @@ my ($one_app) = oauth_token("apps.read push.application.$app");
 is mf(GET => '/apps', $one_app)->code, 403, 'GET /apps with one application scope: 403';
 my ($all_apps) = oauth_token('apps.read push.application.*');
 is mf(GET => '/apps', $all_apps)->code, 200, 'GET /apps with push.application.*: 200';
+{
+    # '*' stays within a segment: push.application.* covers an application "a", not "a.b"
+    my $dotted = 'dot.' . random_hex(6);
+    is mf(POST => '/apps', $admin, {applicationId => $dotted})->code, 201, 'an application whose id has a dot';
+    my $ids = sub {
+        my $b = json_body(mf(GET => "/apps?filter=applicationId==$dotted", $_[0]));
+        return join ',', map { $_->{applicationId} } @{ $b && $b->{applications} || [] };
+    };
+    is $ids->($all_apps), '', 'push.application.* does not list it';
+    my ($two) = oauth_token('apps.read push.application.* push.application.*.*');
+    is $ids->($two), $dotted, 'with push.application.*.* beside it, it is listed';
+    is $ids->($admin), $dotted, '* lists it';
+    is mf(GET => "/apps/$dotted", $all_apps)->code, 403, 'and push.application.* cannot read it';
+}
 my ($star) = oauth_token('apps.* push.application.*');
 is mf(GET => "/apps/$app/status", $star)->code, 200, 'a wildcard operation scope (apps.*) works';
 

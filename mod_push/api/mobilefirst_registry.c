@@ -196,9 +196,12 @@ int mf_apps_list(mf_req_t *q)
     push_list_query_t lq;
     push_list_page_t *page;
     json_object *items;
+    /* only the applications the token's push.application.* patterns cover: "*" stays
+     * within a segment, so push.application.* does not list an application x.y */
+    const char *covered = push_scope_app_regex(q->r->pool, apr_table_get(q->r->notes, "push-scopes"));
     if (!mf_known_params(q, params) || !mf_list_query(q, fields, NULL, &lq))
         return OK;
-    if (!(page = run_list(q, &push_list_applications, NULL, &lq)))
+    if (!(page = run_list(q, covered ? &push_list_applications_matching : &push_list_applications, covered, &lq)))
         return OK;
     items = json_object_new_array();
     for (int i = 0; i < page->items->nelts; i++) {

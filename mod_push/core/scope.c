@@ -45,6 +45,54 @@ int push_scope_match(const char *pattern, const char *scope)
     }
 }
 
+/* One pattern segment as a regular expression: '*' is a run within the segment, every
+ * other character itself (escaped: a backslash before a non-alphanumeric is the literal). */
+static const char *segment_regex(apr_pool_t *p, const char *seg, size_t n)
+{
+    char *out = apr_palloc(p, n * 5 + 1), *o = out;
+    for (size_t i = 0; i < n; i++) {
+        char c = seg[i];
+        if (c == '*') {
+            memcpy(o, "[^.]*", 5);
+            o += 5;
+        } else {
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+                *o++ = '\\';
+            *o++ = c;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+const char *push_scope_app_regex(apr_pool_t *p, const char *patterns)
+{
+    const char *alts = NULL;
+    char *copy = apr_pstrdup(p, patterns ? patterns : ""), *state = NULL;
+    for (char *pat = apr_strtok(copy, " ", &state); pat; pat = apr_strtok(NULL, " ", &state)) {
+        const char *first = pat, *second, *rest, *re = NULL;
+        if (strcmp(pat, "*") == 0)
+            return NULL;   /* every application */
+        /* push.application.<id>: the pattern's first two segments must cover "push" and
+         * "application", and the segments after them make the id */
+        second = strchr(first, '.');
+        rest = second ? strchr(second + 1, '.') : NULL;
+        if (!rest || !push_scope_match(apr_pstrmemdup(p, first, (apr_size_t)(second - first)), "push") ||
+            !push_scope_match(apr_pstrmemdup(p, second + 1, (apr_size_t)(rest - second - 1)), "application"))
+            continue;
+        for (const char *seg = rest + 1;;) {
+            size_t n = strcspn(seg, ".");
+            const char *one = segment_regex(p, seg, n);
+            re = re ? apr_pstrcat(p, re, "\\.", one, NULL) : one;
+            if (!seg[n])
+                break;
+            seg += n + 1;
+        }
+        alts = alts ? apr_pstrcat(p, alts, "|", re, NULL) : re;
+    }
+    return alts ? apr_pstrcat(p, "^(", alts, ")$", NULL) : "^$";
+}
+
 int push_scope_list_covers(const char *patterns, const char *scope)
 {
     const char *p = patterns;

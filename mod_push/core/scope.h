@@ -20,6 +20,11 @@ int push_scope_match(const char *pattern, const char *scope);
  * "push.application.*" and "push.application.x"; "*" covers everything). */
 int push_scope_list_covers(const char *patterns, const char *scope);
 
+/* The application ids a scope list covers ("push.application.<id>"), as a PostgreSQL
+ * regular expression for listing them ("push.application.*" covers "demo", not "x.y"),
+ * or NULL when it covers every application ("*" alone). "^$" when it covers none. */
+const char *push_scope_app_regex(apr_pool_t *p, const char *patterns);
+
 /* Whether every scope of the space-separated list wanted is covered by allowed. On
  * failure *missing is the first uncovered scope. */
 int push_scope_list_all_covered(apr_pool_t *p, const char *allowed, const char *wanted,

@@ -32,6 +32,9 @@ static const push_list_column_t app_columns[] = {{"applicationId", "a.app_id"}, 
 const push_list_spec_t push_list_applications = {
     "a.app_id, a.enabled", "push_application a", "true", "a.app_id", app_columns,
     push_row_app, sizeof(push_app_t)};
+const push_list_spec_t push_list_applications_matching = {
+    "a.app_id, a.enabled", "push_application a", "a.app_id ~ %s", "a.app_id", app_columns,
+    push_row_app, sizeof(push_app_t)};
 
 static const push_list_column_t webhook_columns[] = {{"name", "w.name"}, {"url", "w.url"}, {NULL, NULL}};
 const push_list_spec_t push_list_webhooks = {

@@ -1,6 +1,7 @@
 /* OAuth scope patterns: '*' stays within one dot-separated segment, "*" alone is every
  * scope, and lists cover what their patterns cover. */
 #include <apr_general.h>
+#include <string.h>
 
 #include "core/scope.h"
 #include "unit.h"
@@ -49,6 +50,16 @@ int main(void)
     CHECK(push_scope_list_covers("*.* push.application.appb", "push.application.appb"), "the list covers appb");
     CHECK(!push_scope_list_covers("*.* push.application.appb", "push.application.demo"), "but not demo");
     CHECK(!push_scope_list_covers("*.* push.application.appb", "push.application.*"), "nor every application");
+    /* the applications a list covers, for listing them */
+    CHECK(push_scope_app_regex(pool, "apps.read *") == NULL, "* lists every application");
+    CHECK(strcmp(push_scope_app_regex(pool, "apps.read push.application.*"), "^([^.]*)$") == 0,
+          "push.application.* lists the one-segment ids");
+    CHECK(strcmp(push_scope_app_regex(pool, "push.application.app-* push.application.x.y"),
+                 "^(app\\-[^.]*|x\\.y)$") == 0, "patterns and literal ids, escaped");
+    CHECK(strcmp(push_scope_app_regex(pool, "push.*.* *.*.*.*"), "^([^.]*|[^.]*\\.[^.]*)$") == 0,
+          "wildcards in the first two segments");
+    CHECK(strcmp(push_scope_app_regex(pool, "devices.read *.*"), "^$") == 0, "no application at all");
+    CHECK(strcmp(push_scope_app_regex(pool, NULL), "^$") == 0, "no scopes");
     CHECK(push_scope_list_all_covered(pool, "*.* push.application.appb", "devices.read push.application.appb",
                                       &missing), "devices.read of appb is covered");
     CHECK(!push_scope_list_all_covered(pool, "*.* push.application.appb", "apps.read push.application.demo",
