@@ -201,7 +201,8 @@ int mf_apps_list(mf_req_t *q)
     const char *covered = push_scope_app_regex(q->r->pool, apr_table_get(q->r->notes, "push-scopes"));
     if (!mf_known_params(q, params) || !mf_list_query(q, fields, NULL, &lq))
         return OK;
-    if (!(page = run_list(q, covered ? &push_list_applications_matching : &push_list_applications, covered, &lq)))
+    page = run_list(q, covered ? &push_list_applications_matching : &push_list_applications, covered, &lq);
+    if (!page)
         return OK;
     items = json_object_new_array();
     for (int i = 0; i < page->items->nelts; i++) {
