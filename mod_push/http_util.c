@@ -18,8 +18,7 @@ typedef struct {
 static push_body_t read_body(request_rec *r, char **buf, apr_size_t *len);
 
 /* httpd's HTTP_IN filter answers a broken body itself (bad chunk framing, a chunk over
- * LimitRequestBody, an unknown Transfer-Encoding): it sends an error bucket down the
- * output filters, where HTTP_HEADER turns it into an HTML page. While mod_push reads a
+ * LimitRequestBody): it sends an error bucket down the output filters, where HTTP_HEADER turns it into an HTML page. While mod_push reads a
  * body this filter, ahead of HTTP_HEADER, takes the error bucket (and the EOS after it)
  * off instead, so that the dialect answers in its own format. */
 static ap_filter_rec_t *body_error_filter;

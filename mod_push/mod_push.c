@@ -70,7 +70,21 @@ static const char *forced_handler(request_rec *r)
  * among them), reaches the dialect, which refuses the method in its own format. */
 static int push_translate_name(request_rec *r)
 {
-    const char *h = forced_handler(r);
+    const core_dir_config *core = ap_get_core_module_config(r->per_dir_config);
+    const char *h;
+    apr_size_t n;
+    /* Only a prefix <Location> whose path the URI still lies under: a regex location has
+     * no mount, and its routes are what core's walk leaves in path_info; a URI that an
+     * earlier translator rewrote (RewriteRule [PT]) may now name a file, while the
+     * configuration read here was merged for the URI before the rewrite. */
+    if (!core->d || core->d[0] != '/' || core->r)
+        return DECLINED;
+    n = strlen(core->d);
+    while (n > 1 && core->d[n - 1] == '/')
+        n--;
+    if (n > 1 && (strncmp(r->uri, core->d, n) != 0 || (r->uri[n] != '\0' && r->uri[n] != '/')))
+        return DECLINED;
+    h = forced_handler(r);
     if (!h || strncmp(h, "push-", 5) != 0)
         return DECLINED;
     /* after Alias and RewriteRule (they run before), instead of core's mapping onto the

@@ -35,7 +35,8 @@ for my $case (['NaN', 'NaN'], ['Infinity', 'Infinity'], ['-Infinity', '-Infinity
               ['99999999999999999999999', 'an integer beyond 64 bits'],
               ['-99999999999999999999999', 'a negative integer beyond 64 bits'],
               ['1e400', 'a double beyond range'], ['1e-400', 'a double that underflows to 0'],
-              ['[1, NaN]', 'NaN in an array']) {
+              ['[1, NaN]', 'NaN in an array'], ['1.', 'a point with no digit after it'],
+              ['-0.', 'minus zero point'], ['1.e3', 'a point before the exponent']) {
     my ($v, $what) = @$case;
     mf_400(mf(POST => "/apps/$app/messages", $token, $msg->(qq("settings":{"apns":{"payload":{"k":$v}}}))),
            "$what in settings.apns.payload", 'settings.apns.payload.k');
@@ -60,6 +61,11 @@ mf_400(mf(POST => "/apps/$app/messages", $token, $msg->('"sendAt":"2027-01-01T12
        'a leap second in sendAt (:60)', 'sendAt');
 mf_400(mf(POST => "/apps/$app/messages", $token, $msg->('"sendAt":"2026-12-31T23:59:60Z"')),
        '... also at the end of a year', 'sendAt');
+for my $when ('2027-01-01T-1:00:00Z', '2027-01-01T10:00:-1Z', '2027-01-01T10:-5:00Z', '2027-01-01T10:00: 5Z',
+              '2027-01-01T10:00:00+05:-3') {
+    mf_400(mf(POST => "/apps/$app/messages", $token, $msg->(qq("sendAt":"$when"))), "a sign or space for a digit: $when",
+           'sendAt');
+}
 
 # --- WNS badge texts ------------------------------------------------------------------------------------
 for my $v ('"99999999999"', '"-1"', '"1.5"', '""', '"Alert"') {
@@ -212,6 +218,23 @@ sub raw_request {
         is $res->code, 405, 'status 405';
         unlike $res->content, qr/\Q$lt\E/, 'the session token is not echoed';
     };
+}
+
+# --- what mod_push does not claim: regex locations and URIs rewritten onto files ------------------
+{
+    my $user = 'values-match-' . random_hex(6);
+    my $t = new_session($user, 'test-rc');
+    my $res = request(GET => '/rcmatch/push.info', headers => ['X-User-Id' => $user, 'X-Auth-Token' => $t]);
+    is $res->code, 200, 'Rocket.Chat under a <LocationMatch> still routes';
+    is request(GET => '/mfmatch/health/status')->code, 200, 'MobileFirst under a <LocationMatch> still routes';
+    my $root = Apache::Test::vars('documentroot');
+    open my $f, '>', "$root/push-readme.txt" or die "$root: $!";
+    print $f "a file\n";
+    close $f;
+    $res = request(GET => '/imfpush/v1/readme');
+    is $res->code, 200, 'a RewriteRule [PT] from a push location onto a file serves the file';
+    like $res->content, qr/a file/, '... its content';
+    unlink "$root/push-readme.txt";
 }
 
 my $log = error_log_since($size);

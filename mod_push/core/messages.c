@@ -68,6 +68,15 @@ static int days_in_month(int y, int mo)
     return days[mo - 1];
 }
 
+/* Whether s starts with form, where each 'd' is a digit and every other character itself. */
+static int digits_at(const char *s, const char *form)
+{
+    for (; *form; s++, form++)
+        if (*form == 'd' ? !(*s >= '0' && *s <= '9') : *s != *form)
+            return 0;
+    return 1;
+}
+
 int push_iso_time_parse(const char *s, apr_time_t *t)
 {
     int y, mo, d, h, mi, sec, n = 0, oh = 0, om = 0;
@@ -76,7 +85,10 @@ int push_iso_time_parse(const char *s, apr_time_t *t)
     apr_time_t base;
     const char *r;
 
-    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
+    /* digits exactly where the form has them: sscanf's %d would also take a sign or a
+     * space ("T-1:00:00Z" would become the previous day's 23:00) */
+    if (!s || !digits_at(s, "dddd-dd-ddTdd:dd:dd") ||
+        sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
         return 0;
     r = s + n;
     if (*r == '.') {
@@ -88,7 +100,7 @@ int push_iso_time_parse(const char *s, apr_time_t *t)
     }
     if (*r == 'Z' && r[1] == '\0') {
         /* UTC */
-    } else if ((*r == '+' || *r == '-') && strlen(r) == 6 && r[3] == ':' &&
+    } else if ((*r == '+' || *r == '-') && strlen(r) == 6 && digits_at(r + 1, "dd:dd") &&
                sscanf(r + 1, "%2d:%2d", &oh, &om) == 2 && oh <= 23 && om <= 59) {
         if (*r == '-')
             oh = -oh, om = -om;
@@ -371,11 +383,16 @@ static int number_ok(json_object *o)
     }
     if (json_object_is_type(o, json_type_double)) {
         double d = json_object_get_double(o);
+        /* json-c keeps the text of a parsed double */
+        const char *c = json_object_to_json_string(o), *dot = strchr(c, '.');
         if (!isfinite(d) || fabs(d) >= 9223372036854775807.0)
             return 0;
+        /* JSON wants a digit after the point; json-c takes "1." and "1.e3", jsonb does not */
+        if (dot && !(dot[1] >= '0' && dot[1] <= '9'))
+            return 0;
         if (d == 0) {
-            /* json-c keeps the text of a parsed double: 1e-400 reads as 0 */
-            for (const char *c = json_object_to_json_string(o); *c && *c != 'e' && *c != 'E'; c++)
+            /* 1e-400 reads as 0 */
+            for (; *c && *c != 'e' && *c != 'E'; c++)
                 if (*c >= '1' && *c <= '9')
                     return 0;
         }

@@ -190,6 +190,12 @@ int main(void)
                                "\"e\":-9223372036854775807,\"f\":0e10,\"g\":1e18}");
         CHECK(push_json_number_path(pool, b) == NULL, "ordinary numbers and the 64-bit range pass");
         json_object_put(b);
+        b = json_tokener_parse("{\"a\":[1.5, 1.]}");
+        CHECK((where = push_json_number_path(pool, b)) && strcmp(where, "a[1]") == 0, "1. (no digit after the point)");
+        json_object_put(b);
+        b = json_tokener_parse("{\"a\":1.e3}");
+        CHECK(b == NULL || push_json_number_path(pool, b) != NULL, "1.e3");
+        json_object_put(b);
         b = json_tokener_parse("7");
         CHECK(push_json_number_path(pool, b) == NULL, "a bare number passes");
         json_object_put(b);
@@ -205,6 +211,12 @@ int main(void)
     CHECK(push_iso_time_parse("2028-02-29T00:00:00Z", &t), "February 29th of a leap year");
     CHECK(!push_iso_time_parse("2026-12-31T23:59:60Z", &t), "a leap second is refused");
     CHECK(!push_iso_time_parse("2027-01-01T12:34:60Z", &t), "... and so is :60 at any other time");
+    CHECK(!push_iso_time_parse("2027-01-01T-1:00:00Z", &t), "a signed hour");
+    CHECK(!push_iso_time_parse("2027-01-01T10:00:-1Z", &t), "a signed second");
+    CHECK(!push_iso_time_parse("2027-01-01T10:00: 5Z", &t), "a space for a digit");
+    CHECK(!push_iso_time_parse("2027-01-01T10:00:+5Z", &t), "a plus for a digit");
+    CHECK(!push_iso_time_parse("2027-01-01T10:00:00+05:-3", &t), "a signed offset minute");
+    CHECK(push_iso_time_parse("2027-01-01T10:00:00.5+05:30", &t), "a fraction and an offset");
     CHECK(!push_iso_time_parse("2030-02-31T00:00:00Z", &t), "February 31st");
     CHECK(!push_iso_time_parse("2100-02-29T00:00:00Z", &t), "2100 is no leap year");
     CHECK(push_iso_time_parse("2000-02-29T00:00:00Z", &t), "2000 is");
