@@ -132,6 +132,44 @@ sub owner { psql("SELECT coalesce(user_id, '-') FROM push_device WHERE app_id = 
     is psql("SELECT count(*) FROM push_device WHERE app_id = '$APP' AND device_id = '$devs[0]'"), 0,
         '... evicts the least recently used device';
     is $state->($m3), 'cancelled: the device was removed', '... and cancels what was queued for it';
+
+    # a delivery a sender holds while its device is removed: the retry it is left to ends
+    # cancelled, even when the device id is registered anew before the sender finishes
+    for my $again (0, 1) {
+        my $d = 'gone-held-' . random_hex(10);
+        is layer(POST => '/push_tokens', $t1, {token => random_hex(64), type => 'apns', device_id => $d})->code, 202,
+            'a device' . ($again ? ' (to be registered again)' : '');
+        my $mh = 'gone-msg-' . random_hex(8);
+        psql("INSERT INTO push_message (app_id, message_id, body, state, targeted) "
+             . "VALUES ('$APP', '$mh', '{\"alert\": \"private\"}', 'sending', 1)");
+        psql("INSERT INTO push_delivery (app_id, message_id, device_id, provider, next_attempt_at, lease_owner, "
+             . "lease_until, updated_at) VALUES ('$APP', '$mh', '$d', 'apns', now() + interval '1 minute', "
+             . "'held-by-test', now() + interval '1 minute', now() - interval '1 second')");
+        is layer(DELETE => "/push_tokens/$d", $t1)->code, 202, '... deleted while a sender holds its delivery';
+        is layer(POST => '/push_tokens', $t2, {token => random_hex(64), type => 'apns', device_id => $d})->code, 202,
+            '... and registered again by another user' if $again;
+        psql(qq{SELECT push_delivery_finish('held-by-test', '[{"a":"$APP","m":"$mh","d":"$d","c":"apns","s":"retry","e":"503","r":1000}]')});
+        is $state->($mh), 'cancelled: the device was removed', '... the retry the sender leaves ends cancelled';
+    }
+    # the same for a delivery of a chunk the walk handed out
+    {
+        my $d = 'gone-chunk-' . random_hex(10);
+        is layer(POST => '/push_tokens', $t1, {token => random_hex(64), type => 'apns', device_id => $d})->code, 202,
+            'a device in a walked chunk';
+        my $mc = 'gone-msg-' . random_hex(8);
+        psql("INSERT INTO push_message (app_id, message_id, body, state, targeted) "
+             . "VALUES ('$APP', '$mc', '{\"alert\": \"private\"}', 'sending', 1)");
+        my $chunk = psql("INSERT INTO push_chunk (app_id, message_id, after_id, upto_id, size, owner, lease_until, "
+                         . "created_at) VALUES ('$APP', '$mc', '', '$d', 1, 'held-by-test', now() + interval '1 minute', "
+                         . "now() - interval '1 second') RETURNING chunk_id");
+        is layer(DELETE => "/push_tokens/$d", $t1)->code, 202, '... deleted while the chunk is out';
+        is layer(POST => '/push_tokens', $t2, {token => random_hex(64), type => 'apns', device_id => $d})->code, 202,
+            '... and registered again by another user';
+        psql(qq{SELECT push_chunk_finish('held-by-test', $chunk, 0, '[{"d":"$d","c":"apns","s":"retry","e":"503","r":1000}]')});
+        is $state->($mc), 'cancelled: the device was removed', '... the chunk\'s retry ends cancelled';
+        is psql("SELECT cancelled || ' ' || state FROM push_message WHERE app_id = '$APP' AND message_id = '$mc'"),
+            '1 done', '... counted, the message done';
+    }
 }
 
 # --- Navixy: bind with another user's token ------------------------------------------------------
