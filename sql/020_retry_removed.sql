@@ -8,8 +8,35 @@
 -- removed", when the device it was read from is gone: no device under its id was made
 -- before the claim (push_delivery.updated_at, which the claim sets) or the walk
 -- (push_chunk.created_at). A device re-registered by the same user is a new row too; its
--- retry is cancelled as well, which errs on the side of the previous reader. Same
--- arguments and answers.
+-- retry is cancelled as well, which errs on the side of the previous reader. And a
+-- change of owner (or a removal) marks the deliveries a sender holds for the device: their
+-- retry ends cancelled at the finish too. Same arguments and answers.
+
+-- Version 19's cancel, which now also marks what a sender holds: the finish reads the mark.
+CREATE OR REPLACE FUNCTION push_device_cancel_pending(p_app text, p_device text,
+                                                      p_why text DEFAULT 'the device changed owner')
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+BEGIN
+    UPDATE push_delivery SET error = p_why
+     WHERE app_id = p_app AND device_id = p_device AND state = 'pending'
+       AND lease_owner IS NOT NULL AND next_attempt_at > now();
+    FOR r IN
+        WITH c AS (
+            UPDATE push_delivery SET state = 'cancelled', lease_owner = NULL, updated_at = now(),
+                   error = p_why
+             WHERE app_id = p_app AND device_id = p_device AND state = 'pending'
+               AND (lease_owner IS NULL OR next_attempt_at <= now())
+            RETURNING message_id)
+        SELECT message_id, count(*) AS n FROM c GROUP BY message_id ORDER BY message_id
+    LOOP
+        UPDATE push_message SET cancelled = cancelled + r.n, updated_at = now()
+         WHERE app_id = p_app AND message_id = r.message_id;
+        PERFORM push_message_settle(p_app, r.message_id);
+    END LOOP;
+END
+$$;
 
 -- As in version 17, with a retry of a device removed since its claim cancelled.
 CREATE OR REPLACE FUNCTION push_delivery_finish(p_owner text, p_results jsonb) RETURNS integer
@@ -27,12 +54,15 @@ BEGIN
     WITH given AS (
         SELECT x.*, m.state AS mstate,
                -- the device the claim read is gone, or its id names a device made since
+               -- (or a change of owner marked the row while it was held)
                x.s IN ('retry', 'wait') AND NOT EXISTS (
                    SELECT 1 FROM push_delivery pd JOIN push_device v
                           ON (v.app_id, v.device_id) = (pd.app_id, pd.device_id)
                     WHERE (pd.app_id, pd.message_id, pd.device_id) = (x.a, x.m, x.d)
                       AND pd.provider = coalesce(x.c, pd.provider) AND pd.lease_owner = p_owner
-                      AND v.created_at <= pd.updated_at) AS removed
+                      AND v.created_at <= pd.updated_at
+                      AND pd.error IS DISTINCT FROM 'the device changed owner'
+                      AND pd.error IS DISTINCT FROM 'the device was removed') AS removed
           FROM jsonb_to_recordset(p_results)
                AS x(a text, m text, d text, c text, s text, e text, p text, r bigint, g bigint)
           LEFT JOIN push_message m ON (m.app_id, m.message_id) = (x.a, x.m)),
@@ -40,7 +70,12 @@ BEGIN
         SELECT g.a, g.m, g.d, g.c,
                CASE WHEN g.s IN ('retry', 'wait') AND g.mstate IN ('cancelled', 'expired') THEN g.mstate
                     WHEN g.removed THEN 'cancelled' ELSE g.s END AS s,
-               CASE WHEN g.removed AND coalesce(g.mstate, '') NOT IN ('cancelled', 'expired') THEN 'the device was removed'
+               CASE WHEN g.removed AND coalesce(g.mstate, '') NOT IN ('cancelled', 'expired')
+                    THEN coalesce((SELECT pd.error FROM push_delivery pd
+                                    WHERE (pd.app_id, pd.message_id, pd.device_id) = (g.a, g.m, g.d)
+                                      AND pd.lease_owner = p_owner
+                                      AND pd.error IN ('the device changed owner', 'the device was removed')
+                                    LIMIT 1), 'the device was removed')
                     ELSE g.e END AS e,
                g.p, g.r, g.g
           FROM given g),

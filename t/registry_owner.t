@@ -151,6 +151,26 @@ sub owner { psql("SELECT coalesce(user_id, '-') FROM push_device WHERE app_id = 
         psql(qq{SELECT push_delivery_finish('held-by-test', '[{"a":"$APP","m":"$mh","d":"$d","c":"apns","s":"retry","e":"503","r":1000}]')});
         is $state->($mh), 'cancelled: the device was removed', '... the retry the sender leaves ends cancelled';
     }
+    # and a change of owner while a sender holds the delivery (the hand-over after a logout)
+    {
+        my ($u4, $u5) = map { "gone-hand-$_-" . random_hex(6) } 1, 2;
+        my ($t4, $t5) = map { new_session($_, $APP) } $u4, $u5;
+        my $d = 'gone-hand-' . random_hex(10);
+        is layer(POST => '/push_tokens', $t4, {token => random_hex(64), type => 'apns', device_id => $d})->code, 202,
+            'a device to be handed over';
+        my $mh = 'gone-msg-' . random_hex(8);
+        psql("INSERT INTO push_message (app_id, message_id, body, state, targeted) "
+             . "VALUES ('$APP', '$mh', '{\"alert\": \"private\"}', 'sending', 1)");
+        psql("INSERT INTO push_delivery (app_id, message_id, device_id, provider, next_attempt_at, lease_owner, "
+             . "lease_until, updated_at) VALUES ('$APP', '$mh', '$d', 'apns', now() + interval '1 minute', "
+             . "'held-by-test', now() + interval '1 minute', now() - interval '1 second')");
+        pushctl('session', 'rm', $t4);
+        is layer(POST => '/push_tokens', $t5, {token => random_hex(64), type => 'apns', device_id => $d})->code, 202,
+            '... taken over by another user while a sender holds its delivery';
+        is owner($APP, $d), $u5, '... who owns it now';
+        psql(qq{SELECT push_delivery_finish('held-by-test', '[{"a":"$APP","m":"$mh","d":"$d","c":"apns","s":"retry","e":"503","r":1000}]')});
+        is $state->($mh), 'cancelled: the device changed owner', '... the retry the sender leaves ends cancelled';
+    }
     # the same for a delivery of a chunk the walk handed out
     {
         my $d = 'gone-chunk-' . random_hex(10);
