@@ -19,6 +19,12 @@ RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     r record;
 BEGIN
+    -- almost always there is nothing: one probe of push_delivery_device_pending, not two
+    -- updates (an eviction at the limit runs this for every registration)
+    IF NOT EXISTS (SELECT 1 FROM push_delivery
+                    WHERE app_id = p_app AND device_id = p_device AND state = 'pending') THEN
+        RETURN;
+    END IF;
     UPDATE push_delivery SET error = p_why
      WHERE app_id = p_app AND device_id = p_device AND state = 'pending'
        AND lease_owner IS NOT NULL AND next_attempt_at > now();
@@ -35,6 +41,18 @@ BEGIN
          WHERE app_id = p_app AND message_id = r.message_id;
         PERFORM push_message_settle(p_app, r.message_id);
     END LOOP;
+END
+$$;
+
+-- The eviction's trigger, with the probe in the trigger itself: no call of the function
+-- when there is nothing to cancel.
+CREATE OR REPLACE FUNCTION push_device_renamed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM push_delivery
+                WHERE app_id = OLD.app_id AND device_id = OLD.device_id AND state = 'pending') THEN
+        PERFORM push_device_cancel_pending(OLD.app_id, OLD.device_id, 'the device was removed');
+    END IF;
+    RETURN NULL;
 END
 $$;
 
