@@ -5,7 +5,9 @@
 -- row an eviction gave to another device id left them pending under its id; when anyone
 -- registered that id again, the next retry delivered the earlier owner's message to the
 -- new owner's token. Now deleting a device, and an eviction that renames its row, cancel
--- its pending deliveries ("the device was removed"), as a change of owner does.
+-- its pending deliveries ("the device was removed"), as a change of owner does. The
+-- deliveries a sender holds at that moment cannot be cancelled under it: they are marked
+-- with the reason instead, and the finishes (version 20) read the mark.
 
 DROP FUNCTION push_device_cancel_pending(text, text);
 CREATE FUNCTION push_device_cancel_pending(p_app text, p_device text,
@@ -14,6 +16,15 @@ RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     r record;
 BEGIN
+    -- almost always there is nothing: one probe of push_delivery_device_pending, not two
+    -- updates (an eviction at the limit runs this for every registration)
+    IF NOT EXISTS (SELECT 1 FROM push_delivery
+                    WHERE app_id = p_app AND device_id = p_device AND state = 'pending') THEN
+        RETURN;
+    END IF;
+    UPDATE push_delivery SET error = p_why
+     WHERE app_id = p_app AND device_id = p_device AND state = 'pending'
+       AND lease_owner IS NOT NULL AND next_attempt_at > now();
     FOR r IN
         WITH c AS (
             UPDATE push_delivery SET state = 'cancelled', lease_owner = NULL, updated_at = now(),
@@ -61,10 +72,14 @@ $$;
 -- always, there are none.
 CREATE FUNCTION push_device_renamed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM push_device_cancel_pending(OLD.app_id, OLD.device_id, 'the device was removed');
+    IF EXISTS (SELECT 1 FROM push_delivery
+                WHERE app_id = OLD.app_id AND device_id = OLD.device_id AND state = 'pending') THEN
+        PERFORM push_device_cancel_pending(OLD.app_id, OLD.device_id, 'the device was removed');
+    END IF;
     RETURN NULL;
 END
 $$;
+
 CREATE TRIGGER push_device_renamed AFTER UPDATE OF device_id ON push_device
     FOR EACH ROW WHEN (OLD.device_id <> NEW.device_id)
     EXECUTE FUNCTION push_device_renamed();

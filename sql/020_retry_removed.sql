@@ -8,53 +8,10 @@
 -- removed", when the device it was read from is gone: no device under its id was made
 -- before the claim (push_delivery.updated_at, which the claim sets) or the walk
 -- (push_chunk.created_at). A device re-registered by the same user is a new row too; its
--- retry is cancelled as well, which errs on the side of the previous reader. And a
--- change of owner (or a removal) marks the deliveries a sender holds for the device: their
--- retry ends cancelled at the finish too. Same arguments and answers.
-
--- Version 19's cancel, which now also marks what a sender holds: the finish reads the mark.
-CREATE OR REPLACE FUNCTION push_device_cancel_pending(p_app text, p_device text,
-                                                      p_why text DEFAULT 'the device changed owner')
-RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-    r record;
-BEGIN
-    -- almost always there is nothing: one probe of push_delivery_device_pending, not two
-    -- updates (an eviction at the limit runs this for every registration)
-    IF NOT EXISTS (SELECT 1 FROM push_delivery
-                    WHERE app_id = p_app AND device_id = p_device AND state = 'pending') THEN
-        RETURN;
-    END IF;
-    UPDATE push_delivery SET error = p_why
-     WHERE app_id = p_app AND device_id = p_device AND state = 'pending'
-       AND lease_owner IS NOT NULL AND next_attempt_at > now();
-    FOR r IN
-        WITH c AS (
-            UPDATE push_delivery SET state = 'cancelled', lease_owner = NULL, updated_at = now(),
-                   error = p_why
-             WHERE app_id = p_app AND device_id = p_device AND state = 'pending'
-               AND (lease_owner IS NULL OR next_attempt_at <= now())
-            RETURNING message_id)
-        SELECT message_id, count(*) AS n FROM c GROUP BY message_id ORDER BY message_id
-    LOOP
-        UPDATE push_message SET cancelled = cancelled + r.n, updated_at = now()
-         WHERE app_id = p_app AND message_id = r.message_id;
-        PERFORM push_message_settle(p_app, r.message_id);
-    END LOOP;
-END
-$$;
-
--- The eviction's trigger, with the probe in the trigger itself: no call of the function
--- when there is nothing to cancel.
-CREATE OR REPLACE FUNCTION push_device_renamed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM push_delivery
-                WHERE app_id = OLD.app_id AND device_id = OLD.device_id AND state = 'pending') THEN
-        PERFORM push_device_cancel_pending(OLD.app_id, OLD.device_id, 'the device was removed');
-    END IF;
-    RETURN NULL;
-END
-$$;
+-- retry is cancelled as well, which errs on the side of the previous reader. And the
+-- deliveries a sender holds for a device that changed owner (or was removed), which
+-- version 19's cancel marks with its reason, end cancelled at the finish too. Same
+-- arguments and answers.
 
 -- As in version 17, with a retry of a device removed since its claim cancelled.
 CREATE OR REPLACE FUNCTION push_delivery_finish(p_owner text, p_results jsonb) RETURNS integer
