@@ -190,6 +190,39 @@ sub owner { psql("SELECT coalesce(user_id, '-') FROM push_device WHERE app_id = 
         is psql("SELECT cancelled || ' ' || state FROM push_message WHERE app_id = '$APP' AND message_id = '$mc'"),
             '1 done', '... counted, the message done';
     }
+    # a chunk out while its device is handed over (the row kept): the retry the chunk leaves
+    # would be claimed with the new owner's token; it ends cancelled. The previous owner's
+    # token refreshed meanwhile is no hand-over: that retry stays.
+    for my $handed (1, 0) {
+        my ($u6, $u7) = map { "chunk-hand-$_-" . random_hex(6) } 1, 2;
+        my ($t6, $t7) = map { new_session($_, $APP) } $u6, $u7;
+        my $d = 'chunk-hand-' . random_hex(10);
+        is layer(POST => '/push_tokens', $t6, {token => random_hex(64), type => 'apns', device_id => $d})->code, 202,
+            'a device in a walked chunk' . ($handed ? ', to be handed over' : ', its token to be refreshed');
+        # made before the walk below (which is dated a second ago)
+        psql("UPDATE push_device SET created_at = created_at - interval '1 minute' "
+             . "WHERE app_id = '$APP' AND device_id = '$d'");
+        my $mc = 'hand-msg-' . random_hex(8);
+        psql("INSERT INTO push_message (app_id, message_id, body, state, targeted) "
+             . "VALUES ('$APP', '$mc', '{\"alert\": \"private\"}', 'sending', 1)");
+        my $chunk = psql("INSERT INTO push_chunk (app_id, message_id, after_id, upto_id, size, owner, lease_until, "
+                         . "created_at) VALUES ('$APP', '$mc', '', '$d', 1, 'held-by-test', now() + interval '1 minute', "
+                         . "now() - interval '1 second') RETURNING chunk_id");
+        if ($handed) {
+            pushctl('session', 'rm', $t6);
+            is layer(POST => '/push_tokens', $t7, {token => random_hex(64), type => 'apns', device_id => $d})->code,
+                202, '... taken over by another user while the chunk is out';
+            is owner($APP, $d), $u7, '... who owns it now';
+        } else {
+            is layer(POST => '/push_tokens', $t6, {token => random_hex(64), type => 'apns', device_id => $d})->code,
+                202, '... its owner registers a new token while the chunk is out';
+        }
+        psql(qq{SELECT push_chunk_finish('held-by-test', $chunk, 0, '[{"d":"$d","c":"apns","s":"retry","e":"503","r":1000}]')});
+        is $state->($mc), $handed ? 'cancelled: the device changed owner' : 'pending: 503',
+            $handed ? '... the chunk\'s retry ends cancelled' : '... the chunk\'s retry stays, for the new token';
+        is psql("SELECT cancelled || ' ' || state FROM push_message WHERE app_id = '$APP' AND message_id = '$mc'"),
+            $handed ? '1 done' : '0 sending', '... counted';
+    }
 }
 
 # --- Navixy: bind with another user's token ------------------------------------------------------
