@@ -110,6 +110,14 @@ mf_err(mf(GET => "/apps/$app/devices?filter=userId==a%5C", $token), 400, 'FPWSE0
 mf_err(mf(GET => "/apps/$app/devices?filter=userId==a,,b", $token), 400, 'FPWSE0005E', 'an empty alternative');
 mf_err(mf(GET => "/apps/$app/devices?colour=red", $token), 400, 'FPWSE0007E', 'an unknown query parameter');
 mf_err(mf(GET => "/apps/$app/tags?userId=x", $token), 400, 'FPWSE0007E', 'userId is not a tag list parameter');
+# the calls that take no query parameter refuse one too (the device SDKs' calls among them)
+mf_err(mf(POST => "/apps/$app/devices?x=1", $token, {deviceId => 'query-dev', token => 'ab' x 32, platform => 'A'}),
+       400, 'FPWSE0007E', 'a registration with a query parameter');
+is mf(GET => "/apps/$app/devices/query-dev", $token)->code, 404, '... registers nothing';
+mf_err(mf(GET => "/apps/$app/devices/dev-00001?x=1", $token), 400, 'FPWSE0007E', 'a device read with one');
+mf_err(mf(DELETE => "/apps/$app/tags/t1?force=true", $token), 400, 'FPWSE0007E', 'a tag delete with one');
+mf_err(mf(GET => "/apps/$app/settings?all=1", $token), 400, 'FPWSE0007E', 'the settings with one');
+mf_err(mf(GET => '/health/status?verbose=1'), 400, 'FPWSE0007E', 'the health check with one');
 
 ($res, $b) = get_list("/apps/$app/devices?offset=20000");
 is_deeply [$res->code, $b->{pageInfo}{count}, $b->{pageInfo}{next}], [200, 0, ''], 'an offset past the end is an empty page';

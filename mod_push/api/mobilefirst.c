@@ -83,6 +83,15 @@ static const mf_route_t routes[] = {
     {0, NULL, NULL, 0, 0, NULL, NULL}
 };
 
+/* The calls that take query parameters check them themselves (mf_known_params); every
+ * other call takes none: 400 FPWSE0007E names the first. */
+static int names_its_params(int (*fn)(mf_req_t *))
+{
+    return fn == mf_apps_list || fn == mf_app_get || fn == mf_devices_list || fn == mf_tags_list ||
+           fn == mf_subscriptions_list || fn == mf_subscribe || fn == mf_subscriptions_delete ||
+           fn == mf_webhooks_list;
+}
+
 /* What push.mobileclient reaches (docs/mobilefirst.md): the calls the device SDKs make on
  * their own device. The routes check that the device is the token's client's own. */
 static const struct {
@@ -561,5 +570,10 @@ int push_mobilefirst_handler(request_rec *r)
         !(route->body == 2 && strcmp(push_content_type(r), "multipart/form-data") == 0))
         return mf_error(&q, HTTP_METHOD_NOT_ALLOWED, PUSH_MSG_UNSUPPORTED_MEDIA,
                         route->body == 2 ? "application/json or multipart/form-data" : "application/json");
+    if (!names_its_params(route->fn)) {
+        static const char *const none[] = {NULL};
+        if (!mf_known_params(&q, none))
+            return OK;
+    }
     return route->fn(&q);
 }
