@@ -152,8 +152,8 @@ extern int push_curl_h2c_broken;
 
 /* --- h2reset.c (built for libcurl < 8.0 only: configure defines PUSH_H2RESET) --- */
 /* Turns on, in the sender process, the filter that drops libcurl's resets of closed
- * HTTP/2 streams; 0 when libcurl's calls cannot reach it (libnghttp2 was loaded before
- * mod_push). push_h2reset_dropped counts the resets dropped. */
+ * HTTP/2 streams (libcurl's own slots for nghttp2_submit_rst_stream point at it); 0 when
+ * they could not be found or written. push_h2reset_dropped counts the resets dropped. */
 #ifdef PUSH_H2RESET
 int push_h2reset_enable(void);
 apr_uint32_t push_h2reset_dropped(void);

@@ -361,9 +361,9 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
     }
 #ifdef PUSH_H2RESET
     if (!push_h2reset_enable())
-        SLOG(sd, APLOG_WARNING, "PUSH0608", "sender: libnghttp2 was loaded before mod_push, "
-             "so libcurl's resets of finished HTTP/2 streams cannot be filtered; providers may "
-             "close connections every ~1000 requests. Load push_module before http2_module");
+        SLOG(sd, APLOG_WARNING, "PUSH0608", "sender: libcurl's resets of finished HTTP/2 "
+             "streams cannot be filtered here (libcurl's relocations for nghttp2 were not found "
+             "or not writable); providers may close connections every ~1000 requests");
 #else
     if (curl_version_info(CURLVERSION_NOW)->version_num < 0x080000)
         SLOG(sd, APLOG_WARNING, "PUSH0609", "sender: mod_push was built without the filter of "
