@@ -7,6 +7,9 @@
 
 #include <signal.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include "ap_mpm.h"
 #include "http_main.h"
@@ -71,11 +74,21 @@ static apr_status_t fork_sender(sender_proc_t *sp, int is_restart)
         apr_pool_t *p;
         /* the parent's signal dispositions do not belong here */
         apr_signal(SIGCHLD, SIG_DFL);
+        /* the sender serves no requests: a next httpd can bind its ports even while this
+         * one is still stopping */
+        ap_close_listeners();
         apr_pool_create(&p, sp->pconf);
         if (ap_run_drop_privileges(p, ap_server_conf) != 0) {
             PUSH_SLOG(APLOG_CRIT, 0, sp->s, "PUSH0652", "the sender could not drop privileges");
             _exit(1);
         }
+#ifdef __linux__
+        /* a parent killed outright (kill -9) takes the sender with it: SIGTERM, its orderly
+         * stop. After the change of user, which clears the setting. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+        if ((long)getppid() != sp->conf->parent)
+            _exit(0);   /* the parent was gone before that */
         push_sender_main(p, sp->conf);   /* does not return */
         _exit(0);
     }
@@ -97,5 +110,6 @@ int push_sender_start(apr_pool_t *pconf, server_rec *s, push_sender_conf_t *conf
     sp->s = s;
     sp->conf = conf;
     conf->server = s;
+    conf->parent = (long)getpid();
     return fork_sender(sp, 0) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }

@@ -388,6 +388,13 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
         int woke = 0;
         /* alive for the status page and push_sender_up, with or without a database */
         push_metrics_sender_beat(push_metrics_shm, apr_time_now());
+        if (c->parent && (long)getppid() != c->parent) {
+            /* httpd's parent is gone (where no parent-death signal exists): stop, in order */
+            SLOG(sd, APLOG_ERR, "PUSH0654", "sender: httpd's parent process %ld is gone; stopping",
+                 c->parent);
+            apr_atomic_set32(&sd->stop, 1);
+            break;
+        }
         if (!db || PQstatus(db) != CONNECTION_OK) {
             if (db)
                 PQfinish(db);

@@ -42,6 +42,7 @@ typedef struct push_sender_conf {
     const struct push_secret_key *key;
     const struct push_egress *egress;   /* PushEgressAllow: destinations exempt from the egress guard */
     void *server;             /* server_rec, for logging (opaque here) */
+    long parent;              /* httpd's parent process: the sender stops when it is gone */
 } push_sender_conf_t;
 
 /* Names of the endpoints as PushProviderEndpoint takes them, index = push_endpoint_t. */
