@@ -158,6 +158,22 @@ is psql("SELECT count(*) FROM push_chunk WHERE app_id = '$app'"), 0, 'no chunk i
 ok psql("SELECT count(*) FROM push_delivery WHERE app_id = '$app' AND message_id = '$id4'") <= $s->{expired},
    'rows only for deliveries that expired';
 
+# --- many messages to one device each, a slow provider: they are under way together ---------------
+# (each is a chunk of one; a worker used to hold two at a time, 4 requests in all)
+mock_reset();
+mock_script('apns', '*', {delayMs => 300, times => -1});
+my @one = map { sprintf 'dev-%06d', $_ } 100 .. 139;
+my $t_one = time;
+my @ids = map { json_body(mf(POST => "/apps/$app/messages", $token,
+                             {message => {alert => "one $_"}, target => {deviceIds => [$_]}}))->{messageId} } @one;
+is scalar(grep { defined } @ids), 40, '40 messages to one device each';
+my $all = wait_for(60, sub { (grep { summary($app, $_)->{state} ne 'done' } @ids) ? undef : 1 }, 0.1);
+ok $all, 'all delivered';
+my $st = mock_stats()->{apns};
+diag sprintf '40 one-device messages at 300 ms each: %.1f s, at most %d streams on one connection',
+             time - $t_one, $st->{maxStreams};
+ok $st->{maxStreams} > 4, "many under way on one connection at once ($st->{maxStreams} > 4)";
+
 mock_reset();
 if (Test::More->builder->is_passing) {
     psql("DELETE FROM push_application WHERE app_id IN ('$app', '$app2')");

@@ -61,7 +61,7 @@ typedef struct {
     CURL *idle[MAX_INFLIGHT];     /* easy handles kept for reuse */
     int idle_count;
     apr_time_t last_claim;        /* the last claim from the outbox */
-    push_unit_t units[2];         /* UNITS */
+    push_unit_t units[64];        /* UNITS */
     unsigned long seq;
 } worker_t;
 
@@ -435,14 +435,16 @@ static int start_job(worker_t *w, apr_pool_t *p, push_req_t *j)
     return 1;
 }
 
-/* A worker keeps deliveries of up to two units under way — chunks the expander leased, or
+/* A worker keeps deliveries of several units under way — chunks the expander leased, or
  * a claim from the outbox — so that the next chunk's requests go out while the last
  * answers of the previous one come in and while its outcomes are written: the provider's
- * connection never waits for the worker. Held units never add up to more than a batch
- * of deliveries (a larger chunk taken over from another sender only alone), which bounds
- * what a crash sends twice (threads x batch), as before; the expander makes chunks of
- * half a batch for it. */
-#define UNITS 2
+ * connection never waits for the worker. A broadcast's chunks are half a batch, so two
+ * of them fill it; messages to one device each are chunks of one, and a worker holds up
+ * to UNITS of them at once rather than two (with two, 4 requests were under way in all,
+ * about 13 messages a second at a provider answering in 300 ms). Held units never add
+ * up to more than a batch of deliveries (a larger chunk taken over from another sender
+ * only alone), which bounds what a crash sends twice (threads x batch), as before. */
+#define UNITS 64
 
 static push_unit_t *unit_of(worker_t *w, const push_req_t *j)
 {
@@ -619,8 +621,6 @@ void *APR_THREAD_FUNC push_deliver_thread(apr_thread_t *t, void *data)
     w.sd = data;
     w.rnd = (unsigned int)apr_time_now() ^ (unsigned int)(apr_uintptr_t)t;
     apr_pool_create(&w.cache_pool, NULL);
-    for (int i = 0; i < UNITS; i++)
-        apr_pool_create(&w.units[i].pool, NULL);
     w.messages = apr_hash_make(w.cache_pool);
     window = w.sd->c->batch < MAX_INFLIGHT ? w.sd->c->batch : MAX_INFLIGHT;
 
@@ -640,8 +640,13 @@ void *APR_THREAD_FUNC push_deliver_thread(apr_thread_t *t, void *data)
         failed = 0;
         while (!SENDER_STOPPING(w.sd) && units < UNITS && held < w.sd->c->batch &&
                apr_hash_count(w.messages) < MSG_CACHE_MAX) {
-            push_unit_t *u = !w.units[0].rows ? &w.units[0] : &w.units[1];
-            int n = unit_take(&w, u, w.sd->c->batch - held, units == 0);
+            push_unit_t *u = w.units;
+            int n;
+            while (u->rows)
+                u++;   /* units < UNITS: there is a free one */
+            if (!u->pool)
+                apr_pool_create(&u->pool, NULL);
+            n = unit_take(&w, u, w.sd->c->batch - held, units == 0);
             if (n <= 0) {
                 failed = n < 0;
                 break;
@@ -662,9 +667,14 @@ void *APR_THREAD_FUNC push_deliver_thread(apr_thread_t *t, void *data)
         /* start requests, the older unit's first, at most MAX_INFLIGHT under way: each
          * costs libcurl buffers, and the sender's memory must not grow with the batch
          * (nor, ever, with the audience) */
-        for (int k = 0, first = w.units[1].rows && w.units[1].seq < w.units[0].seq; k < UNITS; k++) {
-            push_unit_t *u = &w.units[(first + k) % UNITS];
-            while (u->rows && u->next < u->rows && inflight < MAX_INFLIGHT) {
+        while (inflight < MAX_INFLIGHT) {
+            push_unit_t *u = NULL;
+            for (int k = 0; k < UNITS; k++)
+                if (w.units[k].rows && w.units[k].next < w.units[k].rows && (!u || w.units[k].seq < u->seq))
+                    u = &w.units[k];
+            if (!u)
+                break;
+            while (u->next < u->rows && inflight < MAX_INFLIGHT) {
                 int out = start_job(&w, u->pool, &u->jobs[u->next++]);
                 u->pending += out;
                 inflight += out;
@@ -699,7 +709,8 @@ void *APR_THREAD_FUNC push_deliver_thread(apr_thread_t *t, void *data)
         curl_easy_cleanup(w.idle[--w.idle_count]);
     PQfinish(w.db);
     for (int i = 0; i < UNITS; i++)
-        apr_pool_destroy(w.units[i].pool);
+        if (w.units[i].pool)
+            apr_pool_destroy(w.units[i].pool);
     apr_pool_destroy(w.cache_pool);
     apr_thread_exit(t, APR_SUCCESS);
     return NULL;
