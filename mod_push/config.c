@@ -382,6 +382,10 @@ static const char *set_secret_key(cmd_parms *cmd, void *dv, const char *arg)
 {
     push_srv_conf_t *c = ap_get_module_config(cmd->server->module_config, &push_module);
     const char *path = ap_server_root_relative(cmd->pool, arg), *error = NULL, *warning = NULL;
+    /* one key per httpd: the sender opens with it what any virtual host sealed */
+    const char *ctx = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    if (ctx)
+        return ctx;
     if (!path)
         return apr_psprintf(cmd->pool, "%s: bad path '%s'", cmd->cmd->name, arg);
     c->secret_key = push_secret_key_load(cmd->pool, path, &error, &warning);

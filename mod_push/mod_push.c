@@ -8,6 +8,7 @@
 #include "http_core.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "scoreboard.h"
 
 #include "api/api.h"
 #include "config.h"
@@ -17,9 +18,38 @@
 #include "store/db.h"
 #include "sender/process.h"
 
+/* The server whose DBDParams name the database this httpd's sender serves: the main
+ * server's, or, where only virtual hosts set them (a sites-available layout), the first
+ * of theirs. A virtual host that reaches another database is named at startup: nothing
+ * accepted there would be delivered (one httpd serves one mod_push database). */
+static server_rec *sender_db_server(server_rec *s)
+{
+    server_rec *db = push_srv_conf(s)->dbd_params ? s : NULL;
+    const char *ci;
+    /* httpd lists virtual hosts last defined first: the last one here came first */
+    for (server_rec *v = s->next; v && !push_srv_conf(s)->dbd_params; v = v->next)
+        if (push_srv_conf(v)->dbd_params)
+            db = v;
+    if (!db)
+        return s;
+    ci = push_srv_conf(db)->dbd_params;
+    for (server_rec *v = s; v; v = v->next) {
+        const char *p = push_srv_conf(v)->dbd_params;
+        if (p && strcmp(p, ci) != 0)
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, v, "PUSH0023: virtual host %s (%s:%d) has the "
+                         "DBDParams of another database than the sender's (%s:%d): messages accepted "
+                         "there are not delivered; one httpd serves one mod_push database",
+                         v->server_hostname ? v->server_hostname : "?", v->defn_name ? v->defn_name : "?",
+                         v->defn_line_number, db->defn_name ? db->defn_name : "the main server",
+                         db->defn_line_number);
+    }
+    return db;
+}
+
 static int push_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                             server_rec *s)
 {
+    server_rec *dbs;
     /* Statements must reach mod_dbd before its own post_config opens connections. */
     push_db_prepare_all(s, ptemp);
     push_metrics_setup(s);
@@ -29,12 +59,13 @@ static int push_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_NORMAL)
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "PUSH0020: mod_push %s (schema version %d) "
                      "configured", PUSH_VERSION, PUSH_SCHEMA_VERSION);
-    push_db_diagnose(s, ptemp, APLOG_NOTICE, 1);
+    dbs = sender_db_server(s);
+    push_db_diagnose(dbs, ptemp, APLOG_NOTICE, 1);
     if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_NORMAL) {
         const push_srv_conf_t *c = push_srv_conf(s);
         push_sender_conf_t *sc = c->sender;
         push_sender_conf_defaults(sc);
-        sc->conninfo = c->dbd_params;
+        sc->conninfo = push_srv_conf(dbs)->dbd_params;
         sc->key = c->secret_key;
         if (sc->enabled && sc->conninfo)
             return push_sender_start(pconf, s, sc);
@@ -60,6 +91,22 @@ static const char *forced_handler(request_rec *r)
         return d->handler;
     h = ap_expr_str_exec(r, d->expr_handler, &err);
     return err ? NULL : h;
+}
+
+/* The request line without its query string; 1 when there was one. */
+static int scrub_request_line(request_rec *r)
+{
+    const char *sp, *q, *end;
+    if (!r->the_request)
+        return 0;
+    sp = strchr(r->the_request, ' ');
+    q = sp ? strchr(sp + 1, '?') : NULL;
+    end = sp ? strchr(sp + 1, ' ') : NULL;
+    if (!q || (end && q > end))
+        return 0;
+    r->the_request = apr_pstrcat(r->pool, apr_pstrmemdup(r->pool, r->the_request, (apr_size_t)(q - r->the_request)),
+                                 end ? end : "", NULL);
+    return 1;
 }
 
 /* What mod_push's handlers answer is no file: the request skips httpd's walk of the
@@ -91,6 +138,10 @@ static int push_translate_name(request_rec *r)
      * document root, which refuses a path component longer than a file name may be */
     r->filename = apr_pstrcat(r->pool, "push:", r->uri, NULL);
     apr_table_setn(r->notes, "push-no-file", "1");
+    /* what mod_status shows of this request while it runs: the line without its query
+     * (a Navixy session token); the handler reads r->args */
+    if (r->args && scrub_request_line(r))
+        ap_update_child_status(r->connection->sbh, SERVER_BUSY_WRITE, r);
     return OK;
 }
 
@@ -110,15 +161,7 @@ static int push_scrub_log(request_rec *r)
     if (!h || strncmp(h, "push-", 5) != 0)
         return DECLINED;
     r->args = NULL;
-    if (r->the_request) {
-        const char *sp = strchr(r->the_request, ' ');
-        const char *q = sp ? strchr(sp + 1, '?') : NULL;
-        const char *end = sp ? strchr(sp + 1, ' ') : NULL;
-        if (q && (!end || q < end))
-            r->the_request = apr_pstrcat(r->pool, apr_pstrmemdup(r->pool, r->the_request,
-                                                                 (apr_size_t)(q - r->the_request)),
-                                         end ? end : "", NULL);
-    }
+    scrub_request_line(r);
     return DECLINED;
 }
 

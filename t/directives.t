@@ -68,6 +68,7 @@ my @bad_server = (
     ['PushProviderEndpoint apns ftp://x.example', qr/PushProviderEndpoint apns: 'ftp:\/\/x.example' is not an http:\/\/ or https:\/\/ URL/],
     ['PushProviderCA /nonexistent/ca.pem', qr/PushProviderCA: '\/nonexistent\/ca.pem' is not a readable file/],
     ["<VirtualHost *:1>\nPushSenderThreads 2\n</VirtualHost>", qr/PushSenderThreads cannot occur within <VirtualHost> section/],
+    ["<VirtualHost *:1>\nPushSecretKey /etc/hostname\n</VirtualHost>", qr/PushSecretKey cannot occur within <VirtualHost> section/],
     ['PushEgressAllow localhost', qr/PushEgressAllow: 'localhost': 'localhost' is not an IPv4 or IPv6 address; accepted: ADDRESS\[\/PREFIX\]\[:PORT\]/],
     ['PushEgressAllow 10.0.0.0/33', qr/PushEgressAllow: '10.0.0.0\/33': '\/33' is not a prefix length from 0 to 32/],
     ['PushEgressAllow 127.0.0.1:99999', qr/PushEgressAllow: '127.0.0.1:99999': ':99999' is not a port from 1 to 65535/],

@@ -224,4 +224,13 @@ for my $style (qw(json form query)) {
     like(join('', @new), qr{"POST /user/session/push_token/bind HTTP/1.1"}, 'the request line without its query string');
 }
 
+{   # nor does mod_status, which shows each worker's request line (its last one too)
+    my $secret = 'deadbeefdeadbeefdeadbeefdeadbeef';
+    nvx(POST => "$BIND?hash=$secret", 'form', {application => 'navixy_android_viewer', token => 'status'})
+        for 1 .. 4;
+    my $status = request(GET => '/server-status');
+    is $status->code, 200, 'server-status answers';
+    unlike $status->content, qr/\Q@{[substr $secret, 0, 16]}\E/, 'without the session token from ?hash=';
+}
+
 done_testing;

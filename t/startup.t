@@ -122,4 +122,25 @@ my @start_lines = $log =~ /(PUSH0014: PushApplication \Q$ghost\E \()/g;
 is scalar(@start_lines), 2, 'the unknown application is logged again at the restart';
 
 $h->stop;
+
+# DBDriver and DBDParams only inside a virtual host (a sites-available layout), the sender
+# on: it serves that database. A virtual host with another database is named at start.
+{
+    my $v = SecondHttpd->new(name => 'vhost-db', keep => qr/^(PushSender\w*|PushProvider\w+|PushEgressAllow|PushSecretKey)\s/,
+                             lines => []);
+    my @dbd = grep { /^DBD\w+\s/ } @{ SecondHttpd->new(name => 'vhost-db-lines')->{same} };
+    ok scalar(grep { /^DBDParams/ } @dbd), 'the test DBD lines';
+    my $other = join "\n", map { /^DBDParams/ ? 'DBDParams "host=127.0.0.1 port=1 dbname=elsewhere"' : $_ } @dbd;
+    open my $fh, '>>', "$v->{dir}/httpd.conf" or die $!;
+    print $fh "<VirtualHost *:$v->{port}>\n    ServerName db.example\n" . join("\n", @dbd) . "\n</VirtualHost>\n"
+        . "<VirtualHost *:$v->{port}>\n    ServerName elsewhere.example\n$other\n</VirtualHost>\n";
+    close $fh;
+    ok $v->start, 'httpd with the DBD lines in a virtual host only' or diag $v->{out};
+    ok wait_for(20, sub { $v->error_log =~ /PUSH0605: sender \S+ started/ }), '... starts its sender'
+        or diag $v->error_log;
+    like $v->error_log, qr/PUSH0008: database 'push' has mod_push schema version/, '... checks that database';
+    like $v->error_log, qr/PUSH0023: virtual host elsewhere\.example \(\S+:\d+\) has the DBDParams of another database/,
+         '... and names the virtual host that reaches another one';
+    $v->stop;
+}
 done_testing;
