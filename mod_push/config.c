@@ -362,6 +362,8 @@ static const char *set_oauth_client(cmd_parms *cmd, void *dv, const char *id, co
     client->scopes = scopes;
     if (!c->oauth_clients)
         c->oauth_clients = apr_hash_make(cmd->pool);
+    if (apr_hash_get(c->oauth_clients, id, APR_HASH_KEY_STRING))
+        return apr_psprintf(cmd->pool, "%s %s: this client is configured twice", cmd->cmd->name, id);
     apr_hash_set(c->oauth_clients, id, APR_HASH_KEY_STRING, client);
     return NULL;
 }
@@ -662,7 +664,7 @@ const command_rec push_cmds[] = {
     AP_INIT_TAKE2("PushSenderBackoff", set_sender_backoff, NULL, RSRC_CONF,
                   "retry backoff: BASE_MS CAP_MS (default 1000 3600000)"),
     AP_INIT_TAKE2("PushProviderEndpoint", set_provider_endpoint, NULL, RSRC_CONF,
-                  "apns|apns-sandbox|fcm|fcm-token|webhook-proxy URL"),
+                  "apns|apns-sandbox|fcm|fcm-token|webhook-proxy|wns-token URL"),
     AP_INIT_ITERATE("PushEgressAllow", set_egress_allow, NULL, RSRC_CONF,
                     "destinations tenant URLs may reach although internal: ADDRESS[/PREFIX][:PORT] ..."),
     AP_INIT_TAKE1("PushProviderCA", set_provider_ca, NULL, RSRC_CONF,

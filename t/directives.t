@@ -56,6 +56,8 @@ my @bad_server = (
     ['PushSecretKey /nonexistent/push.key', qr/PushSecretKey: .*nonexistent/],
     ['PushOAuthClient c1 abc "apps.read"', qr/PushOAuthClient c1: the secret must be given as its SHA-256 in 64 hex digits/],
     ['PushOAuthClient c1 ' . ('a' x 64) . ' "bad\"scope"', qr/PushOAuthClient c1: the scopes must be a space-separated list/],
+    ["PushOAuthClient c1 " . ('a' x 64) . " \"apps.read\"\nPushOAuthClient c1 " . ('b' x 64) . " \"apps.read\"",
+     qr/PushOAuthClient c1: this client is configured twice/],
     ['PushOAuthTokenLifetime 10', qr/PushOAuthTokenLifetime: tokens must live at least 60 seconds/],
     ['PushOAuthTokenLifetime soon', qr/PushOAuthTokenLifetime: 'soon' is not a whole number/],
     ['PushSender maybe', qr/PushSender must be On or Off/],

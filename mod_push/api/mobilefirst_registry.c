@@ -757,7 +757,9 @@ int mf_health(mf_req_t *q)
     if (rv == PUSH_OK) {
         json_object_object_add(o, "senders", json_object_new_int(senders));
         json_object_object_add(o, "queued", json_object_new_int64(queued));
-        json_object_object_add(o, "oldestPendingSeconds", json_object_new_double(oldest));
+        /* milliseconds are what the count knows: 5.108, not 5.1079999999999997 */
+        json_object_object_add(o, "oldestPendingSeconds",
+                               json_object_new_double_s(oldest, apr_psprintf(q->r->pool, "%.3f", oldest)));
     }
     apr_table_setn(q->r->headers_out, "Cache-Control", "no-store");
     return mf_send(q, rv == PUSH_OK && sender_ok ? HTTP_OK : HTTP_SERVICE_UNAVAILABLE, o);
