@@ -95,6 +95,38 @@ diag sprintf '%d requests for %d devices, %d devices more than once', $tally->{c
 is scalar(@twice), 0, 'none twice: the old sender wrote the outcomes of what it had sent before it stopped';
 ok $new && $held{$new->{owner}}, 'the new sender delivered the rest' or diag explain \%held;
 
+# A graceful restart just after a slow provider (4.2 s per answer, inside PushSenderTimeout)
+# got the requests: the old sender is not killed after a grace period (it was, after 3 s);
+# it ends what it has under way and writes the outcomes while the new one starts. Nothing
+# is sent twice.
+{
+    my $n = 600;
+    my $slow = 'grace-slow-' . random_hex(6);
+    apns_app($token, $slow);
+    is bulk_devices($slow, $n), $n, "$n more APNs devices";
+    my $keys = device_tokens($slow);
+    mock_reset();
+    mock_script('apns', '*', {delayMs => 4200, times => -1});
+    my @before = live_senders();
+    my $old2 = $before[0] || {pid => 0, owner => ''};
+    my $id2 = send_broadcast($token, $slow, 'slow graceful ' . random_hex(4));
+    ok wait_for(30, sub { mock_stats()->{apns}{requests} >= 1 || psql("SELECT count(*) FROM push_chunk
+        WHERE app_id = '$slow' AND owner IS NOT NULL") > 0 }, 0.05), 'its requests are under way';
+    my $t1 = time;
+    ok kill('USR1', $parent), 'graceful restart while the provider takes 4.2 s to answer';
+    ok wait_for(30, sub { (grep { $_->{pid} != $old2->{pid} } live_senders())[0] }, 0.1), 'a new sender runs';
+    ok wait_for(30, sub { !pid_alive($old2->{pid}) }, 0.1), 'the old one ends by itself';
+    diag sprintf 'the old sender ended %.1f s after the restart', time - $t1;
+    my $s2 = wait_for(120, sub { my $x = summary($slow, $id2); $x->{state} eq 'done' ? $x : undef }, 0.2)
+             || summary($slow, $id2);
+    is summary_text($s2), "state=done targeted=$n sent=$n failed=0 invalid=0 filtered=0 expired=0 cancelled=0 pending=0",
+       'the broadcast completes';
+    my $t2 = apns_tally(keys => $keys);
+    my @again = grep { $t2->{key}{$_} > 1 } keys %{ $t2->{key} };
+    is scalar(@again), 0, 'none twice: the old sender was let finish' or diag "$t2->{count} requests for $n devices";
+    psql("DELETE FROM push_application WHERE app_id = '$slow'") if Test::More->builder->is_passing;
+}
+
 mock_reset();
 psql("DELETE FROM push_application WHERE app_id = '$app'") if Test::More->builder->is_passing;
 done_testing;

@@ -1,8 +1,8 @@
 /* The sender's life under httpd: forked by the parent after configuration (mod_cgid's
  * pattern), watched with apr_proc_other_child_register so that it is forked again if
- * it dies, and stopped with the configuration pool on shutdown and on every restart,
- * graceful or not (the next configuration forks a new one; the outbox makes that
- * harmless). */
+ * it dies, and sent SIGTERM with the configuration pool on shutdown and on every
+ * restart, graceful or not (the next configuration forks a new one; leases make two at
+ * once harmless). */
 #include "sender/process.h"
 
 #include <signal.h>
@@ -97,8 +97,13 @@ static apr_status_t fork_sender(sender_proc_t *sp, int is_restart)
         return rv;
     }
     push_metrics_sender_forked(push_metrics_shm, (int)sp->proc->pid, is_restart);
-    /* killed with the configuration: SIGTERM, then SIGKILL after a grace period */
-    apr_pool_note_subprocess(sp->pconf, sp->proc, APR_KILL_AFTER_TIMEOUT);
+    /* Stopped with the configuration: SIGTERM when the registration goes (maintenance,
+     * APR_OC_REASON_UNREGISTER), and no SIGKILL after it. The sender then ends what it has
+     * under way and writes the outcomes, however slow the provider (each request has
+     * PushSenderTimeout), while the next configuration's sender starts beside it; killed
+     * after a grace period it left up to threads x batch requests sent and unrecorded, to
+     * be sent again (500 duplicates at each graceful restart with a provider answering in
+     * 15 s). The parent reaps it whenever it ends. */
     apr_proc_other_child_register(sp->proc, maintenance, sp, NULL, sp->pconf);
     return APR_SUCCESS;
 }
