@@ -293,6 +293,19 @@ is scalar @{ mock_requests('apns', key => $topic) }, 1, 'and not retried';
 is psql("SELECT invalid_since IS NULL FROM push_device WHERE app_id = '$app' AND device_id = 'topic'"), 't',
    'the device stays';
 
+# an answer with a body far longer than any provider's (3 MB): read up to the sender's
+# buffer, the transfer ended there, the status counts as it would have
+my $long = apns_token();
+device($app, 'long', 'A', $long);
+mock_script('apns', $long, {status => 200, body => 'x' x 3_000_000});
+$id = send_msg($app, {message => {alert => 'long answer'}, target => {deviceIds => ['long']}});
+is settled($app, $id)->{summary}{sent}, 1, 'a 200 with a 3 MB body: sent';
+my $long_gone = apns_token();
+device($app, 'long-gone', 'A', $long_gone);
+mock_script('apns', $long_gone, {status => 400, body => '{"reason": "BadDeviceToken"}' . (' ' x 3_000_000)});
+$id = send_msg($app, {message => {alert => 'long 400'}, target => {deviceIds => ['long-gone']}});
+is settled($app, $id)->{summary}{invalidToken}, 1, 'a 400 BadDeviceToken with 3 MB of padding: invalid token';
+
 # 500 then success: retried with backoff
 my $flaky = apns_token();
 device($app, 'flaky', 'A', $flaky);

@@ -337,15 +337,40 @@ static void request_done(worker_t *w, push_req_t *j, long status, CURLcode resul
              curl_easy_strerror(result), us / 1000.0, j->attempts);
 }
 
+/* An answer's body is kept up to resp's size, and the transfer ends there: a provider's
+ * answers are small, and an endpoint a tenant named must not make the sender read a
+ * gigabyte to the end (the status is known by then; links_run reads it). */
+static size_t keep_then_stop(char *data, size_t size, size_t n, void *ctx)
+{
+    push_req_t *j = ctx;
+    size_t all = size * n;
+    if (push_curl_keep(data, size, n, &j->body) == all && j->body.len + 1 < j->body.cap)
+        return all;
+    j->body_cut = 1;
+    return 0;
+}
+
 /* Easy handles are kept for the next request (curl_easy_reset) rather than made anew. */
 static CURL *easy_get(worker_t *w)
 {
     CURL *e = w->idle_count ? w->idle[--w->idle_count] : curl_easy_init();
-    if (e)
-        /* answers are small; libcurl 7.88 allocates this buffer (and one byte) for every
-         * transfer: at its minimum it stays in glibc's per-thread cache, at 4096 each free
-         * went to the shared heap and consolidated it (perf: malloc_consolidate 1.3 %) */
-        curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 1024L);
+    /* answers are small; libcurl 7.88 allocates this buffer (and one byte) for every
+     * transfer: at its minimum it stays in glibc's per-thread cache, at 4096 each free
+     * went to the shared heap and consolidated it (perf: malloc_consolidate 1.3 %).
+     * libcurl refuses the option while the handle still holds the buffer of its last
+     * transfer (one that ended without its connection, e.g. waiting for one to a busy
+     * HTTP/1.1 host), and curl_easy_reset has put the size back to 16 KiB: reads of 16
+     * KiB into the 1 KiB buffer left (a tenant's endpoint answering large bodies crashed
+     * the sender). Such a handle is not reused. */
+    if (e && curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 1024L) != CURLE_OK) {
+        SLOG(w->sd, APLOG_DEBUG, "PUSH0636", "sender: a libcurl handle kept the receive buffer of "
+             "its last transfer; a new one instead");
+        curl_easy_cleanup(e);
+        if ((e = curl_easy_init()) && curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 1024L) != CURLE_OK) {
+            curl_easy_cleanup(e);
+            e = NULL;
+        }
+    }
     return e;
 }
 
@@ -412,8 +437,9 @@ static int start_job(worker_t *w, apr_pool_t *p, push_req_t *j)
     j->body.buf = j->resp;
     j->body.cap = sizeof(j->resp);
     j->body.len = 0;
-    curl_easy_setopt(j->easy, CURLOPT_WRITEFUNCTION, push_curl_keep);
-    curl_easy_setopt(j->easy, CURLOPT_WRITEDATA, &j->body);
+    j->body_cut = 0;
+    curl_easy_setopt(j->easy, CURLOPT_WRITEFUNCTION, keep_then_stop);
+    curl_easy_setopt(j->easy, CURLOPT_WRITEDATA, j);
     curl_easy_setopt(j->easy, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(j->easy, CURLOPT_HEADERDATA, j);
     curl_easy_setopt(j->easy, CURLOPT_PRIVATE, j);
@@ -593,14 +619,17 @@ static void links_run(worker_t *w, int *inflight, int *active)
             push_req_t *j;
             push_unit_t *u;
             long status = 0;
+            CURLcode rc;
             if (msg->msg != CURLMSG_DONE)
                 continue;
             curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&j);
-            if (msg->data.result == CURLE_OK)
+            /* a body cut at resp's size (keep_then_stop) is an answer like any other */
+            rc = msg->data.result == CURLE_WRITE_ERROR && j->body_cut ? CURLE_OK : msg->data.result;
+            if (rc == CURLE_OK)
                 curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
             u = unit_of(w, j);
-            j->cr->prov->classify(w->sd, u->pool, j, status, msg->data.result);
-            request_done(w, j, status, msg->data.result);
+            j->cr->prov->classify(w->sd, u->pool, j, status, rc);
+            request_done(w, j, status, rc);
             curl_multi_remove_handle(l->multi, j->easy);
             job_end_request(w, j);
             u->pending--;

@@ -44,6 +44,7 @@ typedef struct push_req {
     const char *bearer;             /* the token the request carries */
     char resp[2048];
     push_body_buf_t body;           /* writes into resp */
+    int body_cut;                   /* the answer was longer than resp: its transfer ended there */
     char id_header[80];             /* apns-id of the answer */
     char retry_after[80];
     char wns_status[40];            /* X-WNS-Status of the answer */
