@@ -83,13 +83,15 @@ static const char *range_of(const range_t *r, size_t n, const unsigned char *a)
     return NULL;
 }
 
-/* The IPv4 address an IPv6 one stands for: IPv4-mapped (::ffff:0:0/96), NAT64
- * (64:ff9b::/96) and 6to4 (2002::/16). Returns 0 when a is none of those. */
+/* The IPv4 address an IPv6 one stands for: IPv4-mapped (::ffff:0:0/96), IPv4-translated
+ * (SIIT, ::ffff:0:0:0/96), NAT64 (64:ff9b::/96) and 6to4 (2002::/16). Returns 0 when a
+ * is none of those. */
 static int v6_embedded(const unsigned char *a, unsigned char *v4)
 {
     static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const unsigned char siit[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0};
     static const unsigned char nat64[12] = {0, 0x64, 0xff, 0x9b};
-    if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0) {
+    if (memcmp(a, mapped, 12) == 0 || memcmp(a, siit, 12) == 0 || memcmp(a, nat64, 12) == 0) {
         memcpy(v4, a + 12, 4);
         return 1;
     }
