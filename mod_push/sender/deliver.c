@@ -358,10 +358,10 @@ static CURL *easy_get(worker_t *w)
      * transfer: at its minimum it stays in glibc's per-thread cache, at 4096 each free
      * went to the shared heap and consolidated it (perf: malloc_consolidate 1.3 %).
      * libcurl refuses the option while the handle still holds the buffer of its last
-     * transfer (one that ended without its connection, e.g. waiting for one to a busy
-     * HTTP/1.1 host), and curl_easy_reset has put the size back to 16 KiB: reads of 16
-     * KiB into the 1 KiB buffer left (a tenant's endpoint answering large bodies crashed
-     * the sender). Such a handle is not reused. */
+     * transfer (multi_done frees it; a transfer removed without its connection keeps
+     * it), and curl_easy_reset has put the size back to 16 KiB: reads of 16 KiB into the
+     * 1 KiB buffer left. Not seen to happen (PUSH0636 is its trace); such a handle is
+     * not reused. */
     if (e && curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 1024L) != CURLE_OK) {
         SLOG(w->sd, APLOG_DEBUG, "PUSH0636", "sender: a libcurl handle kept the receive buffer of "
              "its last transfer; a new one instead");
