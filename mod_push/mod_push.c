@@ -27,7 +27,7 @@ static server_rec *sender_db_server(server_rec *s)
     server_rec *db = push_srv_conf(s)->dbd_params ? s : NULL;
     const char *ci;
     /* httpd lists virtual hosts last defined first: the last one here came first */
-    for (server_rec *v = s->next; v && !push_srv_conf(s)->dbd_params; v = v->next)
+    for (server_rec *v = s->next; v && db != s; v = v->next)
         if (push_srv_conf(v)->dbd_params)
             db = v;
     if (!db)

@@ -61,7 +61,7 @@ typedef struct {
     CURL *idle[MAX_INFLIGHT];     /* easy handles kept for reuse */
     int idle_count;
     apr_time_t last_claim;        /* the last claim from the outbox */
-    push_unit_t units[64];        /* UNITS */
+    push_unit_t units[64];        /* UNITS (below): a free one is found by scanning */
     unsigned long seq;
 } worker_t;
 

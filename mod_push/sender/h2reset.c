@@ -13,8 +13,8 @@
  * as failures, to be sent again.
  *
  * In the sender process only, the entry of libcurl's own relocation table through which
- * it calls nghttp2_submit_rst_stream is pointed at the filter below (and the entry's
- * previous value is what the filter calls on). No symbol is interposed: where
+ * it calls nghttp2_submit_rst_stream is pointed at the filter below, which calls on to
+ * libnghttp2's function (resolved by name first). No symbol is interposed: where
  * libnghttp2 sits in httpd's lookup scope (mod_http2 loaded before or after mod_push)
  * does not matter, and httpd's children, which may use nghttp2 through mod_http2, are
  * not touched. A reset is dropped only when all of these hold:
