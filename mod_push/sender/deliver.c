@@ -21,8 +21,9 @@
 
 
 
-#define MSG_CACHE_MAX 256
-#define MAX_INFLIGHT  250   /* requests one worker has under way */
+#define MSG_CACHE_MAX 256   /* messages a worker keeps that no held delivery uses */
+#define MAX_INFLIGHT  250   /* requests of one application a worker has under way */
+#define INFLIGHT_MAX  1000  /* requests a worker has under way, all applications */
 #define GATHER        1000  /* us: see push_deliver_thread */
 #define LINK_IDLE     apr_time_from_sec(30)   /* a connection set unused this long closes */
 
@@ -39,17 +40,39 @@ typedef struct link {
     int fresh;                    /* requests were added since the last perform */
 } link_t;
 
+/* What one application has in a worker: the worker's capacity is shared out by
+ * application, so that one whose endpoints are slow (a request lasts up to
+ * PushSenderTimeout) or that sends a lot fills its own share and no other's. */
+typedef struct share {
+    struct share *next;
+    int held;                     /* deliveries in the worker's units */
+    int units;                    /* chunks held */
+    int inflight;                 /* requests under way */
+    char app[1];                  /* allocated to the id's length */
+} share_t;
+
 /* Deliveries a worker took at once: a chunk, or a claim from the outbox. */
-typedef struct {
+typedef struct unit {
+    struct unit *next_spare;
     apr_pool_t *pool;             /* its memory, cleared when it is finished */
     push_req_t *jobs;
-    int rows;                     /* 0: the slot is free */
+    int rows;
     int next;                     /* the first job not started */
     int pending;                  /* requests under way */
+    int blocked;                  /* its next job's application has its requests under way */
+    share_t *share;               /* a chunk's application (NULL: a claim from the outbox) */
     push_qjob_t *queued;          /* a chunk's entries (NULL: a claim from the outbox) */
     char chunk[24];
     unsigned long seq;            /* the order in which the worker took its units */
 } push_unit_t;
+
+/* A worker's limits, per application (a share) and in all. One application alone has
+ * what a worker had before shares: a batch of deliveries (two half-batch chunks of a
+ * broadcast), UNITS_PER_APP chunks, MAX_INFLIGHT requests. */
+#define UNITS_PER_APP 64
+#define UNITS_MAX     512
+#define SPARE_UNITS   64          /* finished units kept, with their pools, for the next */
+#define HELD_MAX(w)   (8 * (w)->sd->c->batch)
 
 typedef struct {
     push_sender_t *sd;
@@ -61,9 +84,86 @@ typedef struct {
     CURL *idle[MAX_INFLIGHT];     /* easy handles kept for reuse */
     int idle_count;
     apr_time_t last_claim;        /* the last claim from the outbox */
-    push_unit_t units[64];        /* UNITS (below): a free one is found by scanning */
+    push_unit_t *units[UNITS_MAX];   /* held: units[0 .. nunits) */
+    int nunits;
+    push_unit_t *spare;           /* finished units, for reuse */
+    int nspare;
+    share_t *shares;              /* applications with deliveries held */
+    int held;                     /* deliveries held, all units */
+    unsigned int trim_at;         /* messages_trim looks again at this many */
     unsigned long seq;
 } worker_t;
+
+static share_t *share_find(worker_t *w, const char *app)
+{
+    for (share_t *s = w->shares; s; s = s->next)
+        if (strcmp(s->app, app) == 0)
+            return s;
+    return NULL;
+}
+
+static share_t *share_get(worker_t *w, const char *app)
+{
+    share_t *s = share_find(w, app);
+    size_t len;
+    if (s)
+        return s;
+    len = strlen(app);
+    if (!(s = calloc(1, sizeof(*s) + len)))
+        return NULL;
+    memcpy(s->app, app, len + 1);
+    s->next = w->shares;
+    w->shares = s;
+    return s;
+}
+
+/* An application with nothing held and nothing under way gives its share back. */
+static void share_drop_idle(worker_t *w)
+{
+    for (share_t **pp = &w->shares, *s; (s = *pp);) {
+        if (!s->held && !s->units && !s->inflight) {
+            *pp = s->next;
+            free(s);
+        } else {
+            pp = &s->next;
+        }
+    }
+}
+
+/* Whether the worker takes a chunk of n deliveries of app now (push_queue_take's fit):
+ * while the application's share has room (a chunk larger than a batch, taken over from
+ * another sender, only when it holds nothing) and the worker's. */
+static int chunk_fits(void *ctx, const char *app, int n)
+{
+    worker_t *w = ctx;
+    share_t *s = share_find(w, app);
+    int held = s ? s->held : 0;
+    if (w->nunits >= UNITS_MAX || (w->held > 0 && w->held + n > HELD_MAX(w)))
+        return 0;
+    if (s && s->units >= UNITS_PER_APP)
+        return 0;
+    return held == 0 || held + n <= w->sd->c->batch;
+}
+
+/* Message cache entries no held delivery uses go once there are MSG_CACHE_MAX of them
+ * (looked at again once 32 more were added, when held deliveries use most of them). */
+static void messages_trim(worker_t *w)
+{
+    if (apr_hash_count(w->messages) < MSG_CACHE_MAX || apr_hash_count(w->messages) < w->trim_at)
+        return;
+    for (apr_hash_index_t *hi = apr_hash_first(NULL, w->messages); hi; hi = apr_hash_next(hi)) {
+        const void *key;
+        void *val;
+        push_msg_t *m;
+        apr_hash_this(hi, &key, NULL, &val);
+        m = val;
+        if (m->refs == 0) {
+            apr_hash_set(w->messages, key, APR_HASH_KEY_STRING, NULL);   /* (safe while iterating) */
+            apr_pool_destroy(m->pool);
+        }
+    }
+    w->trim_at = apr_hash_count(w->messages) + 32;
+}
 
 static push_msg_t *message(worker_t *w, apr_pool_t *p, push_req_t *j)
 {
@@ -83,21 +183,29 @@ static push_msg_t *message(worker_t *w, apr_pool_t *p, push_req_t *j)
                        "WHERE m.app_id = $1 AND m.message_id = $2", 2, params);
     if (!res)
         return NULL;
-    m = apr_pcalloc(w->cache_pool, sizeof(*m));
-    m->pool = w->cache_pool;
+    {
+        apr_pool_t *mp;
+        if (apr_pool_create(&mp, w->cache_pool) != APR_SUCCESS) {
+            PQclear(res);
+            return NULL;
+        }
+        m = apr_pcalloc(mp, sizeof(*m));
+        m->pool = mp;
+    }
     if (PQntuples(res) == 1) {
+        apr_pool_t *mp = m->pool;
         m->body = json_tokener_parse(PQgetvalue(res, 0, 0));
         if (m->body)
-            apr_pool_cleanup_register(w->cache_pool, m->body, (apr_status_t (*)(void *))json_object_put,
+            apr_pool_cleanup_register(mp, m->body, (apr_status_t (*)(void *))json_object_put,
                                       apr_pool_cleanup_null);
         if (PQgetvalue(res, 0, 3)[0] == 't') {
-            push_private_t *v = apr_pcalloc(w->cache_pool, sizeof(*v));
-            v->id = apr_pstrdup(w->cache_pool, j->msg);
-            v->host = PQgetisnull(res, 0, 4) ? NULL : apr_pstrdup(w->cache_pool, PQgetvalue(res, 0, 4));
+            push_private_t *v = apr_pcalloc(mp, sizeof(*v));
+            v->id = apr_pstrdup(mp, j->msg);
+            v->host = PQgetisnull(res, 0, 4) ? NULL : apr_pstrdup(mp, PQgetvalue(res, 0, 4));
             m->priv = v;
         }
-        m->rc.id = apr_pstrdup(w->cache_pool, j->msg);
-        m->rc.host = PQgetisnull(res, 0, 4) ? NULL : apr_pstrdup(w->cache_pool, PQgetvalue(res, 0, 4));
+        m->rc.id = apr_pstrdup(mp, j->msg);
+        m->rc.host = PQgetisnull(res, 0, 4) ? NULL : apr_pstrdup(mp, PQgetvalue(res, 0, 4));
         m->rc.private_mode = m->priv != NULL;
         if (m->body) {
             json_object *s, *a, *v;
@@ -111,7 +219,7 @@ static push_msg_t *message(worker_t *w, apr_pool_t *p, push_req_t *j)
         m->ended = PQgetvalue(res, 0, 2)[0] != 't';
     }
     PQclear(res);
-    apr_hash_set(w->messages, apr_pstrdup(w->cache_pool, key), APR_HASH_KEY_STRING, m);
+    apr_hash_set(w->messages, apr_pstrdup(m->pool, key), APR_HASH_KEY_STRING, m);
     return m;
 }
 
@@ -402,7 +510,9 @@ static int start_job(worker_t *w, apr_pool_t *p, push_req_t *j)
     link_t *l;
     const char *url = NULL;
 
-    if (!(j->m = message(w, p, j)) || !j->m->state_ok) {
+    if ((j->m = message(w, p, j)))
+        j->m->refs++;   /* until the unit is finished (settle reads it) */
+    if (!j->m || !j->m->state_ok) {
         /* a message that was cancelled or expired: given back unsent, the outbox ends the
          * delivery as the message ended (push_delivery_finish reads its state) */
         push_req_decide(j, !j->m || j->m->ended ? PUSH_OUT_WAIT : PUSH_OUT_MESSAGE_BAD,
@@ -465,41 +575,45 @@ static int start_job(worker_t *w, apr_pool_t *p, push_req_t *j)
  * a claim from the outbox — so that the next chunk's requests go out while the last
  * answers of the previous one come in and while its outcomes are written: the provider's
  * connection never waits for the worker. A broadcast's chunks are half a batch, so two
- * of them fill it; messages to one device each are chunks of one, and a worker holds up
- * to UNITS of them at once rather than two (with two, 4 requests were under way in all,
- * about 13 messages a second at a provider answering in 300 ms). Held units never add
- * up to more than a batch of deliveries (a larger chunk taken over from another sender
- * only alone), which bounds what a crash sends twice (threads x batch), as before. */
-#define UNITS 64
+ * of them fill an application's share; messages to one device each are chunks of one,
+ * and an application holds up to UNITS_PER_APP of them at once (with two units in all,
+ * 4 requests were under way, about 13 messages a second at a provider answering in
+ * 300 ms). An application's units never add up to more than a batch (a larger chunk
+ * taken over from another sender only alone), which bounds what a crash sends twice:
+ * threads x batch per application with deliveries under way. */
 
-static push_unit_t *unit_of(worker_t *w, const push_req_t *j)
+/* Takes a chunk from the queue whose application's share has room, or (when the
+ * worker may ask the outbox) a claim of due deliveries. Returns the deliveries taken
+ * (0: none, -1: the database failed). */
+static int unit_take(worker_t *w, push_unit_t *u)
 {
-    for (int i = 0; i < UNITS; i++)
-        if (w->units[i].rows && j >= w->units[i].jobs && j < w->units[i].jobs + w->units[i].rows)
-            return &w->units[i];
-    return NULL;
-}
-
-/* Takes a chunk of at most room deliveries from the queue, or (alone: any = 1) any chunk
- * or a claim of due deliveries from the outbox. Returns the deliveries taken (0: none,
- * -1: the database failed). */
-static int unit_take(worker_t *w, push_unit_t *u, int room, int any)
-{
-    char n[16], lease[16];
-    const char *params[3] = {w->sd->owner, n, lease};
+    char n[16], lease[16], skip[8192];
+    const char *params[4] = {w->sd->owner, n, lease, skip};
     PGresult *res;
     push_qjob_t *queued;
     apr_pool_t *p = u->pool;
+    share_t *sh;
 
     /* first a chunk the expander leased for us, then what is due in the outbox (retries,
      * deliveries that waited) */
-    if ((queued = push_queue_take(w->sd, any ? 0 : room))) {
+    if ((queued = push_queue_take(w->sd, chunk_fits, w))) {
         push_qjob_t *q;
         int i = 0;
+        if (!(sh = share_get(w, queued->app))) {
+            /* no memory for its share: the chunk is given back, sent again later */
+            push_chunk_orphan(w->sd, queued->chunk);
+            for (push_qjob_t *next; queued; queued = next) {
+                next = queued->next;
+                free(queued);
+            }
+            return 0;
+        }
         for (u->rows = 0, q = queued; q; q = q->next)
             u->rows++;
         apr_snprintf(u->chunk, sizeof(u->chunk), "%" APR_INT64_T_FMT, queued->chunk);
         u->queued = queued;
+        u->share = sh;
+        sh->units++;
         u->jobs = apr_pcalloc(p, sizeof(*u->jobs) * u->rows);
         /* the strings stay in the queue's blocks, freed after the unit */
         for (q = queued; q; q = q->next, i++) {
@@ -511,21 +625,42 @@ static int unit_take(worker_t *w, push_unit_t *u, int room, int any)
             j->attempts = 1;
             j->token = q->token;
             j->topic = q->topic;
+            j->unit = u;
+            j->share = sh;
         }
+        sh->held += u->rows;
     } else {
-        /* The outbox only for a worker with nothing under way; and while the expander
-         * feeds the queue, it is about to refill it: the outbox is asked at most once a
-         * second (for retries and what other senders left), since a claim walks the due
-         * index past every row sent since its lease began. */
+        /* The outbox for an idle worker whenever it looks, else at most once a second
+         * (and so while the expander feeds the queue, which it is about to refill),
+         * since a claim walks the due index past every row sent since its lease began;
+         * never for the applications whose share is full: their deliveries are under
+         * way here already, and another's retry is not kept waiting behind theirs. */
         apr_time_t now = apr_time_now();
-        if (!any || (apr_atomic_read32(&w->sd->feeding) && now - w->last_claim < apr_time_from_sec(1)))
+        size_t at = 1;
+        int room = HELD_MAX(w) - w->held;
+        if (room <= 0 || ((w->nunits > 0 || apr_atomic_read32(&w->sd->feeding)) &&
+                          now - w->last_claim < apr_time_from_sec(1)))
             return 0;
         w->last_claim = now;
-        apr_snprintf(n, sizeof(n), "%d", w->sd->c->batch);
+        skip[0] = '{';
+        for (share_t *s = w->shares; s; s = s->next) {
+            size_t len = strlen(s->app);
+            if (s->held < w->sd->c->batch || at + len + 4 >= sizeof(skip))
+                continue;
+            if (at > 1)
+                skip[at++] = ',';
+            skip[at++] = '"';
+            memcpy(skip + at, s->app, len);
+            at += len;
+            skip[at++] = '"';
+        }
+        skip[at++] = '}';
+        skip[at] = '\0';
+        apr_snprintf(n, sizeof(n), "%d", room < w->sd->c->batch ? room : w->sd->c->batch);
         apr_snprintf(lease, sizeof(lease), "%d", w->sd->c->lease);
         res = push_pg_exec(w->sd, &w->db,
                            "SELECT app_id, message_id, device_id, provider, attempts, token, topic "
-                           "FROM push_delivery_claim($1, $2::integer, $3::integer)", 3, params);
+                           "FROM push_delivery_claim($1, $2::integer, $3::integer, $4::text[])", 4, params);
         if (!res)
             return -1;
         if (PQntuples(res) == 0) {
@@ -534,6 +669,7 @@ static int unit_take(worker_t *w, push_unit_t *u, int room, int any)
         }
         u->rows = PQntuples(res);
         u->jobs = apr_pcalloc(p, sizeof(*u->jobs) * u->rows);
+        u->share = NULL;
         for (int i = 0; i < u->rows; i++) {
             push_req_t *j = &u->jobs[i];
             j->app = apr_pstrdup(p, PQgetvalue(res, i, 0));
@@ -543,11 +679,17 @@ static int unit_take(worker_t *w, push_unit_t *u, int room, int any)
             j->attempts = atoi(PQgetvalue(res, i, 4));
             j->token = PQgetisnull(res, i, 5) ? NULL : apr_pstrdup(p, PQgetvalue(res, i, 5));
             j->topic = PQgetisnull(res, i, 6) ? NULL : apr_pstrdup(p, PQgetvalue(res, i, 6));
+            j->unit = u;
+            /* a delivery whose share cannot be had is decided without a request (it
+             * waits a second: no memory) */
+            if ((j->share = share_get(w, j->app)))
+                ((share_t *)j->share)->held++;
         }
         PQclear(res);
     }
-    u->next = u->pending = 0;
+    u->next = u->pending = u->blocked = 0;
     u->seq = ++w->seq;
+    w->held += u->rows;
     return u->rows;
 }
 
@@ -589,16 +731,56 @@ static void unit_finish(worker_t *w, push_unit_t *u)
              "chunk's is given back) and they are delivered again", u->rows);
     PQclear(res);
     json_object_put(results);
-    for (int i = 0; i < u->rows; i++)
-        push_cred_release(u->jobs[i].cr);
+    for (int i = 0; i < u->rows; i++) {
+        push_req_t *j = &u->jobs[i];
+        push_cred_release(j->cr);
+        if (j->m)
+            j->m->refs--;
+        if (j->share)
+            ((share_t *)j->share)->held--;
+    }
+    if (u->share)
+        u->share->units--;
+    w->held -= u->rows;
     for (push_qjob_t *nextq, *q = u->queued; q; q = nextq) {
         nextq = q->next;
         free(q);
     }
     u->queued = NULL;
+    u->share = NULL;
     u->jobs = NULL;
     u->rows = u->next = u->pending = 0;
     apr_pool_clear(p);
+}
+
+/* A free unit, with a pool; NULL when none can be had. */
+static push_unit_t *unit_new(worker_t *w)
+{
+    push_unit_t *u = w->spare;
+    if (u) {
+        w->spare = u->next_spare;
+        w->nspare--;
+        return u;
+    }
+    if (!(u = calloc(1, sizeof(*u))))
+        return NULL;
+    if (apr_pool_create(&u->pool, NULL) != APR_SUCCESS) {
+        free(u);
+        return NULL;
+    }
+    return u;
+}
+
+static void unit_free(worker_t *w, push_unit_t *u)
+{
+    if (w->nspare < SPARE_UNITS) {
+        u->next_spare = w->spare;
+        w->spare = u;
+        w->nspare++;
+    } else {
+        apr_pool_destroy(u->pool);
+        free(u);
+    }
 }
 
 /* Runs every connection and settles the requests libcurl finished (inflight counts them
@@ -627,12 +809,13 @@ static void links_run(worker_t *w, int *inflight, int *active)
             rc = msg->data.result == CURLE_WRITE_ERROR && j->body_cut ? CURLE_OK : msg->data.result;
             if (rc == CURLE_OK)
                 curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-            u = unit_of(w, j);
+            u = j->unit;
             j->cr->prov->classify(w->sd, u->pool, j, status, rc);
             request_done(w, j, status, rc);
             curl_multi_remove_handle(l->multi, j->easy);
             job_end_request(w, j);
             u->pending--;
+            ((share_t *)j->share)->inflight--;
             (*inflight)--;
         }
         if (l->running)
@@ -654,37 +837,26 @@ void *APR_THREAD_FUNC push_deliver_thread(apr_thread_t *t, void *data)
     window = w.sd->c->batch < MAX_INFLIGHT ? w.sd->c->batch : MAX_INFLIGHT;
 
     for (;;) {
-        int held = 0, units = 0, active, progress = 0;
-        for (int i = 0; i < UNITS; i++)
-            if (w.units[i].rows) {
-                held += w.units[i].rows;
-                units++;
-            }
-        /* cached messages live across units, never across the middle of one */
-        if (units == 0 && apr_hash_count(w.messages) >= MSG_CACHE_MAX) {
-            apr_pool_clear(w.cache_pool);
-            w.messages = apr_hash_make(w.cache_pool);
-        }
-        /* more work while the units held leave room in the batch */
+        int active, progress = 0;
+        messages_trim(&w);
+        /* more work while the shares leave room */
         failed = 0;
-        while (!SENDER_STOPPING(w.sd) && units < UNITS && held < w.sd->c->batch &&
-               apr_hash_count(w.messages) < MSG_CACHE_MAX) {
-            push_unit_t *u = w.units;
+        while (!SENDER_STOPPING(w.sd) && w.nunits < UNITS_MAX) {
+            push_unit_t *u = unit_new(&w);
             int n;
-            while (u->rows)
-                u++;   /* units < UNITS: there is a free one */
-            if (!u->pool)
-                apr_pool_create(&u->pool, NULL);
-            n = unit_take(&w, u, w.sd->c->batch - held, units == 0);
+            if (!u)
+                break;
+            n = unit_take(&w, u);
             if (n <= 0) {
+                unit_free(&w, u);
                 failed = n < 0;
                 break;
             }
-            held += n;
-            units++;
+            w.units[w.nunits++] = u;
             progress = 1;
         }
-        if (units == 0) {
+        if (w.nunits == 0) {
+            share_drop_idle(&w);
             links_sweep(&w, 0);
             if (SENDER_STOPPING(w.sd))
                 break;
@@ -693,43 +865,71 @@ void *APR_THREAD_FUNC push_deliver_thread(apr_thread_t *t, void *data)
             push_sender_wait(w.sd, &seen, 500);
             continue;
         }
-        /* start requests, the older unit's first, at most MAX_INFLIGHT under way: each
-         * costs libcurl buffers, and the sender's memory must not grow with the batch
-         * (nor, ever, with the audience) */
-        while (inflight < MAX_INFLIGHT) {
+        /* start requests, the older unit's first, at most MAX_INFLIGHT of an application
+         * and INFLIGHT_MAX in all under way: each costs libcurl buffers, and the sender's
+         * memory must not grow with the batch (nor, ever, with the audience). A unit
+         * whose next delivery's application has its requests under way waits; the
+         * next unit goes first meanwhile. */
+        for (int k = 0; k < w.nunits; k++)
+            w.units[k]->blocked = 0;
+        while (inflight < INFLIGHT_MAX) {
             push_unit_t *u = NULL;
-            for (int k = 0; k < UNITS; k++)
-                if (w.units[k].rows && w.units[k].next < w.units[k].rows && (!u || w.units[k].seq < u->seq))
-                    u = &w.units[k];
+            for (int k = 0; k < w.nunits; k++) {
+                push_unit_t *c = w.units[k];
+                if (!c->blocked && c->next < c->rows && (!u || c->seq < u->seq))
+                    u = c;
+            }
             if (!u)
                 break;
-            while (u->next < u->rows && inflight < MAX_INFLIGHT) {
-                int out = start_job(&w, u->pool, &u->jobs[u->next++]);
+            while (u->next < u->rows && inflight < INFLIGHT_MAX) {
+                push_req_t *j = &u->jobs[u->next];
+                share_t *sh = j->share;
+                int out;
+                if (!sh) {
+                    push_req_decide(j, PUSH_OUT_WAIT, "no memory");
+                    j->out.delay_ms = 1000;
+                    u->next++;
+                    continue;
+                }
+                if (sh->inflight >= MAX_INFLIGHT) {
+                    u->blocked = 1;
+                    break;
+                }
+                u->next++;
+                out = start_job(&w, u->pool, j);
                 u->pending += out;
+                sh->inflight += out;
                 inflight += out;
                 progress = 1;
             }
         }
         links_run(&w, &inflight, &active);
-        for (int k = 0; k < UNITS; k++) {
-            push_unit_t *u = &w.units[k];
-            if (u->rows && u->next == u->rows && u->pending == 0) {
+        for (int k = 0; k < w.nunits; k++) {
+            push_unit_t *u = w.units[k];
+            if (u->next == u->rows && u->pending == 0) {
                 unit_finish(&w, u);
+                w.units[k--] = w.units[--w.nunits];
+                unit_free(&w, u);
                 links_sweep(&w, 0);
                 progress = 1;
             }
         }
         if (!progress && inflight > 0) {
-            for (link_t *l = w.links; l; l = l->next)
-                if (l->running)
+            int waited = 0;
+            /* one wait, on the first connection set with requests under way: the others
+             * are read by the next round's perform */
+            for (link_t *l = w.links; l && !waited; l = l->next)
+                if (l->running) {
                     curl_multi_poll(l->multi, NULL, 0, active > 1 ? 5 : 100, NULL);
+                    waited = 1;
+                }
             /* With most of the window under way, the answers are read a moment after the
              * first one arrives: libcurl 7.88's perform visits every transfer of the
              * multi handle, so fewer rounds of more answers each cost less per answer,
              * here and at the provider, which then gets the next requests in bursts too
              * (bench/delivery, 300,000 devices: sender 50 -> 45 us, mock 63 -> 55 us per
              * request). A lone message is never held back. */
-            if (inflight > window / 2)
+            if (inflight > window / 2 && active <= 1)
                 apr_sleep(GATHER);
         }
     }
@@ -737,9 +937,19 @@ void *APR_THREAD_FUNC push_deliver_thread(apr_thread_t *t, void *data)
     while (w.idle_count)
         curl_easy_cleanup(w.idle[--w.idle_count]);
     PQfinish(w.db);
-    for (int i = 0; i < UNITS; i++)
-        if (w.units[i].pool)
-            apr_pool_destroy(w.units[i].pool);
+    for (int i = 0; i < w.nunits; i++)
+        unit_free(&w, w.units[i]);
+    while (w.spare) {
+        push_unit_t *u = w.spare;
+        w.spare = u->next_spare;
+        apr_pool_destroy(u->pool);
+        free(u);
+    }
+    while (w.shares) {
+        share_t *sh = w.shares;
+        w.shares = sh->next;
+        free(sh);
+    }
     apr_pool_destroy(w.cache_pool);
     apr_thread_exit(t, APR_SUCCESS);
     return NULL;

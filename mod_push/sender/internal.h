@@ -40,9 +40,11 @@ typedef struct {
     apr_uint32_t notified;          /* bumped on each wake but the workers' own */
     apr_hash_t *creds;              /* "app/provider" -> push_cred_t */
     apr_thread_mutex_t *qlock;      /* the hand-over queue from the expander to workers */
-    apr_thread_cond_t *qspace;
-    push_qjob_t *qhead, *qtail;
-    int qcount, qcap;
+    apr_thread_cond_t *qspace;      /* a lane has room again, or a message was notified */
+    struct push_lane *lanes;        /* one per application with deliveries queued */
+    struct push_lane *turn;         /* the lane the workers look at first */
+    int qcount;                     /* deliveries queued, all lanes */
+    int qcap;                       /* deliveries one lane holds */
     volatile apr_uint32_t feeding;  /* the expander is feeding the queue as workers take */
     /* chunks this sender holds but will not finish (their outcomes could not be written):
      * the heartbeat gives them back rather than renew their leases (under lock) */
@@ -132,13 +134,32 @@ void *APR_THREAD_FUNC push_creds_thread(apr_thread_t *t, void *data);
 void push_creds_clear(push_sender_t *sd);
 
 /* --- queue (run.c) --- */
-/* Adds the n deliveries of a chunk (the list head..tail) for the workers; waits while
- * the queue has no room for them. Returns 0 (and frees nothing: the caller keeps the
- * list) when the sender stops meanwhile. */
+/* The hand-over queue has a lane per application, each with room for qcap deliveries:
+ * an application whose deliveries wait (its endpoints are slow, or it queued a lot)
+ * fills its own lane, never another's. Workers serve the lanes in turn. */
+typedef struct push_lane {
+    struct push_lane *next;
+    push_qjob_t *head, *tail;
+    int count;
+    char app[1];                    /* allocated to the id's length */
+} push_lane_t;
+/* Adds the n deliveries of a chunk (the list head..tail, all of head->app) to its lane.
+ * Never waits: the expander asks push_queue_room first. Returns 0 (the caller keeps the
+ * list) when no lane could be made or the sender stops. */
 int push_queue_put(push_sender_t *sd, push_qjob_t *head, push_qjob_t *tail, int n);
-/* Takes the deliveries of the oldest chunk queued (a list); NULL when there are none, or
- * when max > 0 and the chunk has more than max deliveries. */
-push_qjob_t *push_queue_take(push_sender_t *sd, int max);
+/* Free room in app's lane (qcap when it has none). */
+int push_queue_room(push_sender_t *sd, const char *app);
+/* Whether a worker takes a chunk of n deliveries of app (push_queue_take's question). */
+typedef int (*push_queue_fit_fn)(void *ctx, const char *app, int n);
+/* Takes the deliveries of a chunk (a list): the oldest of the first lane, in turn after
+ * the last one served, whose chunk fit accepts (fit NULL: any). NULL when none. */
+push_qjob_t *push_queue_take(push_sender_t *sd, push_queue_fit_fn fit, void *ctx);
+/* Waits (once: any wake ends it) for room of at least min in one of the n apps' lanes,
+ * at most ms; returns at once when one has it. */
+void push_queue_wait_room(push_sender_t *sd, const char *const *apps, int n, int min, int ms);
+/* Wakes a thread waiting for room in a lane (the expander): a lane emptied, or a message
+ * was notified that it may claim. */
+void push_queue_wake(push_sender_t *sd);
 
 /* --- deliver.c --- */
 void *APR_THREAD_FUNC push_deliver_thread(apr_thread_t *t, void *data);

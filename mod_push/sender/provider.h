@@ -25,7 +25,8 @@ typedef struct push_msg {
     int voip;                       /* settings.apns.voip: VoIP pushes where a device has a token */
     apr_time_t due;                 /* accepted, or scheduled for later: the delay metric's start */
     int first_sent;                 /* this worker has sent one of its deliveries */
-    apr_pool_t *pool;               /* the cache's pool: mappings kept per message live here */
+    apr_pool_t *pool;               /* the entry's pool: mappings kept per message live here */
+    int refs;                       /* deliveries held that use it: the cache keeps it */
     void *mapped[PUSH_PROVIDER_SLOTS];
 } push_msg_t;
 
@@ -50,6 +51,7 @@ typedef struct push_req {
     char wns_status[40];            /* X-WNS-Status of the answer */
     int refused;                    /* the egress guard refused the address */
     void *link;                     /* deliver.c: the connections the request goes out on */
+    void *unit, *share;             /* deliver.c: the unit that holds it, its application's share */
     push_outcome_t out;
     const char *provider_id;        /* the provider's id of what it accepted */
 } push_req_t;

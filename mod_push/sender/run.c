@@ -89,6 +89,7 @@ void push_sender_wake(push_sender_t *sd)
     sd->notified++;
     apr_thread_cond_broadcast(sd->wake);
     apr_thread_mutex_unlock(sd->lock);
+    push_queue_wake(sd);   /* an expander waiting for a lane may claim the new message */
 }
 
 void push_sender_wake_workers(push_sender_t *sd)
@@ -111,50 +112,115 @@ size_t push_curl_keep(char *data, size_t size, size_t n, void *ctx)
     return size * n;
 }
 
+static push_lane_t *lane_of(push_sender_t *sd, const char *app)
+{
+    for (push_lane_t *l = sd->lanes; l; l = l->next)
+        if (strcmp(l->app, app) == 0)
+            return l;
+    return NULL;
+}
+
 int push_queue_put(push_sender_t *sd, push_qjob_t *head, push_qjob_t *tail, int n)
 {
+    push_lane_t *l;
     apr_thread_mutex_lock(sd->qlock);
-    /* a whole chunk at once, so that a worker always takes a whole one (an empty queue
-     * takes a chunk of any size) */
-    while (sd->qcount > 0 && sd->qcount + n > sd->qcap && !SENDER_STOPPING(sd))
-        apr_thread_cond_timedwait(sd->qspace, sd->qlock, apr_time_from_msec(200));
     if (SENDER_STOPPING(sd)) {
         apr_thread_mutex_unlock(sd->qlock);
         return 0;
     }
+    if (!(l = lane_of(sd, head->app))) {
+        size_t len = strlen(head->app);
+        if (!(l = calloc(1, sizeof(*l) + len))) {
+            apr_thread_mutex_unlock(sd->qlock);
+            return 0;
+        }
+        memcpy(l->app, head->app, len + 1);
+        l->next = sd->lanes;
+        sd->lanes = l;
+    }
     tail->next = NULL;
-    if (sd->qtail)
-        sd->qtail->next = head;
+    if (l->tail)
+        l->tail->next = head;
     else
-        sd->qhead = head;
-    sd->qtail = tail;
+        l->head = head;
+    l->tail = tail;
+    l->count += n;
     sd->qcount += n;
     apr_thread_mutex_unlock(sd->qlock);
     return 1;
 }
 
-push_qjob_t *push_queue_take(push_sender_t *sd, int max)
+int push_queue_room(push_sender_t *sd, const char *app)
 {
-    push_qjob_t *first, *last;
-    int k = 1;
+    push_lane_t *l;
+    int room;
     apr_thread_mutex_lock(sd->qlock);
-    first = sd->qhead;
+    l = lane_of(sd, app);
+    room = sd->qcap - (l ? l->count : 0);
+    apr_thread_mutex_unlock(sd->qlock);
+    return room;
+}
+
+void push_queue_wait_room(push_sender_t *sd, const char *const *apps, int n, int min, int ms)
+{
+    int ready = 0;
+    apr_thread_mutex_lock(sd->qlock);
+    for (int i = 0; i < n && !ready; i++) {
+        push_lane_t *l = lane_of(sd, apps[i]);
+        ready = sd->qcap - (l ? l->count : 0) >= min;
+    }
+    if (!ready && !SENDER_STOPPING(sd))
+        apr_thread_cond_timedwait(sd->qspace, sd->qlock, apr_time_from_msec(ms));
+    apr_thread_mutex_unlock(sd->qlock);
+}
+
+void push_queue_wake(push_sender_t *sd)
+{
+    apr_thread_mutex_lock(sd->qlock);
+    apr_thread_cond_broadcast(sd->qspace);
+    apr_thread_mutex_unlock(sd->qlock);
+}
+
+push_qjob_t *push_queue_take(push_sender_t *sd, push_queue_fit_fn fit, void *ctx)
+{
+    push_qjob_t *first = NULL, *last = NULL;
+    push_lane_t *l, **pp;
+    int k = 0;
+    apr_thread_mutex_lock(sd->qlock);
+    /* the lanes from the turn on, then those before it */
+    for (push_lane_t *start = l = sd->turn ? sd->turn : sd->lanes; l;) {
+        int c = 1;
+        push_qjob_t *e;
+        for (e = l->head; e->next && e->next->chunk == l->head->chunk; c++)
+            e = e->next;
+        if (!fit || fit(ctx, l->app, c)) {
+            first = l->head;
+            last = e;
+            k = c;
+            break;
+        }
+        if ((l = l->next ? l->next : sd->lanes) == start)
+            l = NULL;
+    }
     if (!first) {
         apr_thread_mutex_unlock(sd->qlock);
         return NULL;
     }
-    for (last = first; last->next && last->next->chunk == first->chunk; k++)
-        last = last->next;
-    if (max > 0 && k > max) {
-        apr_thread_mutex_unlock(sd->qlock);
-        return NULL;
-    }
-    sd->qhead = last->next;
-    if (!sd->qhead)
-        sd->qtail = NULL;
+    l->head = last->next;
     last->next = NULL;
+    l->count -= k;
     sd->qcount -= k;
-    apr_thread_cond_signal(sd->qspace);
+    /* the next take starts at the following lane; an emptied lane goes */
+    sd->turn = l->next;
+    if (!l->head) {
+        for (pp = &sd->lanes; *pp != l; pp = &(*pp)->next)
+            ;
+        *pp = l->next;
+        free(l);
+    }
+    if (!sd->turn)
+        sd->turn = sd->lanes;
+    apr_thread_cond_broadcast(sd->qspace);
     apr_thread_mutex_unlock(sd->qlock);
     return first;
 }
@@ -332,10 +398,10 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
     apr_thread_cond_create(&sd->cred_wake, p);
     apr_thread_mutex_create(&sd->qlock, APR_THREAD_MUTEX_DEFAULT, p);
     apr_thread_cond_create(&sd->qspace, p);
-    /* claimed deliveries waiting for a worker: four batches per worker, so that the
-     * expander walks up to eight half-batch chunks per statement (its cost per delivery
-     * falls with the walk's length: 14 -> 12 us of PostgreSQL per delivery in
-     * bench/delivery), and still far less than a lease's worth */
+    /* claimed deliveries of one application waiting for a worker (its lane): four
+     * batches per worker, so that the expander walks up to eight half-batch chunks per
+     * statement (its cost per delivery falls with the walk's length: 14 -> 12 us of
+     * PostgreSQL per delivery in bench/delivery), and still far less than a lease's worth */
     sd->qcap = 4 * c->threads * c->batch;
     sd->creds = apr_hash_make(p);
     the_sender = sd;
@@ -442,7 +508,7 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
     }
     push_creds_clear(sd);
     /* what is still queued was never started: its chunks are given back below */
-    for (push_qjob_t *j; (j = push_queue_take(sd, 0));) {
+    for (push_qjob_t *j; (j = push_queue_take(sd, NULL, NULL));) {
         for (push_qjob_t *next; j; j = next) {
             next = j->next;
             free(j);
