@@ -39,7 +39,12 @@ sub storm {
         my $pid = fork;
         die "fork: $!" unless defined $pid;
         if (!$pid) {
-            srand($$ ^ time);
+            # a seed of its own: $$ ^ time repeats when pids and seconds differ by one
+            # (two children drawing the same tokens move a token between their devices)
+            open my $rnd, '<:raw', '/dev/urandom' or die "/dev/urandom: $!";
+            read($rnd, my $seed, 4) == 4 or die "/dev/urandom: short read";
+            close $rnd;
+            srand(unpack 'L', $seed);
             open my $out, '>', "$dir/$name.$c" or die "$dir/$name.$c: $!";
             my $ua = LWP::UserAgent->new(keep_alive => 1, timeout => 30);
             my @reqs = map { $register->($c, $_) } 1 .. $EACH;
@@ -118,7 +123,7 @@ my $log_from = error_log_size();
     my $seen = storm(navixy => sub {
         my ($c, $n) = @_;
         post('/user/session/push_token/bind',
-             {hash => $hashes[$c - 1], application => 'navixy_android_viewer', token => 'storm-' . random_hex(40)});
+             {hash => $hashes[$c - 1], application => 'navixy_android_viewer', token => "storm-$c-$n-" . random_hex(32)});
     });
     all_2xx($seen, 'Navixy, 16 sessions of one user');
     is psql("SELECT count(*) FROM push_device WHERE app_id = '$APP' AND user_id = '$user'"), $CLIENTS,
