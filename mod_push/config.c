@@ -418,7 +418,8 @@ static const char *set_sender(cmd_parms *cmd, void *dv, int on)
 }
 
 /* PushSenderThreads, PushSenderBatch, PushSenderLease, PushSenderMaxAttempts,
- * PushSenderChunk: cmd->info is the field's offset; the range is in the table below. */
+ * PushSenderChunk, PushSenderTimeout, PushSenderWatchdog: the field and its range are in
+ * the table below. */
 typedef struct { const char *name; long min, max; apr_size_t offset; } sender_int_t;
 static const sender_int_t sender_ints[] = {
     {"PushSenderThreads", 1, 64, APR_OFFSETOF(push_sender_conf_t, threads)},
@@ -427,6 +428,7 @@ static const sender_int_t sender_ints[] = {
     {"PushSenderMaxAttempts", 1, 100, APR_OFFSETOF(push_sender_conf_t, max_attempts)},
     {"PushSenderChunk", 10, 100000, APR_OFFSETOF(push_sender_conf_t, chunk)},
     {"PushSenderTimeout", 1, 600, APR_OFFSETOF(push_sender_conf_t, timeout_ms)},
+    {"PushSenderWatchdog", 5, 3600, APR_OFFSETOF(push_sender_conf_t, watchdog)},
     {NULL, 0, 0, 0}};
 
 static const char *set_sender_int(cmd_parms *cmd, void *dv, const char *arg)
@@ -661,6 +663,9 @@ const command_rec push_cmds[] = {
                   "devices of an audience expanded per transaction (10-100000, default 5000)"),
     AP_INIT_TAKE1("PushSenderTimeout", set_sender_int, NULL, RSRC_CONF,
                   "seconds one provider request may take (1-600, default 30)"),
+    AP_INIT_TAKE1("PushSenderWatchdog", set_sender_int, NULL, RSRC_CONF,
+                  "seconds without a heartbeat before the sender is killed and forked again "
+                  "(5-3600, default 60)"),
     AP_INIT_TAKE2("PushSenderBackoff", set_sender_backoff, NULL, RSRC_CONF,
                   "retry backoff: BASE_MS CAP_MS (default 1000 3600000)"),
     AP_INIT_TAKE2("PushProviderEndpoint", set_provider_endpoint, NULL, RSRC_CONF,

@@ -8,6 +8,7 @@
 #include "http_core.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "mpm_common.h"
 #include "scoreboard.h"
 
 #include "api/api.h"
@@ -170,6 +171,7 @@ static void push_register_hooks(apr_pool_t *p)
     static const char *const before_dbd[] = {"mod_dbd.c", NULL};
     ap_hook_check_config(push_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(push_post_config, NULL, before_dbd, APR_HOOK_MIDDLE);
+    ap_hook_monitor(push_sender_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     push_http_util_register();
     ap_hook_translate_name(push_translate_name, NULL, NULL, APR_HOOK_LAST);
     ap_hook_map_to_storage(push_map_to_storage, NULL, NULL, APR_HOOK_FIRST);

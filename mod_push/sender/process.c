@@ -1,6 +1,7 @@
 /* The sender's life under httpd: forked by the parent after configuration (mod_cgid's
  * pattern), watched with apr_proc_other_child_register so that it is forked again if
- * it dies, and sent SIGTERM with the configuration pool on shutdown and on every
+ * it dies, killed by the parent's monitor hook when its heartbeat stops (stopped, or
+ * stuck), and sent SIGTERM with the configuration pool on shutdown and on every
  * restart, graceful or not (the next configuration forks a new one; leases make two at
  * once harmless). */
 #include "sender/process.h"
@@ -30,7 +31,11 @@ typedef struct {
     apr_proc_t *proc;
     int restarts;
     apr_time_t last_start;
+    int killed;   /* SIGKILL sent by the watchdog to this process */
 } sender_proc_t;
+
+/* this generation's sender, for the monitor hook; NULL once its configuration is gone */
+static sender_proc_t *watched;
 
 static apr_status_t fork_sender(sender_proc_t *sp, int is_restart);
 
@@ -69,6 +74,7 @@ static apr_status_t fork_sender(sender_proc_t *sp, int is_restart)
     apr_status_t rv;
     sp->proc = apr_pcalloc(sp->pconf, sizeof(*sp->proc));
     sp->last_start = apr_time_now();
+    sp->killed = 0;
     rv = apr_proc_fork(sp->proc, sp->pconf);
     if (rv == APR_INCHILD) {
         apr_pool_t *p;
@@ -108,6 +114,13 @@ static apr_status_t fork_sender(sender_proc_t *sp, int is_restart)
     return APR_SUCCESS;
 }
 
+static apr_status_t unwatch(void *data)
+{
+    if (watched == data)
+        watched = NULL;
+    return APR_SUCCESS;
+}
+
 int push_sender_start(apr_pool_t *pconf, server_rec *s, push_sender_conf_t *conf)
 {
     sender_proc_t *sp = apr_pcalloc(pconf, sizeof(*sp));
@@ -116,5 +129,36 @@ int push_sender_start(apr_pool_t *pconf, server_rec *s, push_sender_conf_t *conf
     sp->conf = conf;
     conf->server = s;
     conf->parent = (long)getpid();
+    watched = sp;
+    apr_pool_cleanup_register(pconf, sp, unwatch, apr_pool_cleanup_null);
     return fork_sender(sp, 0) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
+}
+
+/* The parent's monitor hook (about once a second): the sender's main thread writes its
+ * heartbeat into the shared metrics at least once a second while it runs, also while it
+ * waits for PostgreSQL. A sender that has shown none for PushSenderWatchdog seconds since
+ * it started is stopped (SIGSTOP), or stuck where no timeout reaches: it gets SIGKILL,
+ * and its death forks another (maintenance above). What it had under way is sent again
+ * after its leases, as after a crash. */
+int push_sender_monitor(apr_pool_t *p, server_rec *s)
+{
+    sender_proc_t *sp = watched;
+    push_metrics_sender_t st;
+    apr_time_t now = apr_time_now(), last;
+    (void)p;
+    (void)s;
+    if (!sp || !sp->proc || sp->proc->pid <= 0 || sp->killed || sp->conf->watchdog <= 0)
+        return DECLINED;
+    push_metrics_sender_state(push_metrics_shm, now, &st);
+    if (st.pid != (int)sp->proc->pid)
+        return DECLINED;   /* not forked yet, or not this one's figures */
+    last = st.beat > sp->last_start ? st.beat : sp->last_start;
+    if (now - last < apr_time_from_sec(sp->conf->watchdog))
+        return DECLINED;
+    PUSH_SLOG(APLOG_ERR, 0, sp->s, "PUSH0655", "the sender process (pid %d) has shown no heartbeat "
+              "for %" APR_TIME_T_FMT " s (PushSenderWatchdog %d): killing it",
+              (int)sp->proc->pid, apr_time_sec(now - last), sp->conf->watchdog);
+    sp->killed = 1;
+    kill(sp->proc->pid, SIGKILL);
+    return DECLINED;
 }

@@ -8,4 +8,7 @@
 /* Forks the sender; call from post_config (not on the dry pass). */
 int push_sender_start(apr_pool_t *pconf, server_rec *s, push_sender_conf_t *conf);
 
+/* The monitor hook: kills a sender whose heartbeat stopped (PushSenderWatchdog). */
+int push_sender_monitor(apr_pool_t *p, server_rec *s);
+
 #endif

@@ -43,6 +43,8 @@ void push_sender_conf_defaults(push_sender_conf_t *c)
         c->chunk = 5000;
     if (c->timeout_ms <= 0)
         c->timeout_ms = 30000;
+    if (c->watchdog <= 0)
+        c->watchdog = 60;
     if (c->retention == 0)
         c->retention = 7 * 86400;
     if (c->retention_every <= 0)

@@ -34,6 +34,7 @@ typedef struct push_sender_conf {
     int backoff_cap_ms;
     int chunk;                /* devices expanded per transaction */
     int timeout_ms;           /* one provider request, end to end */
+    int watchdog;             /* PushSenderWatchdog: seconds without a heartbeat before SIGKILL */
     int retention;            /* PushRetention AGE, seconds; -1: keep everything; 0: unset (7 days) */
     int retention_every;      /* PushRetention ... EVERY, seconds between sweeps (default 60) */
     const char *endpoint[PUSH_EP__COUNT];

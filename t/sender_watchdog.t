@@ -1,0 +1,73 @@
+# A sender that stops showing a heartbeat (here: stopped with SIGSTOP, as a process stuck
+# where no timeout reaches would be) is killed by httpd's parent after PushSenderWatchdog
+# seconds (8 in t/conf/extra.conf.in) and forked again (PUSH0655, then PUSH0651); the
+# message sent while it was stopped is delivered by the next one.
+use strict;
+use warnings;
+use Test::More;
+use Time::HiRes qw(time sleep);
+use lib 't/lib';
+use PushTest;
+use PushMock qw(mock_reset);
+use PushSender qw(wait_for apns_app bulk_devices send_broadcast summary summary_text
+                  live_senders pid_alive apns_tally);
+
+my $WATCHDOG = 8;
+my ($token) = oauth_token('*');
+my $app = 'watchdog-' . random_hex(6);
+
+sub metric {
+    my ($name) = @_;
+    my ($v) = request(GET => '/push-metrics')->content =~ /^\Q$name\E (\S+)$/m;
+    return $v;
+}
+
+mock_reset();
+apns_app($token, $app);
+is bulk_devices($app, 1), 1, 'one APNs device';
+my @live = @{ wait_for(20, sub { my @l = live_senders(); @l ? \@l : undef }) || [] };
+is scalar(@live), 1, 'one sender is alive';
+my $old = $live[0];
+ok wait_for(15, sub { (metric('push_sender_up') // '') eq '1' }), 'push_sender_up is 1';
+my $restarts = metric('push_sender_restarts_total') // 0;
+
+my $log = error_log_size();
+ok kill('STOP', $old->{pid}), "SIGSTOP to the sender (pid $old->{pid})";
+my $stopped = time;
+my $id = send_broadcast($token, $app, 'watchdog ' . random_hex(4));
+ok $id, 'a message is accepted while the sender is stopped';
+sleep 1;
+is summary($app, $id)->{sent} // 0, 0, '... and not sent while it is stopped';
+
+my $killed = wait_for($WATCHDOG + 10, sub { error_log_since($log) =~ /PUSH0655: the sender process \(pid $old->{pid}\) has shown no heartbeat/ ? time : undef }, 0.2);
+ok $killed, 'the parent kills it: PUSH0655';
+if ($killed) {
+    my $after = $killed - $stopped;
+    diag sprintf 'killed %.1f s after SIGSTOP', $after;
+    ok $after >= $WATCHDOG - 1.5 && $after <= $WATCHDOG + 4,
+       "after about PushSenderWatchdog ($WATCHDOG) seconds without a heartbeat";
+}
+my $new = wait_for(20, sub { (grep { $_->{pid} != $old->{pid} } live_senders())[0] });
+ok $new, 'httpd forked another sender';
+ok wait_for(10, sub { !pid_alive($old->{pid}) }), 'the stopped one is gone (killed and reaped)';
+like error_log_since($log), qr/PUSH0651: the sender process \(pid $old->{pid}\) is gone; starting another/,
+     'PUSH0651: the parent starts another';
+is metric('push_sender_restarts_total'), $restarts + 1, 'the metrics count the restart';
+ok wait_for(15, sub { (metric('push_sender_up') // '') eq '1' }), '... and the new sender is up';
+
+my $s = wait_for(30, sub { my $x = summary($app, $id); $x->{state} eq 'done' ? $x : undef }, 0.2)
+        || summary($app, $id);
+is summary_text($s), 'state=done targeted=1 sent=1 failed=0 invalid=0 filtered=0 expired=0 cancelled=0 pending=0',
+   'the message sent while the sender was stopped is delivered by the next one';
+is apns_tally()->{count}, 1, 'the mock APNs received it once';
+
+# a sender that shows its heartbeat is left alone: no second kill within two watchdog periods
+my $log2 = error_log_size();
+sleep 2 * $WATCHDOG + 1 if Test::More->builder->is_passing;
+unlike error_log_since($log2), qr/PUSH0655/, 'a live sender is not killed';
+ok pid_alive($new->{pid}), 'the new sender still runs' if $new;
+
+mock_reset();
+psql("DELETE FROM push_sender WHERE owner = '$old->{owner}'");
+psql("DELETE FROM push_application WHERE app_id = '$app'") if Test::More->builder->is_passing;
+done_testing;
