@@ -632,19 +632,10 @@ static int unit_take(worker_t *w, push_unit_t *u)
             return 0;
         w->last_claim = now;
         skip[0] = '{';
-        for (share_t *s = w->shares; s; s = s->next) {
-            size_t len = strlen(s->app);
-            if (s->held < w->sd->c->batch || at + len + 4 >= sizeof(skip))
-                continue;
-            if (at > 1)
-                skip[at++] = ',';
-            skip[at++] = '"';
-            memcpy(skip + at, s->app, len);
-            at += len;
-            skip[at++] = '"';
-        }
-        skip[at++] = '}';
-        skip[at] = '\0';
+        for (share_t *s = w->shares; s; s = s->next)
+            if (s->held >= w->sd->c->batch)
+                push_pg_array_add(skip, sizeof(skip), &at, s->app);
+        push_pg_array_end(skip, at);
         apr_snprintf(n, sizeof(n), "%d", room < w->sd->c->batch ? room : w->sd->c->batch);
         apr_snprintf(lease, sizeof(lease), "%d", w->sd->c->lease);
         res = push_pg_exec(w->sd, &w->db,

@@ -163,21 +163,6 @@ static int walk(push_sender_t *sd, PGconn **db, active_t *a, int room)
     return 1;
 }
 
-/* Adds app to the PostgreSQL array literal in buf ("{" at first; ids are [A-Za-z0-9._-],
- * nothing to escape); one that does not fit is left out. */
-static void array_add(char *buf, size_t cap, size_t *at, const char *app)
-{
-    size_t len = strlen(app);
-    if (*at + len + 4 >= cap)
-        return;
-    if (*at > 1)
-        buf[(*at)++] = ',';
-    buf[(*at)++] = '"';
-    memcpy(buf + *at, app, len);
-    *at += len;
-    buf[(*at)++] = '"';
-}
-
 /* Claims a due message for the walk: messages of applications that have nothing under
  * way here come first (an application with a long queue of its own does not keep another
  * waiting), and none of an application already walked PER_APP times or whose lane is
@@ -196,16 +181,16 @@ static int claim(push_sender_t *sd, PGconn **db, active_t *act, int *nact)
         for (int k = 0; k < *nact; k++)
             same += strcmp(act[k].app, act[i].app) == 0;
         if (same >= PER_APP || push_queue_room(sd, act[i].app) < sd->qcap / 2)
-            array_add(skip, sizeof(skip), &ns, act[i].app);
+            push_pg_array_add(skip, sizeof(skip), &ns, act[i].app);
         else
-            array_add(busy, sizeof(busy), &nb, act[i].app);
+            push_pg_array_add(busy, sizeof(busy), &nb, act[i].app);
     }
     apr_thread_mutex_lock(sd->qlock);
     for (push_lane_t *l = sd->lanes; l; l = l->next)
-        array_add(busy, sizeof(busy), &nb, l->app);
+        push_pg_array_add(busy, sizeof(busy), &nb, l->app);
     apr_thread_mutex_unlock(sd->qlock);
-    skip[ns] = busy[nb] = '}';
-    skip[ns + 1] = busy[nb + 1] = '\0';
+    push_pg_array_end(skip, ns);
+    push_pg_array_end(busy, nb);
     res = push_pg_exec(sd, db, "SELECT app_id, message_id, expired "
                                "FROM push_message_claim($1, $2::integer, $3::text[], $4::text[])", 4, params);
     if (!res)

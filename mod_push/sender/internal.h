@@ -62,6 +62,12 @@ PGconn *push_pg_connect(push_sender_t *sd);
 PGresult *push_pg_exec(push_sender_t *sd, PGconn **db, const char *sql, int n,
                        const char *const *params);
 
+/* Adds an application id to the PostgreSQL array literal in buf, begun as "{" with *at
+ * = 1 (ids are [A-Za-z0-9._-]: nothing to escape); one that does not fit in cap, with
+ * the closing brace, is left out. push_pg_array_end closes it. */
+void push_pg_array_add(char *buf, size_t cap, size_t *at, const char *app);
+void push_pg_array_end(char *buf, size_t at);
+
 /* --- run.c --- */
 /* Sleeps until woken (NOTIFY, expansion) or ms pass. */
 void push_sender_wait(push_sender_t *sd, apr_uint32_t *seen, int ms);

@@ -60,3 +60,22 @@ PGresult *push_pg_exec(push_sender_t *sd, PGconn **db, const char *sql, int n,
     }
     return NULL;
 }
+
+void push_pg_array_add(char *buf, size_t cap, size_t *at, const char *app)
+{
+    size_t len = strlen(app);
+    if (*at + len + 4 >= cap)
+        return;
+    if (*at > 1)
+        buf[(*at)++] = ',';
+    buf[(*at)++] = '"';
+    memcpy(buf + *at, app, len);
+    *at += len;
+    buf[(*at)++] = '"';
+}
+
+void push_pg_array_end(char *buf, size_t at)
+{
+    buf[at] = '}';
+    buf[at + 1] = '\0';
+}
