@@ -692,6 +692,7 @@ typedef struct {
     apr_pool_t *p;
     apr_array_header_t *apps;       /* push_conf_app_t */
     int errors;
+    int no_dbd;                     /* mod_dbd's absence was reported */
 } check_t;
 
 static apr_array_header_t *conf_apps;   /* of the current configuration (in pconf) */
@@ -776,6 +777,67 @@ static void check_handler(check_t *c, const ap_directive_t *d, const ap_directiv
     c->errors++;
 }
 
+/* The first directive called name in list or in its sections, those of <VirtualHost>
+ * too when vhosts is set, else NULL. */
+static const ap_directive_t *find_directive(const ap_directive_t *list, const char *name, int vhosts)
+{
+    for (const ap_directive_t *d = list; d; d = d->next) {
+        const ap_directive_t *f;
+        if (strcasecmp(d->directive, name) == 0)
+            return d;
+        if (d->first_child && (vhosts || !is_section(d, "VirtualHost")) &&
+            (f = find_directive(d->first_child, name, vhosts)))
+            return f;
+    }
+    return NULL;
+}
+
+/* d: a SetHandler of one of mod_push's handlers that use the database (all but the
+ * metrics). Every one of them answers 503 without mod_dbd and DBDriver pgsql with
+ * DBDParams for its server (its virtual host's or the main server's; for a section of
+ * the main server, which every virtual host merges, any server's will do): the
+ * configuration test fails rather than say Syntax OK for what cannot work. */
+static void check_dbd(check_t *c, const ap_directive_t *d, const ap_directive_t *top,
+                      const ap_directive_t *global, const char *handler)
+{
+    const ap_directive_t *params, *driver;
+    const char *missing = NULL;
+    if (!ap_find_linked_module("mod_dbd.c")) {
+        if (!c->no_dbd++) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, NULL,
+                         "PUSH0017: %s:%d: SetHandler %s needs mod_dbd, which is not loaded: mod_push "
+                         "keeps its data in PostgreSQL through mod_dbd's pool (a2enmod dbd, or "
+                         "LoadModule dbd_module before mod_push)", d->filename, d->line_num, handler);
+            c->errors++;
+        }
+        return;
+    }
+    if (top == global) {
+        params = find_directive(global, "DBDParams", 1);
+        driver = find_directive(global, "DBDriver", 1);
+    } else {
+        if (!(params = find_directive(top, "DBDParams", 0)))
+            params = find_directive(global, "DBDParams", 0);
+        if (!(driver = find_directive(top, "DBDriver", 0)))
+            driver = find_directive(global, "DBDriver", 0);
+    }
+    if (!driver)
+        missing = "no DBDriver";
+    else if (strcasecmp(first_arg(c->p, driver), "pgsql") != 0)
+        missing = apr_psprintf(c->p, "DBDriver %s (%s:%d) where mod_push needs pgsql",
+                               first_arg(c->p, driver), driver->filename, driver->line_num);
+    else if (!params)
+        missing = "no DBDParams";
+    if (!missing)
+        return;
+    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, NULL,
+                 "PUSH0018: %s:%d: SetHandler %s has %s for its server: mod_push keeps its data in "
+                 "PostgreSQL through mod_dbd (DBDriver pgsql and DBDParams \"host=... dbname=... "
+                 "user=...\", in the same virtual host or the main server)",
+                 d->filename, d->line_num, handler, missing);
+    c->errors++;
+}
+
 static void walk(check_t *c, const ap_directive_t *list, const ap_directive_t *top,
                  const ap_directive_t *global)
 {
@@ -784,6 +846,8 @@ static void walk(check_t *c, const ap_directive_t *list, const ap_directive_t *t
             const char *h = first_arg(c->p, d);
             if (needs_application(h))
                 check_handler(c, d, top, global, h);
+            if (strncmp(h, "push-", 5) == 0 && strcmp(h, "push-metrics") != 0)
+                check_dbd(c, d, top, global, h);
         } else if (strcasecmp(d->directive, "PushApplication") == 0) {
             push_conf_app_t *a;
             const char *id = first_arg(c->p, d);
@@ -805,7 +869,7 @@ static void walk(check_t *c, const ap_directive_t *list, const ap_directive_t *t
 
 int push_conf_check(apr_pool_t *pconf)
 {
-    check_t c = {pconf, apr_array_make(pconf, 8, sizeof(push_conf_app_t *)), 0};
+    check_t c = {pconf, apr_array_make(pconf, 8, sizeof(push_conf_app_t *)), 0, 0};
     walk(&c, ap_conftree, ap_conftree, ap_conftree);
     conf_apps = c.apps;
     return c.errors ? HTTP_INTERNAL_SERVER_ERROR : OK;

@@ -9,8 +9,11 @@ use Apache::Test ();
 my $httpd = Apache::Test::vars('httpd');
 my $dir = tempdir(CLEANUP => 1);
 
+# config_test(body[, dbd => lines instead of DBDriver and DBDParams][, no_dbd_module => 1])
 sub config_test {
-    my $body = shift;
+    my ($body, %o) = @_;
+    my $dbd = $o{dbd} // qq{DBDriver pgsql\nDBDParams "dbname=push"};
+    my $load_dbd = $o{no_dbd_module} ? '' : qq{LoadModule dbd_module "$ENV{PUSH_TEST_MODDIR}/mod_dbd.so"};
     open my $fh, '>', "$dir/httpd.conf" or die $!;
     print $fh <<"CONF";
 ServerRoot "$dir"
@@ -19,9 +22,9 @@ ErrorLog "$dir/error_log"
 Listen 127.0.0.1:1
 LoadModule mpm_event_module "$ENV{PUSH_TEST_MODDIR}/mod_mpm_event.so"
 LoadModule authz_core_module "$ENV{PUSH_TEST_MODDIR}/mod_authz_core.so"
-LoadModule dbd_module "$ENV{PUSH_TEST_MODDIR}/mod_dbd.so"
+$load_dbd
 LoadModule push_module "$ENV{PUSH_TEST_MODULE}"
-DBDriver pgsql
+$dbd
 $body
 CONF
     close $fh;
@@ -119,7 +122,35 @@ isnt $rc, 0, 'also inside a virtual host, and with a quoted handler';
 like $out, qr{PUSH0013: .*SetHandler push-layer in <Location /v> has no PushApplication}, '... named' or diag $out;
 ($rc, $out) = config_test("<Location /p>\n<If \"true\">\nSetHandler push-layer\n</If>\n</Location>");
 isnt $rc, 0, 'also in an <If> inside the location';
+# Without mod_dbd, DBDriver pgsql or DBDParams for its server, no handler but the metrics can
+# work: the configuration test fails, naming the file and line (PUSH0017, PUSH0018).
+my $layer = "<Location /p>\nSetHandler push-layer\nPushApplication demo\n</Location>";
+($rc, $out) = config_test($layer, no_dbd_module => 1, dbd => '');
+isnt $rc, 0, 'a push handler without mod_dbd fails the configuration test';
+like $out, qr{PUSH0017: \Q$dir\E/httpd\.conf:\d+: SetHandler push-layer needs mod_dbd, which is not loaded}, '... naming it' or diag $out;
+($rc, $out) = config_test($layer, dbd => 'DBDriver pgsql');
+isnt $rc, 0, '... and without DBDParams';
+like $out, qr{PUSH0018: \Q$dir\E/httpd\.conf:\d+: SetHandler push-layer has no DBDParams for its server}, '... naming it' or diag $out;
+($rc, $out) = config_test($layer, dbd => 'DBDParams "dbname=push"');
+isnt $rc, 0, '... and without DBDriver';
+like $out, qr{PUSH0018: .*SetHandler push-layer has no DBDriver for its server}, '... naming it' or diag $out;
+($rc, $out) = config_test("<Location /imfpush/v1>\nSetHandler push-mobilefirst\n</Location>",
+                          dbd => qq{DBDriver sqlite3\nDBDParams "/tmp/x.db"});
+isnt $rc, 0, '... and with another driver';
+# (mod_dbd itself refuses a driver whose apr-util module is not installed, as sqlite3 is not
+# on a stock Debian with only libaprutil1-dbd-pgsql)
+like $out, qr{PUSH0018: .*SetHandler push-mobilefirst has DBDriver sqlite3 \(\Q$dir\E/httpd\.conf:\d+\) where mod_push needs pgsql|Can't load driver file apr_dbd_sqlite3},
+     '... naming it (or mod_dbd refuses the driver)' or diag $out;
+($rc, $out) = config_test("<VirtualHost *:1>\nDBDParams \"dbname=push\"\n$layer\n</VirtualHost>\n"
+                          . "<VirtualHost *:2>\n<Location /t>\nSetHandler push-oauth\n</Location>\n</VirtualHost>",
+                          dbd => 'DBDriver pgsql');
+isnt $rc, 0, "a virtual host's handler does not borrow another virtual host's DBDParams";
+like $out, qr{PUSH0018: .*SetHandler push-oauth has no DBDParams}, '... named' or diag $out;
+unlike $out, qr{SetHandler push-layer has}, '... while the one with its own passes';
 for my $good (
+    ["<Location /m>\nSetHandler push-metrics\n</Location>", 'the metrics alone need no database', dbd => ''],
+    ["<VirtualHost *:1>\nDBDParams \"dbname=push\"\n</VirtualHost>\n$layer", "a main server's handler may use a virtual host's DBDParams", dbd => 'DBDriver pgsql'],
+    ["<VirtualHost *:1>\n$layer\n</VirtualHost>", "a virtual host's handler, the main server's DBDParams"],
     ["<Location /imfpush/v1>\nSetHandler push-mobilefirst\n</Location>\n<Location /t>\nSetHandler push-oauth\n</Location>\n"
        . "<Location /m>\nSetHandler push-metrics\n</Location>", 'MobileFirst, OAuth and metrics need no PushApplication'],
     ["<Location /api>\nPushApplication demo\n</Location>\n<Location /api/v1>\nSetHandler push-rocketchat\n</Location>",
@@ -129,8 +160,9 @@ for my $good (
     ["<Location /p>\nSetHandler push-layer\n<If \"true\">\nPushApplication demo\n</If>\n</Location>",
      'PushApplication in an <If> of the location'],
 ) {
-    my ($rc, $out) = config_test($good->[0]);
-    is $rc, 0, $good->[1] or diag $out;
+    my ($body, $name, %o) = @$good;
+    my ($rc, $out) = config_test($body, %o);
+    is $rc, 0, $name or diag $out;
 }
 ($rc, $out) = config_test("<Location /apix>\nPushApplication demo\n</Location>\n<Location /api/v1>\nSetHandler push-rocketchat\n</Location>");
 isnt $rc, 0, 'a location that is not a parent path gives it no PushApplication';
