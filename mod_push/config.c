@@ -8,6 +8,10 @@
 #include "apr_dbd.h"
 #include "mod_dbd.h"
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "core/messages.h"
 #include "core/scope.h"
 #include "core/secret.h"
@@ -516,12 +520,27 @@ static const char *set_provider_ca(cmd_parms *cmd, void *dv, const char *arg)
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
     const char *path;
     apr_finfo_t fi;
+    BIO *in;
+    X509 *x;
+    int certs = 0;
     (void)dv;
     if (err)
         return err;
     path = ap_server_root_relative(cmd->pool, arg);
-    if (!path || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->pool) != APR_SUCCESS || fi.filetype != APR_REG)
+    if (!path || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->pool) != APR_SUCCESS || fi.filetype != APR_REG ||
+        !(in = BIO_new_file(path, "r")))
         return apr_psprintf(cmd->pool, "%s: '%s' is not a readable file", cmd->cmd->name, arg);
+    /* libcurl would only find out at the first provider connection, in the sender, with
+     * every delivery failing its TLS handshake */
+    while ((x = PEM_read_bio_X509(in, NULL, NULL, NULL))) {
+        X509_free(x);
+        certs++;
+    }
+    BIO_free(in);
+    ERR_clear_error();
+    if (!certs)
+        return apr_psprintf(cmd->pool, "%s: '%s' holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                            cmd->cmd->name, arg);
     sender_conf(cmd)->ca_file = path;
     return NULL;
 }

@@ -72,6 +72,7 @@ my @bad_server = (
     ['PushProviderEndpoint apple https://x.example', qr/PushProviderEndpoint: unknown provider 'apple' \(apns, apns-sandbox, fcm, fcm-token, webhook-proxy, wns-token\)/],
     ['PushProviderEndpoint apns ftp://x.example', qr/PushProviderEndpoint apns: 'ftp:\/\/x.example' is not an http:\/\/ or https:\/\/ URL/],
     ['PushProviderCA /nonexistent/ca.pem', qr/PushProviderCA: '\/nonexistent\/ca.pem' is not a readable file/],
+    ['PushProviderCA /etc/hostname', qr/PushProviderCA: '\/etc\/hostname' holds no PEM certificate/],
     ["<VirtualHost *:1>\nPushSenderThreads 2\n</VirtualHost>", qr/PushSenderThreads cannot occur within <VirtualHost> section/],
     ["<VirtualHost *:1>\nPushSecretKey /etc/hostname\n</VirtualHost>", qr/PushSecretKey cannot occur within <VirtualHost> section/],
     ['PushEgressAllow localhost', qr/PushEgressAllow: 'localhost': 'localhost' is not an IPv4 or IPv6 address; accepted: ADDRESS\[\/PREFIX\]\[:PORT\]/],
