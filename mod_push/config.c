@@ -532,7 +532,7 @@ static const char *set_provider_ca(cmd_parms *cmd, void *dv, const char *arg)
         return apr_psprintf(cmd->pool, "%s: '%s' is not a readable file", cmd->cmd->name, arg);
     /* libcurl would only find out at the first provider connection, in the sender, with
      * every delivery failing its TLS handshake */
-    while ((x = PEM_read_bio_X509(in, NULL, NULL, NULL))) {
+    while ((x = PEM_read_bio_X509_AUX(in, NULL, NULL, NULL))) {   /* TRUSTED CERTIFICATE too */
         X509_free(x);
         certs++;
     }

@@ -134,7 +134,7 @@ int push_sender_start(apr_pool_t *pconf, server_rec *s, push_sender_conf_t *conf
     return fork_sender(sp, 0) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
 
-/* The parent's monitor hook (about once a second): the sender's main thread writes its
+/* The parent's monitor hook (httpd runs it about every 10 s): the sender's main thread writes its
  * heartbeat into the shared metrics at least once a second while it runs, also while it
  * waits for PostgreSQL. A sender that has shown none for PushSenderWatchdog seconds since
  * it started is stopped (SIGSTOP), or stuck where no timeout reaches: it gets SIGKILL,
