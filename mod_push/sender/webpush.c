@@ -31,11 +31,19 @@ typedef struct {
     apr_hash_t *tokens;
 } webpush_cred_t;
 
-/* A message mapped once, kept with the message. */
+/* A message mapped once, kept with the message (in one worker's cache: the key generation
+ * context is that worker's alone). */
 typedef struct {
     push_webpush_request_t req;
     const char *error;
+    EVP_PKEY_CTX *keygen;           /* the ephemeral keys of this message's deliveries */
 } webpush_mapped_t;
+
+static apr_status_t free_keygen(void *data)
+{
+    EVP_PKEY_CTX_free(((webpush_mapped_t *)data)->keygen);
+    return APR_SUCCESS;
+}
 
 static apr_status_t free_key(void *data)
 {
@@ -110,7 +118,7 @@ static const char *vapid_for(push_cred_t *cr, apr_pool_t *p, const char *origin,
     return jwt;
 }
 
-static const webpush_mapped_t *mapped_for(push_req_t *rq)
+static webpush_mapped_t *mapped_for(push_req_t *rq)
 {
     push_msg_t *m = rq->m;
     webpush_mapped_t *wm = m->mapped[push_provider_webpush.slot];
@@ -120,6 +128,8 @@ static const webpush_mapped_t *mapped_for(push_req_t *rq)
     wm = apr_pcalloc(m->pool, sizeof(*wm));
     if (!push_webpush_map(m->pool, m->body, rq->msg, m->priv, &wm->req, &err))
         wm->error = apr_pstrdup(m->pool, err);
+    else if ((wm->keygen = push_webpush_keygen_new()))
+        apr_pool_cleanup_register(m->pool, wm, free_keygen, apr_pool_cleanup_null);
     m->mapped[push_provider_webpush.slot] = wm;
     return wm;
 }
@@ -150,7 +160,7 @@ static const char *subscription(push_sender_t *sd, apr_pool_t *p, push_req_t *rq
 static int webpush_build(push_sender_t *sd, apr_pool_t *p, push_req_t *rq)
 {
     webpush_cred_t *w = rq->cr->state;
-    const webpush_mapped_t *wm = mapped_for(rq);
+    webpush_mapped_t *wm = mapped_for(rq);
     push_webpush_sub_t sub;
     const char *why, *origin, *jwt, *err = NULL;
     unsigned char *body;
@@ -174,8 +184,8 @@ static int webpush_build(push_sender_t *sd, apr_pool_t *p, push_req_t *rq)
         return push_req_decide(rq, PUSH_OUT_MESSAGE_BAD, "the subscription: the endpoint has no origin"), 0;
     if (!(jwt = vapid_for(rq->cr, p, origin, &err)))
         return push_req_decide(rq, PUSH_OUT_MESSAGE_BAD, apr_pstrcat(p, "VAPID token: ", err, NULL)), 0;
-    if (!push_webpush_encrypt(p, &sub, (const unsigned char *)wm->req.body, wm->req.body_len, &body,
-                              &body_len, &err))
+    if (!push_webpush_encrypt(p, wm->keygen, &sub, (const unsigned char *)wm->req.body, wm->req.body_len,
+                              &body, &body_len, &err))
         return push_req_decide(rq, PUSH_OUT_MESSAGE_BAD, err), 0;
     if (rq->m->expires) {
         ttl = apr_time_sec(rq->m->expires - apr_time_now());

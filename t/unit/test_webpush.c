@@ -164,17 +164,40 @@ static void test_random_and_limit(apr_pool_t *p)
     CHECK(ua && !memcmp(plain, sub.p256dh, 65), "its public point is the one derived from the scalar");
     memset(sub.auth, 7, 16);
     memset(big, 'x', sizeof(big));
-    CHECK(push_webpush_encrypt(p, &sub, big, PUSH_WEBPUSH_MAX_PLAIN, &out, &n, &err),
+    CHECK(push_webpush_encrypt(p, NULL, &sub, big, PUSH_WEBPUSH_MAX_PLAIN, &out, &n, &err),
           "3993 octets of plaintext encrypt");
     CHECK(n == PUSH_WEBPUSH_RECORD, "... into exactly 4096 octets on the wire");
     m = decrypt(ua, sub.p256dh, sub.auth, out, n, plain);
     CHECK(m == PUSH_WEBPUSH_MAX_PLAIN && !memcmp(plain, big, (size_t)m), "... which decrypt again");
-    CHECK(push_webpush_encrypt(p, &sub, big, PUSH_WEBPUSH_MAX_PLAIN, &out2, &n2, &err) &&
+    CHECK(push_webpush_encrypt(p, NULL, &sub, big, PUSH_WEBPUSH_MAX_PLAIN, &out2, &n2, &err) &&
               memcmp(out, out2, 16) != 0 && memcmp(out + 21, out2 + 21, 65) != 0,
           "each message has its own salt and ephemeral key");
     err = NULL;
-    CHECK(!push_webpush_encrypt(p, &sub, big, sizeof(big), &out, &n, &err) && eq(err, "too large"),
+    CHECK(!push_webpush_encrypt(p, NULL, &sub, big, sizeof(big), &out, &n, &err) && eq(err, "too large"),
           "3994 octets are refused: too large");
+    {
+        /* the derivation itself refuses a browser key off the curve (the import checks it;
+         * set_peer's own check is skipped), whatever the registration let through */
+        push_webpush_sub_t off = sub;
+        EVP_PKEY_CTX *kg = push_webpush_keygen_new();
+        CHECK(kg != NULL, "a key generation context");
+        CHECK(push_webpush_encrypt(p, kg, &sub, big, 10, &out, &n, &err) &&
+                  decrypt(ua, sub.p256dh, sub.auth, out, n, plain) == 10 && !memcmp(plain, big, 10),
+              "a message encrypted with a kept key generation context decrypts");
+        CHECK(push_webpush_encrypt(p, kg, &sub, big, PUSH_WEBPUSH_MAX_PLAIN, &out2, &n2, &err) &&
+                  memcmp(out + 21, out2 + 21, 65) != 0,
+              "... and the next message from it has another ephemeral key");
+        memset(off.p256dh + 1, 1, 64);
+        err = NULL;
+        CHECK(!push_webpush_encrypt(p, kg, &off, big, 10, &out, &n, &err) && err,
+              "a p256dh off the curve does not encrypt");
+        off.p256dh[0] = 0;
+        memset(off.p256dh + 1, 0, 64);
+        err = NULL;
+        CHECK(!push_webpush_encrypt(p, kg, &off, big, 10, &out, &n, &err) && err,
+              "nor does the point at infinity");
+        EVP_PKEY_CTX_free(kg);
+    }
     EVP_PKEY_free(ua);
     memset(d, 0, sizeof(d));
     err = NULL;
@@ -382,18 +405,20 @@ static int bench(apr_pool_t *p, int n)
     const char plain[] = "{\"alert\":\"benchmark message\",\"title\":\"mod_push\",\"messageId\":"
                          "\"0b9f5e0e-7c1d-4a57-9d0c-3f0f6f5d2a11\"}";
     apr_time_t t0;
+    EVP_PKEY_CTX *kg = push_webpush_keygen_new();   /* as each sender worker keeps one */
     push_webpush_key_generate(d, sub.p256dh);
     memset(sub.auth, 3, sizeof(sub.auth));
     t0 = apr_time_now();
     for (int i = 0; i < n; i++) {
         apr_pool_t *q;
         apr_pool_create(&q, p);
-        if (!push_webpush_encrypt(q, &sub, (const unsigned char *)plain, sizeof(plain) - 1, &out, &len, &err))
+        if (!push_webpush_encrypt(q, kg, &sub, (const unsigned char *)plain, sizeof(plain) - 1, &out, &len, &err))
             return 1;
         apr_pool_destroy(q);
     }
     printf("encrypt %d messages of %d octets: %.1f us each\n", n, (int)(sizeof(plain) - 1),
            (double)(apr_time_now() - t0) / n);
+    EVP_PKEY_CTX_free(kg);
     return 0;
 }
 
