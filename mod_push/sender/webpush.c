@@ -141,7 +141,7 @@ static const char *subscription(push_sender_t *sd, apr_pool_t *p, push_req_t *rq
     const char *params[2] = {rq->app, rq->dev}, *why;
     PGresult *res;
     if (rq->token[0] == '{')
-        return push_webpush_sub_parse(p, rq->token, sub);
+        return push_webpush_sub_stored(p, rq->token, sub);
     if (strncmp(rq->token, "https://", 8) != 0)
         return "the endpoint is not an https URL";
     res = push_pg_exec(sd, rq->db, "SELECT extra->>'p256dh', extra->>'auth' FROM push_device "
@@ -149,7 +149,7 @@ static const char *subscription(push_sender_t *sd, apr_pool_t *p, push_req_t *rq
     if (!res)
         return "database";
     why = PQntuples(res) == 1
-              ? push_webpush_keys(PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0),
+              ? push_webpush_keys_stored(PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0),
                                   PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1), sub)
               : "the device was removed";
     PQclear(res);

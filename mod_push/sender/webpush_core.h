@@ -45,6 +45,12 @@ const char *push_webpush_keys(const char *p256dh, const char *auth, push_webpush
  * an https endpoint; the egress guard judges its host. NULL or what is wrong. */
 const char *push_webpush_sub_parse(apr_pool_t *p, const char *json, push_webpush_sub_t *sub);
 
+/* The same for what the registration checked and stored, read by the sender: all but the
+ * point's place on the curve, which push_webpush_encrypt's import of it checks (and
+ * refuses). */
+const char *push_webpush_keys_stored(const char *p256dh, const char *auth, push_webpush_sub_t *sub);
+const char *push_webpush_sub_stored(apr_pool_t *p, const char *json, push_webpush_sub_t *sub);
+
 /* A VAPID key from its private scalar (32 bytes): the key, which the caller frees with
  * EVP_PKEY_free, and its public point into pub; NULL and *error when d is not a
  * scalar of P-256 (0, or not below the group order). */

@@ -209,6 +209,9 @@ static void test_random_and_limit(apr_pool_t *p)
 static void test_subscription(apr_pool_t *p)
 {
     push_webpush_sub_t s;
+    unsigned char *out = NULL;
+    apr_size_t n = 0;
+    const char *err = NULL;
     const char *good = "{\"endpoint\":\"https://push.example.net/wpush/v2/abc\",\"expirationTime\":null,"
                        "\"keys\":{\"p256dh\":\"" A_UA_PUBLIC "\",\"auth\":\"" A_AUTH "\"}}";
     CHECK(push_webpush_sub_parse(p, good, &s) == NULL && eq(s.endpoint, "https://push.example.net/wpush/v2/abc"),
@@ -233,6 +236,10 @@ static void test_subscription(apr_pool_t *p)
         memset(bad, 1, sizeof(bad));
         bad[0] = 4;
         CHECK(push_webpush_keys(b64(p, bad, 65), A_AUTH, &s) != NULL, "a p256dh off the curve is refused");
+        CHECK(push_webpush_keys_stored(b64(p, bad, 65), A_AUTH, &s) == NULL,
+              "... though read as stored it is not looked at (the encryption refuses it)");
+        CHECK(!push_webpush_encrypt(p, NULL, &s, (const unsigned char *)"x", 1, &out, &n, &err) && err,
+              "... and it does not encrypt");
     }
     CHECK(push_webpush_keys(A_UA_PUBLIC, A_AUTH "==", &s) == NULL, "padding is accepted");
     CHECK(push_webpush_keys("BCVxsr7N+eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4",
