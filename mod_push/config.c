@@ -541,6 +541,17 @@ static const char *set_provider_ca(cmd_parms *cmd, void *dv, const char *arg)
     if (!certs)
         return apr_psprintf(cmd->pool, "%s: '%s' holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
                             cmd->cmd->name, arg);
+    {
+        /* read as libcurl's OpenSSL will (SSL_CTX_load_verify_locations): one damaged
+         * block after good certificates fails the whole file there */
+        X509_STORE *st = X509_STORE_new();
+        int ok = st && X509_STORE_load_file(st, path) == 1;
+        X509_STORE_free(st);
+        ERR_clear_error();
+        if (!ok)
+            return apr_psprintf(cmd->pool, "%s: '%s' does not load as a list of trusted certificates "
+                                "(a damaged or unknown PEM block in it?)", cmd->cmd->name, arg);
+    }
     sender_conf(cmd)->ca_file = path;
     return NULL;
 }
@@ -796,19 +807,56 @@ static void check_handler(check_t *c, const ap_directive_t *d, const ap_directiv
     c->errors++;
 }
 
-/* The first directive called name in list or in its sections, those of <VirtualHost>
- * too when vhosts is set, else NULL. */
+/* The last directive called name in list or in its sections, those of <VirtualHost>
+ * too when vhosts is set, else NULL: mod_dbd keeps the last DBDriver and DBDParams of a
+ * server. */
 static const ap_directive_t *find_directive(const ap_directive_t *list, const char *name, int vhosts)
 {
+    const ap_directive_t *found = NULL;
     for (const ap_directive_t *d = list; d; d = d->next) {
         const ap_directive_t *f;
         if (strcasecmp(d->directive, name) == 0)
-            return d;
+            found = d;
         if (d->first_child && (vhosts || !is_section(d, "VirtualHost")) &&
             (f = find_directive(d->first_child, name, vhosts)))
-            return f;
+            found = f;
     }
+    return found;
+}
+
+/* What the server whose directives are top (the main server's: global) lacks for
+ * mod_dbd to give mod_push a PostgreSQL connection, or NULL: a virtual host without its
+ * own DBDriver or DBDParams has the main server's. */
+static const char *dbd_missing(check_t *c, const ap_directive_t *top, const ap_directive_t *global)
+{
+    const ap_directive_t *params = find_directive(top, "DBDParams", 0),
+                         *driver = find_directive(top, "DBDriver", 0);
+    if (!params && top != global)
+        params = find_directive(global, "DBDParams", 0);
+    if (!driver && top != global)
+        driver = find_directive(global, "DBDriver", 0);
+    if (!driver)
+        return "no DBDriver";
+    if (strcasecmp(first_arg(c->p, driver), "pgsql") != 0)
+        return apr_psprintf(c->p, "DBDriver %s (%s:%d) where mod_push needs pgsql",
+                            first_arg(c->p, driver), driver->filename, driver->line_num);
+    if (!params)
+        return "no DBDParams";
     return NULL;
+}
+
+/* Whether some <VirtualHost> in list has all it needs (dbd_missing). */
+static int some_vhost_has_dbd(check_t *c, const ap_directive_t *list, const ap_directive_t *global)
+{
+    for (const ap_directive_t *d = list; d; d = d->next) {
+        if (is_section(d, "VirtualHost")) {
+            if (!dbd_missing(c, d->first_child, global))
+                return 1;
+        } else if (d->first_child && some_vhost_has_dbd(c, d->first_child, global)) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* d: a SetHandler of one of mod_push's handlers that use the database (all but the
@@ -819,8 +867,7 @@ static const ap_directive_t *find_directive(const ap_directive_t *list, const ch
 static void check_dbd(check_t *c, const ap_directive_t *d, const ap_directive_t *top,
                       const ap_directive_t *global, const char *handler)
 {
-    const ap_directive_t *params, *driver;
-    const char *missing = NULL;
+    const char *missing;
     if (!ap_find_linked_module("mod_dbd.c")) {
         if (!c->no_dbd++) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, NULL,
@@ -831,23 +878,8 @@ static void check_dbd(check_t *c, const ap_directive_t *d, const ap_directive_t 
         }
         return;
     }
-    if (top == global) {
-        params = find_directive(global, "DBDParams", 1);
-        driver = find_directive(global, "DBDriver", 1);
-    } else {
-        if (!(params = find_directive(top, "DBDParams", 0)))
-            params = find_directive(global, "DBDParams", 0);
-        if (!(driver = find_directive(top, "DBDriver", 0)))
-            driver = find_directive(global, "DBDriver", 0);
-    }
-    if (!driver)
-        missing = "no DBDriver";
-    else if (strcasecmp(first_arg(c->p, driver), "pgsql") != 0)
-        missing = apr_psprintf(c->p, "DBDriver %s (%s:%d) where mod_push needs pgsql",
-                               first_arg(c->p, driver), driver->filename, driver->line_num);
-    else if (!params)
-        missing = "no DBDParams";
-    if (!missing)
+    missing = dbd_missing(c, top, global);
+    if (!missing || (top == global && some_vhost_has_dbd(c, global, global)))
         return;
     ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, NULL,
                  "PUSH0018: %s:%d: SetHandler %s has %s for its server: mod_push keeps its data in "
@@ -865,7 +897,8 @@ static void walk(check_t *c, const ap_directive_t *list, const ap_directive_t *t
             const char *h = first_arg(c->p, d);
             if (needs_application(h))
                 check_handler(c, d, top, global, h);
-            if (strncmp(h, "push-", 5) == 0 && strcmp(h, "push-metrics") != 0)
+            /* handler names are not case-sensitive (SetHandler lowers them) */
+            if (strncasecmp(h, "push-", 5) == 0 && strcasecmp(h, "push-metrics") != 0)
                 check_dbd(c, d, top, global, h);
         } else if (strcasecmp(d->directive, "PushApplication") == 0) {
             push_conf_app_t *a;

@@ -41,6 +41,17 @@ is $rc, 0, 'the quota, schedule, retention and public URL directives with good v
 ($rc, $out) = config_test("PushEgressAllow 10.0.0.0/8 127.0.0.1:8080 [::1]:8443 fd00::/8 [fe80::/64]:9000\nPushEgressAllow 192.168.1.5");
 is $rc, 0, 'PushEgressAllow with good values passes' or diag $out;
 
+# a good certificate followed by a damaged block: libcurl refuses the whole file
+# (curl: (77) error setting certificate file), so the configuration does too
+my $ca_bad = "$dir/ca-damaged.pem";
+{
+    open my $in, '<', "$ENV{PUSH_TEST_KEYS}/tls.crt" or die $!;
+    open my $out, '>', $ca_bad or die $!;
+    my @pem = <$in>;
+    print $out @pem, "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n";
+}
+($rc, $out) = config_test(qq{PushProviderCA "$ENV{PUSH_TEST_KEYS}/tls.crt"});
+is $rc, 0, 'PushProviderCA with a PEM certificate passes' or diag $out;
 my @bad = (
     ['PushApplication "has space"', qr/PushApplication: 'has space' is not an application id/],
     ['PushSessionSource cookie', qr/PushSessionSource: unknown source 'cookie'; accepted: builtin, sql "<query>", remote-user/],
@@ -73,6 +84,7 @@ my @bad_server = (
     ['PushProviderEndpoint apns ftp://x.example', qr/PushProviderEndpoint apns: 'ftp:\/\/x.example' is not an http:\/\/ or https:\/\/ URL/],
     ['PushProviderCA /nonexistent/ca.pem', qr/PushProviderCA: '\/nonexistent\/ca.pem' is not a readable file/],
     ['PushProviderCA /etc/hostname', qr/PushProviderCA: '\/etc\/hostname' holds no PEM certificate/],
+    ["PushProviderCA $ca_bad", qr/PushProviderCA: '\Q$ca_bad\E' does not load as a list of trusted certificates/],
     ["<VirtualHost *:1>\nPushSenderThreads 2\n</VirtualHost>", qr/PushSenderThreads cannot occur within <VirtualHost> section/],
     ["<VirtualHost *:1>\nPushSecretKey /etc/hostname\n</VirtualHost>", qr/PushSecretKey cannot occur within <VirtualHost> section/],
     ['PushEgressAllow localhost', qr/PushEgressAllow: 'localhost': 'localhost' is not an IPv4 or IPv6 address; accepted: ADDRESS\[\/PREFIX\]\[:PORT\]/],
@@ -148,6 +160,13 @@ like $out, qr{PUSH0018: .*SetHandler push-mobilefirst has DBDriver sqlite3 \(\Q$
 isnt $rc, 0, "a virtual host's handler does not borrow another virtual host's DBDParams";
 like $out, qr{PUSH0018: .*SetHandler push-oauth has no DBDParams}, '... named' or diag $out;
 unlike $out, qr{SetHandler push-layer has}, '... while the one with its own passes';
+($rc, $out) = config_test("<Location /p>\nSetHandler Push-Layer\nPushApplication demo\n</Location>", dbd => 'DBDriver pgsql');
+isnt $rc, 0, 'handler names are not case-sensitive: SetHandler Push-Layer without DBDParams fails';
+like $out, qr{PUSH0018: .*SetHandler Push-Layer has no DBDParams}, '... named' or diag $out;
+($rc, $out) = config_test($layer, dbd => qq{DBDriver pgsql\nDBDParams "dbname=push"\nDBDriver sqlite3});
+isnt $rc, 0, "mod_dbd keeps a server's last DBDriver: pgsql then sqlite3 fails";
+like $out, qr{PUSH0018: .*SetHandler push-layer has DBDriver sqlite3|Can't load driver file apr_dbd_sqlite3},
+     '... naming the last (or mod_dbd refuses the driver)' or diag $out;
 for my $good (
     ["<Location /m>\nSetHandler push-metrics\n</Location>", 'the metrics alone need no database', dbd => ''],
     ["<VirtualHost *:1>\nDBDParams \"dbname=push\"\n</VirtualHost>\n$layer", "a main server's handler may use a virtual host's DBDParams", dbd => 'DBDriver pgsql'],

@@ -3,7 +3,8 @@
 # seconds (8 in t/conf/extra.conf.in) and forked again (PUSH0655, then PUSH0651); the
 # message sent while it was stopped is delivered by the next one. httpd's parent runs its
 # monitor hook about every 10 s (mpm_common.c, INTERVAL_OF_WRITABLE_PROBES), so the kill
-# comes between 8 and about 19 s after the last heartbeat.
+# comes between 8 and about 19 s after the last heartbeat. A sender whose statements wait
+# for PostgreSQL is not killed.
 use strict;
 use warnings;
 use Test::More;
@@ -63,12 +64,32 @@ is summary_text($s), 'state=done targeted=1 sent=1 failed=0 invalid=0 filtered=0
    'the message sent while the sender was stopped is delivered by the next one';
 is apns_tally()->{count}, 1, 'the mock APNs received it once';
 
-# a sender that shows its heartbeat is left alone: no second kill within two watchdog periods
-# and a monitor round
+# A sender that waits for PostgreSQL is alive, not stuck: its heartbeat statement held
+# behind a lock for two watchdog periods and a monitor round keeps it beating, and it is not
+# killed (it was, when its libpq calls blocked without a beat).
 my $log2 = error_log_size();
-sleep 2 * $WATCHDOG + 11 if Test::More->builder->is_passing;
-unlike error_log_since($log2), qr/PUSH0655/, 'a live sender is not killed';
+my $HOLD = 2 * $WATCHDOG + 11;
+my $locker = fork();
+die "fork: $!" unless defined $locker;
+if (!$locker) {
+    exec $ENV{PUSH_TEST_PSQL}, '-X', '-qAt', '-d', $ENV{PUSH_TEST_PG}, '-c',
+         "BEGIN; LOCK TABLE push_sender IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep($HOLD); COMMIT;";
+    exit 1;
+}
+my $waiting = wait_for(15, sub {
+    psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+       . "AND query LIKE 'INSERT INTO push_sender%'") > 0 }, 0.2);
+ok $waiting, "the sender's heartbeat statement waits for the lock";
+waitpid $locker, 0;
+is $?, 0, "the lock was held for $HOLD s";
+unlike error_log_since($log2), qr/PUSH0655/, 'a sender waiting for PostgreSQL is not killed';
 ok pid_alive($new->{pid}), 'the new sender still runs' if $new;
+ok wait_for(15, sub { (metric('push_sender_up') // '') eq '1' }), '... and is up';
+my $id2 = send_broadcast($token, $app, 'after the lock ' . random_hex(4));
+my $s2 = wait_for(30, sub { my $x = summary($app, $id2); $x->{state} eq 'done' ? $x : undef }, 0.2)
+         || summary($app, $id2);
+is summary_text($s2), 'state=done targeted=1 sent=1 failed=0 invalid=0 filtered=0 expired=0 cancelled=0 pending=0',
+   '... and delivers the next message';
 
 mock_reset();
 psql("DELETE FROM push_sender WHERE owner = '$old->{owner}'");

@@ -67,7 +67,7 @@ int push_metrics_handler(request_rec *r)
     ap_set_content_type(r, "text/plain; version=0.0.4; charset=utf-8");
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     if (!r->header_only)
-        ap_rputs(push_metrics_render(r->pool, push_metrics_shm, &q, apr_time_now()), r);
+        ap_rputs(push_metrics_render(r->pool, push_metrics_shm, &q, push_metrics_clock()), r);
     return OK;
 }
 
@@ -76,7 +76,7 @@ static int status_section(request_rec *r, int flags)
 {
     push_metrics_sender_t st;
     push_metrics_queue_t q;
-    apr_time_t now = apr_time_now();
+    apr_time_t now = push_metrics_clock();
     push_metrics_sender_state(push_metrics_shm, now, &st);
     queue_state(r, &q);
     if (flags & AP_STATUS_SHORT) {

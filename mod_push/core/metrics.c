@@ -2,6 +2,7 @@
 
 #include <sched.h>
 #include <string.h>
+#include <time.h>
 
 #include <apr_atomic.h>
 #include <apr_strings.h>
@@ -190,21 +191,28 @@ void push_metrics_first_delivery(push_metrics_t *m, const char *app_id, const ch
     observe(&m->delay, delay_us, NDEL, delay > 0 ? (apr_uint64_t)delay : 0);
 }
 
+apr_time_t push_metrics_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (apr_time_t)ts.tv_sec * APR_USEC_PER_SEC + ts.tv_nsec / 1000;
+}
+
 void push_metrics_sender_forked(push_metrics_t *m, int pid, int is_restart)
 {
     if (!m)
         return;
-    apr_atomic_set32(&m->sender_pid, (apr_uint32_t)pid);
-    apr_atomic_set64(&m->sender_started, (apr_uint64_t)apr_time_now());
     apr_atomic_set64(&m->sender_beat, 0);
+    apr_atomic_set64(&m->sender_started, (apr_uint64_t)push_metrics_clock());
+    apr_atomic_set32(&m->sender_pid, (apr_uint32_t)pid);
     if (is_restart)
         apr_atomic_inc32(&m->sender_restarts);
 }
 
-void push_metrics_sender_beat(push_metrics_t *m, apr_time_t now)
+void push_metrics_sender_beat(push_metrics_t *m, int pid)
 {
-    if (m)
-        apr_atomic_set64(&m->sender_beat, (apr_uint64_t)now);
+    if (m && apr_atomic_read32(&m->sender_pid) == (apr_uint32_t)pid)
+        apr_atomic_set64(&m->sender_beat, (apr_uint64_t)push_metrics_clock());
 }
 
 void push_metrics_sender_state(const push_metrics_t *cm, apr_time_t now, push_metrics_sender_t *out)

@@ -42,14 +42,20 @@ void push_metrics_request(push_metrics_t *m, int provider, apr_int64_t latency_u
 void push_metrics_first_delivery(push_metrics_t *m, const char *app_id, const char *msg_id,
                                  apr_int64_t delay_us);
 
-/* The sender process, as its parent and itself report it. */
+/* The sender process, as its parent and itself report it. Its times are on
+ * push_metrics_clock (CLOCK_MONOTONIC, shared by every process of the machine), so
+ * that a step of the wall clock neither kills a healthy sender nor hides a stuck one. */
+apr_time_t push_metrics_clock(void);
 void push_metrics_sender_forked(push_metrics_t *m, int pid, int is_restart);
-void push_metrics_sender_beat(push_metrics_t *m, apr_time_t now);
+/* A beat of process pid: ignored unless pid is the sender the parent forked last (an
+ * older one still finishing its work after a graceful restart does not speak for it). */
+void push_metrics_sender_beat(push_metrics_t *m, int pid);
 typedef struct {
     int pid, alive;               /* alive: a heartbeat within the last 10 seconds */
     unsigned int restarts;        /* forked again after it died, since httpd started */
-    apr_time_t started, beat;
+    apr_time_t started, beat;     /* push_metrics_clock; beat 0 before the first */
 } push_metrics_sender_t;
+/* now: push_metrics_clock() */
 void push_metrics_sender_state(const push_metrics_t *m, apr_time_t now, push_metrics_sender_t *out);
 
 /* Totals of one channel over every application: [outcome]. */
@@ -64,7 +70,7 @@ typedef struct {
     double oldest_seconds;
 } push_metrics_queue_t;
 
-/* The Prometheus text exposition (version 0.0.4) of everything. */
+/* The Prometheus text exposition (version 0.0.4) of everything; now: push_metrics_clock(). */
 char *push_metrics_render(apr_pool_t *p, const push_metrics_t *m, const push_metrics_queue_t *q,
                           apr_time_t now);
 /* A label value escaped as the exposition format asks (\\, \", \n). */

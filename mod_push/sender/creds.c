@@ -514,7 +514,7 @@ void *APR_THREAD_FUNC push_creds_thread(apr_thread_t *t, void *data)
     }
     curl_multi_cleanup(k.multi);
     PQfinish(k.db);
-    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;   /* counted_thread (run.c) ends it */
     return NULL;
 }
 

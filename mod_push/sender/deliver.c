@@ -931,6 +931,6 @@ void *APR_THREAD_FUNC push_deliver_thread(apr_thread_t *t, void *data)
         free(sh);
     }
     apr_pool_destroy(w.cache_pool);
-    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;   /* counted_thread (run.c) ends it */
     return NULL;
 }

@@ -247,6 +247,6 @@ void *APR_THREAD_FUNC push_events_thread(apr_thread_t *t, void *data)
     PQfinish(ev->db);
     apr_pool_destroy(p);
     free(ev);
-    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;   /* counted_thread (run.c) ends it */
     return NULL;
 }

@@ -309,6 +309,6 @@ void *APR_THREAD_FUNC push_expand_thread(apr_thread_t *t, void *data)
     apr_atomic_set32(&sd->feeding, 0);
     free(act);
     PQfinish(db);
-    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;   /* counted_thread (run.c) ends it */
     return NULL;
 }

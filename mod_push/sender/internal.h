@@ -4,6 +4,7 @@
 
 #include <apr_atomic.h>
 #include <apr_hash.h>
+#include <apr_portable.h>
 #include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
 #include <apr_thread_proc.h>
@@ -50,13 +51,22 @@ typedef struct {
      * the heartbeat gives them back rather than renew their leases (under lock) */
     apr_int64_t orphans[64];
     int norphans;
+    apr_os_thread_t main_thread;    /* the listener's, whose passes are the heartbeat */
+    volatile apr_uint32_t running;  /* threads besides it that have not ended */
 } push_sender_t;
 
 #define SLOG(sd, level, tag, ...) PUSH_SLOG((level), 0, (sd)->s, tag, __VA_ARGS__)
 
 /* --- pg.c: libpq with reconnects --- */
+/* The sender's connections are non-blocking and waited on in slices of a second: the
+ * main thread beats (push_sender_beat) in every slice, so that a sender waiting for
+ * PostgreSQL (a lock, a slow or silent server) is not taken for a stuck one. */
 /* A connection, retried until it works or the sender stops (then NULL). */
 PGconn *push_pg_connect(push_sender_t *sd);
+/* One attempt, given up after PUSH_PG_CONNECT_SECONDS; NULL when it failed (logged
+ * when log is set). */
+#define PUSH_PG_CONNECT_SECONDS 10
+PGconn *push_pg_connect_once(push_sender_t *sd, int log);
 /* Runs sql with text parameters; reconnects once on a broken connection. Returns a
  * result with status TUPLES_OK or COMMAND_OK, or NULL (logged). Free with PQclear. */
 PGresult *push_pg_exec(push_sender_t *sd, PGconn **db, const char *sql, int n,
@@ -69,6 +79,9 @@ void push_pg_array_add(char *buf, size_t cap, size_t *at, const char *app);
 void push_pg_array_end(char *buf, size_t at);
 
 /* --- run.c --- */
+/* The heartbeat the parent's watchdog reads, when called on the main thread (other
+ * threads' calls do nothing: a worker's progress does not show the main thread alive). */
+void push_sender_beat(push_sender_t *sd);
 /* Sleeps until woken (NOTIFY, expansion) or ms pass. */
 void push_sender_wait(push_sender_t *sd, apr_uint32_t *seen, int ms);
 /* Wakes every waiting thread. */

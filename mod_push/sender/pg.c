@@ -2,33 +2,116 @@
  * reconnected when PostgreSQL restarts. */
 #include "sender/internal.h"
 
+#include <errno.h>
+#include <poll.h>
+
 #include <apr_strings.h>
 
 #include "core/metrics.h"
 
 
+/* Waits until db's socket is ready for events, in slices of a second with a beat in
+ * each; gives up at deadline (0: never) or on a poll error. 1 ready, 0 not. */
+static int pg_wait(push_sender_t *sd, PGconn *db, short events, apr_time_t deadline)
+{
+    for (;;) {
+        struct pollfd pfd = {PQsocket(db), events, 0};
+        int ms = 1000, rc;
+        if (pfd.fd < 0)
+            return 0;
+        if (deadline) {
+            apr_time_t left = deadline - push_metrics_clock();
+            if (left <= 0)
+                return 0;
+            if (left < apr_time_from_msec(ms))
+                ms = (int)apr_time_as_msec(left) + 1;
+        }
+        rc = poll(&pfd, 1, ms);
+        push_sender_beat(sd);
+        if (rc > 0)
+            return 1;
+        if (rc < 0 && errno != EINTR)
+            return 0;
+    }
+}
+
+PGconn *push_pg_connect_once(push_sender_t *sd, int log)
+{
+    apr_time_t deadline = push_metrics_clock() + apr_time_from_sec(PUSH_PG_CONNECT_SECONDS);
+    PGconn *db = PQconnectStart(sd->c->conninfo);
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    if (!db)
+        return NULL;   /* out of memory */
+    while (PQstatus(db) != CONNECTION_BAD && st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+        if (!pg_wait(sd, db, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline)) {
+            if (log)
+                SLOG(sd, APLOG_ERR, "PUSH0601", "sender: cannot connect to the database: no answer "
+                     "within %d s", PUSH_PG_CONNECT_SECONDS);
+            PQfinish(db);
+            return NULL;
+        }
+        st = PQconnectPoll(db);
+    }
+    if (PQstatus(db) != CONNECTION_OK || PQsetnonblocking(db, 1) != 0) {
+        if (log)
+            SLOG(sd, APLOG_ERR, "PUSH0601", "sender: cannot connect to the database: %s",
+                 PQerrorMessage(db));
+        PQfinish(db);
+        return NULL;
+    }
+    return db;
+}
+
+/* Sends sql and waits for its last result (NULL when the connection failed). */
+static PGresult *pg_run(push_sender_t *sd, PGconn *db, const char *sql, int n, const char *const *params)
+{
+    PGresult *res = NULL, *r;
+    int f;
+    if (!PQsendQueryParams(db, sql, n, NULL, params, NULL, NULL, 0))
+        return NULL;
+    while ((f = PQflush(db)) == 1) {
+        /* the server may be sending while it reads: take that in as well */
+        if (!pg_wait(sd, db, POLLOUT | POLLIN, 0) || !PQconsumeInput(db))
+            return NULL;
+    }
+    if (f < 0)
+        return NULL;
+    for (;;) {
+        while (PQisBusy(db)) {
+            if (!pg_wait(sd, db, POLLIN, 0) || !PQconsumeInput(db)) {
+                PQclear(res);
+                return NULL;
+            }
+        }
+        if (!(r = PQgetResult(db)))
+            return res;
+        PQclear(res);   /* one statement: a result, then NULL; keep the last as PQexec does */
+        res = r;
+    }
+}
+
 PGconn *push_pg_connect(push_sender_t *sd)
 {
     int delay = 100, logged = 0;
     while (!SENDER_STOPPING(sd)) {
-        PGconn *db = PQconnectdb(sd->c->conninfo);
-        if (PQstatus(db) == CONNECTION_OK) {
+        PGconn *db = push_pg_connect_once(sd, !logged++);
+        if (db) {
             /* the sender's statements are short and repeated: no JIT, and the plans
              * PL/pgSQL caches (the claim, whose LIMIT needs a plan for its value, plans
              * itself with EXECUTE). Its commits need not wait for the disk: what a crash
              * of PostgreSQL could lose (a claim, an expanded chunk with its cursor, a
              * batch of outcomes) is done again, as after a crash of the sender —
              * delivery is at least once anyway. */
-            PQclear(PQexec(db, "SET jit = off; SET synchronous_commit = off"));
-            if (logged)
-                SLOG(sd, APLOG_NOTICE, "PUSH0602", "sender: database connection is back");
-            return db;
+            PGresult *res = pg_run(sd, db, "SET jit = off; SET synchronous_commit = off", 0, NULL);
+            PQclear(res);
+            if (res) {
+                if (logged > 1)
+                    SLOG(sd, APLOG_NOTICE, "PUSH0602", "sender: database connection is back");
+                return db;
+            }
+            PQfinish(db);
         }
-        push_metrics_sender_beat(push_metrics_shm, apr_time_now());   /* waiting, not dead */
-        if (!logged++)
-            SLOG(sd, APLOG_ERR, "PUSH0601", "sender: cannot connect to the database: %s",
-                 PQerrorMessage(db));
-        PQfinish(db);
+        push_sender_beat(sd);   /* waiting, not dead */
         apr_sleep(apr_time_from_msec(delay));
         delay = delay < 2000 ? delay * 2 : 2000;
     }
@@ -43,11 +126,11 @@ PGresult *push_pg_exec(push_sender_t *sd, PGconn **db, const char *sql, int n,
         ExecStatusType st;
         if (!*db && !(*db = push_pg_connect(sd)))
             return NULL;
-        res = PQexecParams(*db, sql, n, NULL, params, NULL, NULL, 0);
+        res = pg_run(sd, *db, sql, n, params);
         st = PQresultStatus(res);
         if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
             return res;
-        if (PQstatus(*db) != CONNECTION_OK) {
+        if (!res || PQstatus(*db) != CONNECTION_OK) {
             PQclear(res);
             PQfinish(*db);
             *db = NULL;

@@ -30,7 +30,7 @@ typedef struct {
     push_sender_conf_t *conf;
     apr_proc_t *proc;
     int restarts;
-    apr_time_t last_start;
+    apr_time_t last_start;   /* push_metrics_clock */
     int killed;   /* SIGKILL sent by the watchdog to this process */
 } sender_proc_t;
 
@@ -52,7 +52,7 @@ static void maintenance(int reason, void *data, apr_wait_t status)
             break;
         PUSH_SLOG(APLOG_ERR, 0, sp->s, "PUSH0651", "the sender process (pid %d) is gone; starting "
                   "another", (int)sp->proc->pid);
-        if (apr_time_now() - sp->last_start < apr_time_from_sec(1))
+        if (push_metrics_clock() - sp->last_start < apr_time_from_sec(1))
             apr_sleep(apr_time_from_sec(1));   /* a sender that dies at once must not spin */
         fork_sender(sp, 1);
         break;
@@ -73,7 +73,7 @@ static apr_status_t fork_sender(sender_proc_t *sp, int is_restart)
 {
     apr_status_t rv;
     sp->proc = apr_pcalloc(sp->pconf, sizeof(*sp->proc));
-    sp->last_start = apr_time_now();
+    sp->last_start = push_metrics_clock();
     sp->killed = 0;
     rv = apr_proc_fork(sp->proc, sp->pconf);
     if (rv == APR_INCHILD) {
@@ -135,16 +135,19 @@ int push_sender_start(apr_pool_t *pconf, server_rec *s, push_sender_conf_t *conf
 }
 
 /* The parent's monitor hook (httpd runs it about every 10 s): the sender's main thread writes its
- * heartbeat into the shared metrics at least once a second while it runs, also while it
- * waits for PostgreSQL. A sender that has shown none for PushSenderWatchdog seconds since
- * it started is stopped (SIGSTOP), or stuck where no timeout reaches: it gets SIGKILL,
- * and its death forks another (maintenance above). What it had under way is sent again
- * after its leases, as after a crash. */
+ * heartbeat into the shared metrics at least once a second while it runs: in each pass of
+ * its loop, in every second it waits for PostgreSQL (pg.c waits on non-blocking
+ * connections in slices of a second, also behind a lock or a silent server) and while it
+ * waits for its workers at a stop. Times are CLOCK_MONOTONIC (push_metrics_clock). A
+ * sender that has shown none for PushSenderWatchdog seconds since it started is stopped
+ * (SIGSTOP), or stuck where no timeout reaches (a deadlock of its main thread): it gets
+ * SIGKILL, and its death forks another (maintenance above). What it had under way is sent
+ * again after its leases, as after a crash. */
 int push_sender_monitor(apr_pool_t *p, server_rec *s)
 {
     sender_proc_t *sp = watched;
     push_metrics_sender_t st;
-    apr_time_t now = apr_time_now(), last;
+    apr_time_t now = push_metrics_clock(), last;
     (void)p;
     (void)s;
     if (!sp || !sp->proc || sp->proc->pid <= 0 || sp->killed || sp->conf->watchdog <= 0)

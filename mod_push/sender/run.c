@@ -65,6 +65,42 @@ static void on_term(int sig)
         apr_atomic_set32(&the_sender->stop, 1);
 }
 
+void push_sender_beat(push_sender_t *sd)
+{
+    apr_os_thread_t me = apr_os_thread_current();
+    if (apr_os_thread_equal(me, sd->main_thread))
+        push_metrics_sender_beat(push_metrics_shm, (int)getpid());
+}
+
+/* The sender's other threads: counted while they run, so that the main thread can beat
+ * while it waits for them to finish their work at a stop. */
+typedef struct {
+    push_sender_t *sd;
+    void *(APR_THREAD_FUNC *fn)(apr_thread_t *, void *);
+} thread_start_t;
+
+static void *APR_THREAD_FUNC counted_thread(apr_thread_t *t, void *data)
+{
+    thread_start_t *ts = data;
+    ts->fn(t, ts->sd);
+    apr_atomic_dec32(&ts->sd->running);
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+static void start_thread(push_sender_t *sd, apr_thread_t **t, void *(APR_THREAD_FUNC *fn)(apr_thread_t *, void *))
+{
+    thread_start_t *ts = apr_palloc(sd->pool, sizeof(*ts));
+    ts->sd = sd;
+    ts->fn = fn;
+    apr_atomic_inc32(&sd->running);
+    if (apr_thread_create(t, NULL, counted_thread, ts, sd->pool) != APR_SUCCESS) {
+        apr_atomic_dec32(&sd->running);
+        SLOG(sd, APLOG_CRIT, "PUSH0604", "sender: cannot create its threads");
+        _exit(1);
+    }
+}
+
 void push_sender_wait(push_sender_t *sd, apr_uint32_t *seen, int ms)
 {
     apr_thread_mutex_lock(sd->lock);
@@ -335,7 +371,7 @@ typedef struct {
 
 static void upkeep(push_sender_t *sd, PGconn **db, upkeep_t *u)
 {
-    apr_time_t now = apr_time_now();
+    apr_time_t now = push_metrics_clock();
     PGresult *res;
     if (now - u->folded >= apr_time_from_sec(1)) {
         u->folded = now;
@@ -387,6 +423,7 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
     sd->pool = p;
     sd->c = c;
     sd->s = c->server;
+    sd->main_thread = apr_os_thread_current();
     apr_generate_random_bytes((unsigned char *)rnd, sizeof(rnd));
     {
         char host[200] = "";
@@ -443,11 +480,11 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
          sd->owner, c->threads, c->batch, c->lease);
 
     threads = apr_pcalloc(p, sizeof(*threads) * nthreads);
-    apr_thread_create(&threads[0], NULL, push_expand_thread, sd, p);
-    apr_thread_create(&threads[1], NULL, push_events_thread, sd, p);
-    apr_thread_create(&threads[2], NULL, push_creds_thread, sd, p);
+    start_thread(sd, &threads[0], push_expand_thread);
+    start_thread(sd, &threads[1], push_events_thread);
+    start_thread(sd, &threads[2], push_creds_thread);
     for (i = 3; i < nthreads; i++)
-        apr_thread_create(&threads[i], NULL, push_deliver_thread, sd, p);
+        start_thread(sd, &threads[i], push_deliver_thread);
 
     /* this thread: NOTIFY listener and heartbeat */
     while (!SENDER_STOPPING(sd)) {
@@ -455,7 +492,7 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
         PGnotify *n;
         int woke = 0;
         /* alive for the status page and push_sender_up, with or without a database */
-        push_metrics_sender_beat(push_metrics_shm, apr_time_now());
+        push_sender_beat(sd);
         if (c->parent && (long)getppid() != c->parent) {
             /* httpd's parent is gone (where no parent-death signal exists): stop, in order */
             SLOG(sd, APLOG_ERR, "PUSH0654", "sender: httpd's parent process %ld is gone; stopping",
@@ -473,9 +510,9 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
             }
             push_sender_wake(sd);   /* something may have arrived meanwhile */
         }
-        if (apr_time_now() - last_beat > beat) {
+        if (push_metrics_clock() - last_beat > beat) {
             heartbeat(sd, &db, 0);
-            last_beat = apr_time_now();
+            last_beat = push_metrics_clock();
             if (!db)
                 continue;
         }
@@ -504,6 +541,12 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
     apr_thread_mutex_lock(sd->lock);
     apr_thread_cond_broadcast(sd->cred_wake);
     apr_thread_mutex_unlock(sd->lock);
+    /* the workers end what they have under way (each request has PushSenderTimeout)
+     * and write its outcomes: alive meanwhile, for the watchdog and the status */
+    while (apr_atomic_read32(&sd->running)) {
+        push_sender_beat(sd);
+        apr_sleep(apr_time_from_msec(100));
+    }
     for (i = 0; i < nthreads; i++) {
         apr_status_t trv;
         apr_thread_join(&trv, threads[i]);
@@ -516,22 +559,22 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
             free(j);
         }
     }
-    if (!db || PQstatus(db) != CONNECTION_OK) {
-        /* one try to say goodbye; the row ages out otherwise, and the chunks' leases */
-        if (db)
-            PQfinish(db);
-        db = PQconnectdb(c->conninfo);
+    if (db && PQstatus(db) != CONNECTION_OK) {
+        PQfinish(db);
+        db = NULL;
     }
-    if (PQstatus(db) == CONNECTION_OK) {
+    if (!db)   /* one try to say goodbye; the row ages out otherwise, and the chunks' leases */
+        db = push_pg_connect_once(sd, 0);
+    if (db) {
         const char *params[1] = {sd->owner};
         /* every worker wrote the outcomes of its chunk: the chunks still held were not
          * started, nobody received them, and any sender may take them at once */
-        PQclear(PQexecParams(db, "UPDATE push_chunk SET owner = NULL, lease_until = now() - interval '1 second' "
-                                 "WHERE owner = $1", 1, NULL, params, NULL, NULL, 0));
-        PQclear(PQexecParams(db, "DELETE FROM push_sender WHERE owner = $1", 1, NULL, params, NULL,
-                             NULL, 0));
+        PQclear(push_pg_exec(sd, &db, "UPDATE push_chunk SET owner = NULL, lease_until = now() - interval '1 second' "
+                                      "WHERE owner = $1", 1, params));
+        PQclear(push_pg_exec(sd, &db, "DELETE FROM push_sender WHERE owner = $1", 1, params));
     }
-    PQfinish(db);
+    if (db)
+        PQfinish(db);
     curl_global_cleanup();
 #ifdef PUSH_H2RESET
     SLOG(sd, APLOG_NOTICE, "PUSH0606", "sender %s stopped (%u resets of closed HTTP/2 streams "

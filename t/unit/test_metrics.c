@@ -65,7 +65,7 @@ int main(void)
           "an initialized one is, of its size");
 
     /* an empty block renders every family, with no series of counters */
-    text = push_metrics_render(p, m, NULL, apr_time_now());
+    text = push_metrics_render(p, m, NULL, push_metrics_clock());
     CHECK(strstr(text, "# TYPE push_deliveries_total counter\n") != NULL, "families are declared when empty");
     CHECK(has(text, "push_database_up 0"), "no queue gauges without the database");
     CHECK(strstr(text, "push_queue_depth") == NULL, "... and none of them shown");
@@ -92,13 +92,22 @@ int main(void)
         push_metrics_accepted(m, "app-c", 5);
         push_metrics_delivery(m, "app-c", push_metrics_provider("fcm"), push_metrics_outcome("failed"));
         push_metrics_sender_forked(m, 4242, 1);
-        push_metrics_sender_beat(m, apr_time_now());
+        push_metrics_sender_beat(m, 4243);   /* not the sender forked last: no beat */
         _exit(0);
     }
     waitpid(pid, &status, 0);
-    push_metrics_sender_state(m, apr_time_now(), &st);
+    push_metrics_sender_state(m, push_metrics_clock(), &st);
+    CHECK(st.pid == 4242 && !st.beat && !st.alive, "a beat of another process than the sender forked last "
+          "does not count");
+    pid = fork();
+    if (pid == 0) {
+        push_metrics_sender_beat(m, 4242);
+        _exit(0);
+    }
+    waitpid(pid, &status, 0);
+    push_metrics_sender_state(m, push_metrics_clock(), &st);
     CHECK(st.pid == 4242 && st.restarts == 1 && st.alive, "the sender's state, written by another process");
-    push_metrics_sender_state(m, apr_time_now() + apr_time_from_sec(11), &st);
+    push_metrics_sender_state(m, push_metrics_clock() + apr_time_from_sec(11), &st);
     CHECK(!st.alive, "a sender without a heartbeat for 10 s is not alive");
 
     push_metrics_first_delivery(m, "app-c", "m1", 1200000);
@@ -107,7 +116,7 @@ int main(void)
     push_metrics_delivery(m, "app-c", PUSH_MP_FCM, PUSH_MO_SENT);
     push_metrics_request(m, PUSH_MP_FCM, 30000);
 
-    text = push_metrics_render(p, m, &q, apr_time_now());
+    text = push_metrics_render(p, m, &q, push_metrics_clock());
     CHECK(has(text, "push_messages_accepted_total{application=\"app-c\"} 5"), "accepted, counted in the child");
     CHECK(has(text, "push_deliveries_total{application=\"app-c\",provider=\"fcm\",outcome=\"failed\"} 1"),
           "a delivery by application, provider and outcome");
@@ -132,7 +141,7 @@ int main(void)
     CHECK(strcmp(push_metrics_label_escape(p, "a\\b\"c\nd"), "a\\\\b\\\"c\\nd") == 0, "label escaping");
     for (int i = 0; i < PUSH_METRICS_APPS + 100; i++)
         push_metrics_accepted(m, apr_psprintf(p, "bulk-%d", i), 1);
-    text = push_metrics_render(p, m, &q, apr_time_now());
+    text = push_metrics_render(p, m, &q, push_metrics_clock());
     {
         unsigned long long other = 0;
         const char *o = strstr(text, "push_messages_accepted_total{application=\"(other)\"} ");
