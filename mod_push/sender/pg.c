@@ -67,7 +67,8 @@ static PGresult *pg_run(push_sender_t *sd, PGconn *db, const char *sql, int n, c
 {
     PGresult *res = NULL, *r;
     int f;
-    if (!PQsendQueryParams(db, sql, n, NULL, params, NULL, NULL, 0))
+    /* without parameters the simple protocol, which also runs a list of statements */
+    if (!(n ? PQsendQueryParams(db, sql, n, NULL, params, NULL, NULL, 0) : PQsendQuery(db, sql)))
         return NULL;
     while ((f = PQflush(db)) == 1) {
         /* the server may be sending while it reads: take that in as well */
@@ -85,7 +86,12 @@ static PGresult *pg_run(push_sender_t *sd, PGconn *db, const char *sql, int n, c
         }
         if (!(r = PQgetResult(db)))
             return res;
-        PQclear(res);   /* one statement: a result, then NULL; keep the last as PQexec does */
+        /* a result per statement, then NULL: the first failure, else the last (PQexec's) */
+        if (res && PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
+            PQclear(r);
+            continue;
+        }
+        PQclear(res);
         res = r;
     }
 }
@@ -103,8 +109,12 @@ PGconn *push_pg_connect(push_sender_t *sd)
              * batch of outcomes) is done again, as after a crash of the sender —
              * delivery is at least once anyway. */
             PGresult *res = pg_run(sd, db, "SET jit = off; SET synchronous_commit = off", 0, NULL);
+            int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+            if (!ok && res)
+                SLOG(sd, APLOG_ERR, "PUSH0603", "sender: the session settings failed: %s",
+                     PQresultErrorMessage(res));
             PQclear(res);
-            if (res) {
+            if (ok) {
                 if (logged > 1)
                     SLOG(sd, APLOG_NOTICE, "PUSH0602", "sender: database connection is back");
                 return db;
