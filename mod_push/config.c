@@ -545,7 +545,11 @@ static const char *set_provider_ca(cmd_parms *cmd, void *dv, const char *arg)
         /* read as libcurl's OpenSSL will (SSL_CTX_load_verify_locations): one damaged
          * block after good certificates fails the whole file there */
         X509_STORE *st = X509_STORE_new();
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
         int ok = st && X509_STORE_load_file(st, path) == 1;
+#else
+        int ok = st && X509_STORE_load_locations(st, path, NULL) == 1;
+#endif
         X509_STORE_free(st);
         ERR_clear_error();
         if (!ok)

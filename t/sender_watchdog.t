@@ -91,6 +91,35 @@ my $s2 = wait_for(30, sub { my $x = summary($app, $id2); $x->{state} eq 'done' ?
 is summary_text($s2), 'state=done targeted=1 sent=1 failed=0 invalid=0 filtered=0 expired=0 cancelled=0 pending=0',
    '... and delivers the next message';
 
+# A server that vanishes without a word is not waited for two hours: the sender's
+# connections to PostgreSQL probe it after 20 s idle (TCP keepalive; the system's default is
+# 7200 s), seen in the kernel's table of the sender's sockets (timer 2: keepalive, due in
+# centiseconds).
+SKIP: {
+    my ($pg_port) = $ENV{PUSH_TEST_PG} =~ /\bport=(\d+)/;
+    skip 'PostgreSQL is not reached over TCP', 1 unless $pg_port && $new && -r "/proc/$new->{pid}/fd";
+    my %inode;
+    for my $fd (glob "/proc/$new->{pid}/fd/*") {
+        my $l = readlink($fd) // next;
+        $inode{$1} = 1 if $l =~ /^socket:\[(\d+)\]$/;
+    }
+    my $probed = wait_for(15, sub {
+        my $n = 0;
+        for my $f ('/proc/net/tcp', '/proc/net/tcp6') {
+            open my $fh, '<', $f or next;
+            while (<$fh>) {
+                my @c = split;
+                next unless @c > 9 && $inode{$c[9]};
+                my ($rport) = $c[2] =~ /:([0-9A-F]{4})$/;
+                my ($tr, $when) = split /:/, $c[5];
+                $n++ if hex($rport) == $pg_port && $tr eq '02' && hex($when) <= 2100;
+            }
+        }
+        $n || undef;
+    }, 0.5);
+    ok $probed, sprintf "the sender's connections to PostgreSQL are probed after 20 s idle (%d sockets)", $probed // 0;
+}
+
 mock_reset();
 psql("DELETE FROM push_sender WHERE owner = '$old->{owner}'");
 psql("DELETE FROM push_application WHERE app_id = '$app'") if Test::More->builder->is_passing;

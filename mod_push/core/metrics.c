@@ -202,9 +202,9 @@ void push_metrics_sender_forked(push_metrics_t *m, int pid, int is_restart)
 {
     if (!m)
         return;
+    apr_atomic_set32(&m->sender_pid, (apr_uint32_t)pid);   /* first: the last one's beats stop */
     apr_atomic_set64(&m->sender_beat, 0);
     apr_atomic_set64(&m->sender_started, (apr_uint64_t)push_metrics_clock());
-    apr_atomic_set32(&m->sender_pid, (apr_uint32_t)pid);
     if (is_restart)
         apr_atomic_inc32(&m->sender_restarts);
 }

@@ -515,7 +515,6 @@ void *APR_THREAD_FUNC push_creds_thread(apr_thread_t *t, void *data)
     curl_multi_cleanup(k.multi);
     PQfinish(k.db);
     return NULL;   /* counted_thread (run.c) ends it */
-    return NULL;
 }
 
 void push_creds_clear(push_sender_t *sd)

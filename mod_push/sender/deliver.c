@@ -932,5 +932,4 @@ void *APR_THREAD_FUNC push_deliver_thread(apr_thread_t *t, void *data)
     }
     apr_pool_destroy(w.cache_pool);
     return NULL;   /* counted_thread (run.c) ends it */
-    return NULL;
 }

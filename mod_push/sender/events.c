@@ -248,5 +248,4 @@ void *APR_THREAD_FUNC push_events_thread(apr_thread_t *t, void *data)
     apr_pool_destroy(p);
     free(ev);
     return NULL;   /* counted_thread (run.c) ends it */
-    return NULL;
 }

@@ -310,5 +310,4 @@ void *APR_THREAD_FUNC push_expand_thread(apr_thread_t *t, void *data)
     free(act);
     PQfinish(db);
     return NULL;   /* counted_thread (run.c) ends it */
-    return NULL;
 }

@@ -53,6 +53,7 @@ typedef struct {
     int norphans;
     apr_os_thread_t main_thread;    /* the listener's, whose passes are the heartbeat */
     volatile apr_uint32_t running;  /* threads besides it that have not ended */
+    unsigned int main_connects;     /* connections the main thread made (pg.c) */
 } push_sender_t;
 
 #define SLOG(sd, level, tag, ...) PUSH_SLOG((level), 0, (sd)->s, tag, __VA_ARGS__)

@@ -3,7 +3,10 @@
 #include "sender/internal.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <apr_strings.h>
 
@@ -35,14 +38,56 @@ static int pg_wait(push_sender_t *sd, PGconn *db, short events, apr_time_t deadl
     }
 }
 
+/* A server that vanishes without a word (its host down, a failover to another address)
+ * leaves a waiting statement waiting until TCP gives up, two hours and more with the
+ * system's defaults, while the main thread beats: the sender's sockets give up after
+ * about 40 s without an answer from the peer's kernel instead (keepalive probes, and a
+ * limit on unacknowledged data), unless DBDParams sets keepalives or tcp_user_timeout
+ * itself. A statement waiting for a lock keeps its connection: the peer answers the
+ * probes. */
+static void dead_peer_limits(PGconn *db)
+{
+    PQconninfoOption *opts = PQconninfo(db);
+    int own = 0, fd = PQsocket(db);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (o->val && *o->val && (strcmp(o->keyword, "keepalives") == 0 || strncmp(o->keyword, "keepalives_", 11) == 0 ||
+                                  strcmp(o->keyword, "tcp_user_timeout") == 0))
+            own = 1;
+    PQconninfoFree(opts);
+    if (own || fd < 0)
+        return;
+#if defined(TCP_KEEPIDLE) && defined(TCP_KEEPINTVL) && defined(TCP_KEEPCNT)
+    {
+        int on = 1, idle = 20, intvl = 5, cnt = 4;
+        if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) == 0) {
+            setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+            setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+            setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+        }
+    }
+#endif
+#ifdef TCP_USER_TIMEOUT
+    {
+        unsigned int ms = 40000;
+        setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+    }
+#endif
+}
+
 PGconn *push_pg_connect_once(push_sender_t *sd, int log)
 {
-    apr_time_t deadline = push_metrics_clock() + apr_time_from_sec(PUSH_PG_CONNECT_SECONDS);
+    apr_time_t deadline = 0;
     PGconn *db = PQconnectStart(sd->c->conninfo);
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    int fd = -1;
     if (!db)
         return NULL;   /* out of memory */
     while (PQstatus(db) != CONNECTION_BAD && st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+        if (PQsocket(db) != fd) {
+            /* each address (host=a,b; a name with several) has its own time */
+            fd = PQsocket(db);
+            deadline = push_metrics_clock() + apr_time_from_sec(PUSH_PG_CONNECT_SECONDS);
+        }
         if (!pg_wait(sd, db, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline)) {
             if (log)
                 SLOG(sd, APLOG_ERR, "PUSH0601", "sender: cannot connect to the database: no answer "
@@ -59,6 +104,9 @@ PGconn *push_pg_connect_once(push_sender_t *sd, int log)
         PQfinish(db);
         return NULL;
     }
+    dead_peer_limits(db);
+    if (apr_os_thread_equal(apr_os_thread_current(), sd->main_thread))
+        sd->main_connects++;   /* a new connection listens to nothing yet */
     return db;
 }
 
@@ -108,11 +156,22 @@ PGconn *push_pg_connect(push_sender_t *sd)
              * of PostgreSQL could lose (a claim, an expanded chunk with its cursor, a
              * batch of outcomes) is done again, as after a crash of the sender —
              * delivery is at least once anyway. */
-            PGresult *res = pg_run(sd, db, "SET jit = off; SET synchronous_commit = off", 0, NULL);
-            int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-            if (!ok && res)
-                SLOG(sd, APLOG_ERR, "PUSH0603", "sender: the session settings failed: %s",
-                     PQresultErrorMessage(res));
+            static volatile apr_uint32_t warned;
+            int ok;
+            PGresult *res = pg_run(sd, db, "SET synchronous_commit = off", 0, NULL), *jit = NULL;
+            /* one statement each (a list runs in one transaction, which a failure undoes
+             * whole); a server without jit (before PostgreSQL 11) refuses that one: the
+             * sender works without it; said once */
+            if (res && !(jit = pg_run(sd, db, "SET jit = off", 0, NULL))) {
+                PQclear(res);
+                res = NULL;
+            }
+            if (res && (PQresultStatus(res) != PGRES_COMMAND_OK || PQresultStatus(jit) != PGRES_COMMAND_OK) &&
+                !apr_atomic_xchg32(&warned, 1))
+                SLOG(sd, APLOG_WARNING, "PUSH0603", "sender: a session setting failed (the sender "
+                     "works without it): %s", PQresultErrorMessage(PQresultStatus(res) != PGRES_COMMAND_OK ? res : jit));
+            ok = res != NULL;
+            PQclear(jit);
             PQclear(res);
             if (ok) {
                 if (logged > 1)

@@ -414,6 +414,7 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
     int nthreads = c->threads + 3, i;
     PGconn *db = NULL;
     apr_time_t last_beat = 0;
+    unsigned int listening = 0;   /* main_connects when LISTEN last succeeded */
     upkeep_t up = {0, 0, 0};
     /* the heartbeat also renews the leases of the chunks this sender holds: at least
      * three times per lease */
@@ -500,14 +501,17 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
             apr_atomic_set32(&sd->stop, 1);
             break;
         }
-        if (!db || PQstatus(db) != CONNECTION_OK) {
-            if (db)
+        if (!db || PQstatus(db) != CONNECTION_OK || sd->main_connects != listening) {
+            /* also when a statement below connected again by itself (push_pg_exec) */
+            if (db && PQstatus(db) != CONNECTION_OK) {
                 PQfinish(db);
-            db = NULL;
+                db = NULL;
+            }
             if (!listen_on(sd, &db)) {
                 apr_sleep(apr_time_from_msec(500));
                 continue;
             }
+            listening = sd->main_connects;
             push_sender_wake(sd);   /* something may have arrived meanwhile */
         }
         if (push_metrics_clock() - last_beat > beat) {
