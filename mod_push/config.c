@@ -811,18 +811,17 @@ static void check_handler(check_t *c, const ap_directive_t *d, const ap_directiv
     c->errors++;
 }
 
-/* The last directive called name in list or in its sections, those of <VirtualHost>
- * too when vhosts is set, else NULL: mod_dbd keeps the last DBDriver and DBDParams of a
- * server. */
-static const ap_directive_t *find_directive(const ap_directive_t *list, const char *name, int vhosts)
+/* The last directive called name in list or in its sections but <VirtualHost>'s (the
+ * directives of one server), else NULL: mod_dbd keeps the last DBDriver and DBDParams of
+ * a server. */
+static const ap_directive_t *find_directive(const ap_directive_t *list, const char *name)
 {
     const ap_directive_t *found = NULL;
     for (const ap_directive_t *d = list; d; d = d->next) {
         const ap_directive_t *f;
         if (strcasecmp(d->directive, name) == 0)
             found = d;
-        if (d->first_child && (vhosts || !is_section(d, "VirtualHost")) &&
-            (f = find_directive(d->first_child, name, vhosts)))
+        if (d->first_child && !is_section(d, "VirtualHost") && (f = find_directive(d->first_child, name)))
             found = f;
     }
     return found;
@@ -833,12 +832,12 @@ static const ap_directive_t *find_directive(const ap_directive_t *list, const ch
  * own DBDriver or DBDParams has the main server's. */
 static const char *dbd_missing(check_t *c, const ap_directive_t *top, const ap_directive_t *global)
 {
-    const ap_directive_t *params = find_directive(top, "DBDParams", 0),
-                         *driver = find_directive(top, "DBDriver", 0);
+    const ap_directive_t *params = find_directive(top, "DBDParams"),
+                         *driver = find_directive(top, "DBDriver");
     if (!params && top != global)
-        params = find_directive(global, "DBDParams", 0);
+        params = find_directive(global, "DBDParams");
     if (!driver && top != global)
-        driver = find_directive(global, "DBDriver", 0);
+        driver = find_directive(global, "DBDriver");
     if (!driver)
         return "no DBDriver";
     if (strcasecmp(first_arg(c->p, driver), "pgsql") != 0)

@@ -96,7 +96,7 @@ static void start_thread(push_sender_t *sd, apr_thread_t **t, void *(APR_THREAD_
     apr_atomic_inc32(&sd->running);
     if (apr_thread_create(t, NULL, counted_thread, ts, sd->pool) != APR_SUCCESS) {
         apr_atomic_dec32(&sd->running);
-        SLOG(sd, APLOG_CRIT, "PUSH0604", "sender: cannot create its threads");
+        SLOG(sd, APLOG_CRIT, "PUSH0615", "sender: cannot create its threads");
         _exit(1);
     }
 }
