@@ -458,21 +458,6 @@ static const char *set_sender_int(cmd_parms *cmd, void *dv, const char *arg)
     return "mod_push: unknown sender directive";
 }
 
-static const char *set_sender_scheduling(cmd_parms *cmd, void *dv, const char *arg)
-{
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    (void)dv;
-    if (err)
-        return err;
-    if (strcasecmp(arg, "batch") == 0)
-        sender_conf(cmd)->sched = PUSH_SCHED_BATCH;
-    else if (strcasecmp(arg, "normal") == 0)
-        sender_conf(cmd)->sched = PUSH_SCHED_NORMAL;
-    else
-        return apr_psprintf(cmd->pool, "%s: unknown policy '%s'; accepted: batch, normal", cmd->cmd->name, arg);
-    return NULL;
-}
-
 static const char *set_sender_backoff(cmd_parms *cmd, void *dv, const char *base, const char *cap)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
@@ -715,8 +700,6 @@ const command_rec push_cmds[] = {
     AP_INIT_TAKE1("PushSenderWatchdog", set_sender_int, NULL, RSRC_CONF,
                   "seconds without a heartbeat before the sender is killed and forked again "
                   "(5-3600, default 60)"),
-    AP_INIT_TAKE1("PushSenderScheduling", set_sender_scheduling, NULL, RSRC_CONF,
-                  "batch|normal: the scheduling policy of the sender's threads (default batch)"),
     AP_INIT_TAKE2("PushSenderBackoff", set_sender_backoff, NULL, RSRC_CONF,
                   "retry backoff: BASE_MS CAP_MS (default 1000 3600000)"),
     AP_INIT_TAKE2("PushProviderEndpoint", set_provider_endpoint, NULL, RSRC_CONF,

@@ -40,10 +40,6 @@ is $rc, 0, 'a good configuration passes' or diag $out;
 is $rc, 0, 'the quota, schedule, retention and public URL directives with good values pass' or diag $out;
 ($rc, $out) = config_test("PushEgressAllow 10.0.0.0/8 127.0.0.1:8080 [::1]:8443 fd00::/8 [fe80::/64]:9000\nPushEgressAllow 192.168.1.5");
 is $rc, 0, 'PushEgressAllow with good values passes' or diag $out;
-for my $policy (qw(batch normal Normal)) {
-    ($rc, $out) = config_test("PushSenderScheduling $policy");
-    is $rc, 0, "PushSenderScheduling $policy passes" or diag $out;
-}
 
 # a good certificate followed by a damaged block: libcurl refuses the whole file
 # (curl: (77) error setting certificate file), so the configuration does too
@@ -80,8 +76,6 @@ my @bad_server = (
     ['PushOAuthTokenLifetime soon', qr/PushOAuthTokenLifetime: 'soon' is not a whole number/],
     ['PushSender maybe', qr/PushSender must be On or Off/],
     ['PushSenderThreads 0', qr/PushSenderThreads: '0' is below the minimum 1/],
-    ['PushSenderScheduling fifo', qr/PushSenderScheduling: unknown policy 'fifo'; accepted: batch, normal/],
-    ['PushSenderScheduling', qr/PushSenderScheduling takes one argument/],
     ['PushSenderThreads 65', qr/PushSenderThreads: '65' is not a whole number from 0 to 64/],
     ['PushSenderBatch lots', qr/PushSenderBatch: 'lots' is not a whole number/],
     ['PushSenderLease 1', qr/PushSenderLease: '1' is below the minimum 5/],
@@ -106,7 +100,6 @@ my @bad_server = (
     ['PushRetention forever', qr/PushRetention: 'forever' is not a duration up to 3660d/],
     ['PushRetention 7d 0', qr/PushRetention: '0' is not a duration from 1s to 1d/],
     ["<VirtualHost *:1>\nPushRetention 7d\n</VirtualHost>", qr/PushRetention cannot occur within <VirtualHost> section/],
-    ["<VirtualHost *:1>\nPushSenderScheduling normal\n</VirtualHost>", qr/PushSenderScheduling cannot occur within <VirtualHost> section/],
 );
 for my $case (@bad_server) {
     my ($line, $want) = @$case;

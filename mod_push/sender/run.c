@@ -3,9 +3,7 @@
 #include "sender/internal.h"
 #include "core/metrics.h"
 
-#include <errno.h>
 #include <poll.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
@@ -47,8 +45,6 @@ void push_sender_conf_defaults(push_sender_conf_t *c)
         c->timeout_ms = 30000;
     if (c->watchdog <= 0)
         c->watchdog = 60;
-    if (c->sched == PUSH_SCHED_UNSET)
-        c->sched = PUSH_SCHED_BATCH;
     if (c->retention == 0)
         c->retention = 7 * 86400;
     if (c->retention_every <= 0)
@@ -411,37 +407,8 @@ static int listen_on(push_sender_t *sd, PGconn **db)
     return res != NULL;
 }
 
-/* PushSenderScheduling batch: the sender's threads (all of them: they are created after
- * this and inherit it) run under SCHED_BATCH, Linux's policy for non-interactive work.
- * Their share of the CPU is the same as under the default policy (nice is not touched);
- * what changes is that their wakeups, hundreds a second per worker during a broadcast,
- * no longer preempt whatever runs on that CPU: httpd's request threads and PostgreSQL's
- * backends keep their slices. bench/delivery, 13 alternated pairs of 300,000-device runs:
- * 3.5 % more deliveries per second on average, 10 of the 13 pairs faster, within the
- * day's spread (bench/README.md). Returns the word for the start line. */
-static const char *set_scheduling(push_sender_t *sd, int want)
-{
-    if (want != PUSH_SCHED_BATCH)
-        return "normal";
-#ifdef SCHED_BATCH
-    {
-        struct sched_param sp;
-        memset(&sp, 0, sizeof(sp));
-        if (sched_setscheduler(0, SCHED_BATCH, &sp) == 0)
-            return "batch";
-        SLOG(sd, APLOG_WARNING, "PUSH0616", "sender: cannot run its threads under SCHED_BATCH (%s); "
-             "they run under the normal policy", strerror(errno));
-    }
-#else
-    SLOG(sd, APLOG_NOTICE, "PUSH0616", "sender: this system has no SCHED_BATCH; its threads run "
-         "under the normal policy");
-#endif
-    return "normal";
-}
-
 void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
 {
-    const char *sched;
     push_sender_t *sd = apr_pcalloc(p, sizeof(*sd));
     apr_thread_t **threads;
     int nthreads = c->threads + 3, i;
@@ -510,9 +477,8 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
              "every finished stream; providers may close connections every ~1000 requests. "
              "Rebuild mod_push against this libcurl", curl_version_info(CURLVERSION_NOW)->version);
 #endif
-    sched = set_scheduling(sd, c->sched);
-    SLOG(sd, APLOG_NOTICE, "PUSH0605", "sender %s started: %d delivery threads, batch %d, lease %d s, "
-         "%s scheduling", sd->owner, c->threads, c->batch, c->lease, sched);
+    SLOG(sd, APLOG_NOTICE, "PUSH0605", "sender %s started: %d delivery threads, batch %d, lease %d s",
+         sd->owner, c->threads, c->batch, c->lease);
 
     threads = apr_pcalloc(p, sizeof(*threads) * nthreads);
     start_thread(sd, &threads[0], push_expand_thread);

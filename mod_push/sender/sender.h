@@ -35,7 +35,6 @@ typedef struct push_sender_conf {
     int chunk;                /* devices expanded per transaction */
     int timeout_ms;           /* one provider request, end to end */
     int watchdog;             /* PushSenderWatchdog: seconds without a heartbeat before SIGKILL */
-    int sched;                /* PushSenderScheduling: PUSH_SCHED_BATCH (default) or PUSH_SCHED_NORMAL */
     int retention;            /* PushRetention AGE, seconds; -1: keep everything; 0: unset (7 days) */
     int retention_every;      /* PushRetention ... EVERY, seconds between sweeps (default 60) */
     const char *endpoint[PUSH_EP__COUNT];
@@ -46,8 +45,6 @@ typedef struct push_sender_conf {
     void *server;             /* server_rec, for logging (opaque here) */
     long parent;              /* httpd's parent process: the sender stops when it is gone */
 } push_sender_conf_t;
-
-enum { PUSH_SCHED_UNSET = 0, PUSH_SCHED_BATCH, PUSH_SCHED_NORMAL };
 
 /* Names of the endpoints as PushProviderEndpoint takes them, index = push_endpoint_t. */
 extern const char *const push_endpoint_names[PUSH_EP__COUNT];
