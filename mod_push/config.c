@@ -458,6 +458,21 @@ static const char *set_sender_int(cmd_parms *cmd, void *dv, const char *arg)
     return "mod_push: unknown sender directive";
 }
 
+/* PushSenderNice: 0 is a value here, not "unset", so it has a setter of its own */
+static const char *set_sender_nice(cmd_parms *cmd, void *dv, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    long n;
+    (void)dv;
+    if (err)
+        return err;
+    if ((err = set_nonneg_int(cmd, arg, 19, &n)))
+        return err;
+    sender_conf(cmd)->nice = (int)n;
+    sender_conf(cmd)->nice_set = 1;
+    return NULL;
+}
+
 static const char *set_sender_backoff(cmd_parms *cmd, void *dv, const char *base, const char *cap)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
@@ -700,6 +715,8 @@ const command_rec push_cmds[] = {
     AP_INIT_TAKE1("PushSenderWatchdog", set_sender_int, NULL, RSRC_CONF,
                   "seconds without a heartbeat before the sender is killed and forked again "
                   "(5-3600, default 60)"),
+    AP_INIT_TAKE1("PushSenderNice", set_sender_nice, NULL, RSRC_CONF,
+                  "nice levels the sender runs below httpd's own priority (0-19, default 10)"),
     AP_INIT_TAKE2("PushSenderBackoff", set_sender_backoff, NULL, RSRC_CONF,
                   "retry backoff: BASE_MS CAP_MS (default 1000 3600000)"),
     AP_INIT_TAKE2("PushProviderEndpoint", set_provider_endpoint, NULL, RSRC_CONF,

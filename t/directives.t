@@ -40,6 +40,10 @@ is $rc, 0, 'a good configuration passes' or diag $out;
 is $rc, 0, 'the quota, schedule, retention and public URL directives with good values pass' or diag $out;
 ($rc, $out) = config_test("PushEgressAllow 10.0.0.0/8 127.0.0.1:8080 [::1]:8443 fd00::/8 [fe80::/64]:9000\nPushEgressAllow 192.168.1.5");
 is $rc, 0, 'PushEgressAllow with good values passes' or diag $out;
+for my $n (0, 10, 19) {
+    ($rc, $out) = config_test("PushSenderNice $n");
+    is $rc, 0, "PushSenderNice $n passes" or diag $out;
+}
 
 # a good certificate followed by a damaged block: libcurl refuses the whole file
 # (curl: (77) error setting certificate file), so the configuration does too
@@ -78,6 +82,9 @@ my @bad_server = (
     ['PushSenderThreads 0', qr/PushSenderThreads: '0' is below the minimum 1/],
     ['PushSenderThreads 65', qr/PushSenderThreads: '65' is not a whole number from 0 to 64/],
     ['PushSenderBatch lots', qr/PushSenderBatch: 'lots' is not a whole number/],
+    ['PushSenderNice 20', qr/PushSenderNice: '20' is not a whole number from 0 to 19/],
+    ['PushSenderNice -5', qr/PushSenderNice: '-5' is not a whole number from 0 to 19/],
+    ['PushSenderNice', qr/PushSenderNice takes one argument/],
     ['PushSenderLease 1', qr/PushSenderLease: '1' is below the minimum 5/],
     ['PushSenderBackoff 500 100', qr/PushSenderBackoff: BASE_MS must be at least 1 and CAP_MS at least BASE_MS/],
     ['PushProviderEndpoint apple https://x.example', qr/PushProviderEndpoint: unknown provider 'apple' \(apns, apns-sandbox, fcm, fcm-token, webhook-proxy, wns-token\)/],
@@ -86,6 +93,7 @@ my @bad_server = (
     ['PushProviderCA /etc/hostname', qr/PushProviderCA: '\/etc\/hostname' holds no PEM certificate/],
     ["PushProviderCA $ca_bad", qr/PushProviderCA: '\Q$ca_bad\E' does not load as a list of trusted certificates/],
     ["<VirtualHost *:1>\nPushSenderThreads 2\n</VirtualHost>", qr/PushSenderThreads cannot occur within <VirtualHost> section/],
+    ["<VirtualHost *:1>\nPushSenderNice 5\n</VirtualHost>", qr/PushSenderNice cannot occur within <VirtualHost> section/],
     ["<VirtualHost *:1>\nPushSecretKey /etc/hostname\n</VirtualHost>", qr/PushSecretKey cannot occur within <VirtualHost> section/],
     ['PushEgressAllow localhost', qr/PushEgressAllow: 'localhost': 'localhost' is not an IPv4 or IPv6 address; accepted: ADDRESS\[\/PREFIX\]\[:PORT\]/],
     ['PushEgressAllow 10.0.0.0/33', qr/PushEgressAllow: '10.0.0.0\/33': '\/33' is not a prefix length from 0 to 32/],

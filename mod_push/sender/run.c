@@ -3,7 +3,9 @@
 #include "sender/internal.h"
 #include "core/metrics.h"
 
+#include <errno.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
@@ -45,6 +47,10 @@ void push_sender_conf_defaults(push_sender_conf_t *c)
         c->timeout_ms = 30000;
     if (c->watchdog <= 0)
         c->watchdog = 60;
+    if (!c->nice_set) {
+        c->nice = 10;
+        c->nice_set = 1;
+    }
     if (c->retention == 0)
         c->retention = 7 * 86400;
     if (c->retention_every <= 0)
@@ -407,6 +413,30 @@ static int listen_on(push_sender_t *sd, PGconn **db)
     return res != NULL;
 }
 
+/* PushSenderNice: the sender runs N nice levels below httpd (default 10, what nice(1)
+ * gives). Delivery is background work; httpd's request threads and PostgreSQL's backends
+ * on the same host get the CPU first when they want it, and the sender has all that is
+ * left. Set before the threads exist: on Linux the value is per thread and inherited by
+ * the threads created after it. bench/delivery, 6 alternated pairs of 300,000-device
+ * broadcasts: 8.5 % more deliveries per second at nice 10 than at 0 (6 of 6 pairs faster),
+ * and httpd's requests during the broadcast faster too (bench/README.md). Returns the
+ * niceness in force. */
+static int lower_priority(push_sender_t *sd, int by)
+{
+    int base, want;
+    errno = 0;
+    base = getpriority(PRIO_PROCESS, 0);
+    if (base == -1 && errno != 0)
+        base = 0;
+    want = base + by > 19 ? 19 : base + by;
+    if (want != base && setpriority(PRIO_PROCESS, 0, want) != 0) {
+        SLOG(sd, APLOG_WARNING, "PUSH0617", "sender: cannot lower its priority to nice %d (%s); it "
+             "runs at httpd's nice %d", want, strerror(errno), base);
+        return base;
+    }
+    return want;
+}
+
 void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
 {
     push_sender_t *sd = apr_pcalloc(p, sizeof(*sd));
@@ -477,8 +507,9 @@ void push_sender_main(apr_pool_t *p, const push_sender_conf_t *c)
              "every finished stream; providers may close connections every ~1000 requests. "
              "Rebuild mod_push against this libcurl", curl_version_info(CURLVERSION_NOW)->version);
 #endif
-    SLOG(sd, APLOG_NOTICE, "PUSH0605", "sender %s started: %d delivery threads, batch %d, lease %d s",
-         sd->owner, c->threads, c->batch, c->lease);
+    i = lower_priority(sd, c->nice);
+    SLOG(sd, APLOG_NOTICE, "PUSH0605", "sender %s started: %d delivery threads, batch %d, lease %d s, "
+         "nice %d", sd->owner, c->threads, c->batch, c->lease, i);
 
     threads = apr_pcalloc(p, sizeof(*threads) * nthreads);
     start_thread(sd, &threads[0], push_expand_thread);
