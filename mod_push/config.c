@@ -27,6 +27,7 @@ void *push_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->token_lifetime = PUSH_UNSET;
     c->sender = apr_pcalloc(p, sizeof(*c->sender));
     c->sender->enabled = PUSH_UNSET;
+    c->sender->nice = PUSH_UNSET;   /* 0 is a value */
     (void)s;
     return c;
 }
@@ -422,8 +423,8 @@ static const char *set_sender(cmd_parms *cmd, void *dv, int on)
 }
 
 /* PushSenderThreads, PushSenderBatch, PushSenderLease, PushSenderMaxAttempts,
- * PushSenderChunk, PushSenderTimeout, PushSenderWatchdog: the field and its range are in
- * the table below. */
+ * PushSenderChunk, PushSenderTimeout, PushSenderWatchdog, PushSenderNice: the field and
+ * its range are in the table below. */
 typedef struct { const char *name; long min, max; apr_size_t offset; } sender_int_t;
 static const sender_int_t sender_ints[] = {
     {"PushSenderThreads", 1, 64, APR_OFFSETOF(push_sender_conf_t, threads)},
@@ -433,6 +434,7 @@ static const sender_int_t sender_ints[] = {
     {"PushSenderChunk", 10, 100000, APR_OFFSETOF(push_sender_conf_t, chunk)},
     {"PushSenderTimeout", 1, 600, APR_OFFSETOF(push_sender_conf_t, timeout_ms)},
     {"PushSenderWatchdog", 5, 3600, APR_OFFSETOF(push_sender_conf_t, watchdog)},
+    {"PushSenderNice", 0, 19, APR_OFFSETOF(push_sender_conf_t, nice)},   /* unset: PUSH_UNSET */
     {NULL, 0, 0, 0}};
 
 static const char *set_sender_int(cmd_parms *cmd, void *dv, const char *arg)
@@ -456,21 +458,6 @@ static const char *set_sender_int(cmd_parms *cmd, void *dv, const char *arg)
         return NULL;
     }
     return "mod_push: unknown sender directive";
-}
-
-/* PushSenderNice: 0 is a value here, not "unset", so it has a setter of its own */
-static const char *set_sender_nice(cmd_parms *cmd, void *dv, const char *arg)
-{
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    long n;
-    (void)dv;
-    if (err)
-        return err;
-    if ((err = set_nonneg_int(cmd, arg, 19, &n)))
-        return err;
-    sender_conf(cmd)->nice = (int)n;
-    sender_conf(cmd)->nice_set = 1;
-    return NULL;
 }
 
 static const char *set_sender_backoff(cmd_parms *cmd, void *dv, const char *base, const char *cap)
@@ -715,7 +702,7 @@ const command_rec push_cmds[] = {
     AP_INIT_TAKE1("PushSenderWatchdog", set_sender_int, NULL, RSRC_CONF,
                   "seconds without a heartbeat before the sender is killed and forked again "
                   "(5-3600, default 60)"),
-    AP_INIT_TAKE1("PushSenderNice", set_sender_nice, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("PushSenderNice", set_sender_int, NULL, RSRC_CONF,
                   "nice levels the sender runs below httpd's own priority (0-19, default 10)"),
     AP_INIT_TAKE2("PushSenderBackoff", set_sender_backoff, NULL, RSRC_CONF,
                   "retry backoff: BASE_MS CAP_MS (default 1000 3600000)"),

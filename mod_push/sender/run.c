@@ -47,10 +47,8 @@ void push_sender_conf_defaults(push_sender_conf_t *c)
         c->timeout_ms = 30000;
     if (c->watchdog <= 0)
         c->watchdog = 60;
-    if (!c->nice_set) {
+    if (c->nice < 0)
         c->nice = 10;
-        c->nice_set = 1;
-    }
     if (c->retention == 0)
         c->retention = 7 * 86400;
     if (c->retention_every <= 0)

@@ -35,8 +35,7 @@ typedef struct push_sender_conf {
     int chunk;                /* devices expanded per transaction */
     int timeout_ms;           /* one provider request, end to end */
     int watchdog;             /* PushSenderWatchdog: seconds without a heartbeat before SIGKILL */
-    int nice;                 /* PushSenderNice: nice levels below httpd's own (0-19) */
-    int nice_set;             /* PushSenderNice was given (0 is a value) */
+    int nice;                 /* PushSenderNice: nice levels below httpd's own (0-19; -1 unset) */
     int retention;            /* PushRetention AGE, seconds; -1: keep everything; 0: unset (7 days) */
     int retention_every;      /* PushRetention ... EVERY, seconds between sweeps (default 60) */
     const char *endpoint[PUSH_EP__COUNT];
