@@ -4,6 +4,7 @@
 #include "apr_uri.h"
 #include "apr_strings.h"
 #include "http_core.h"
+#include "ap_listen.h"
 #include "log.h"
 #include "apr_dbd.h"
 #include "mod_dbd.h"
@@ -238,6 +239,67 @@ const char *push_conf_navixy_platform(const request_rec *r, const char *applicat
 
 /* --- directive handlers --------------------------------------------------------- */
 
+/* The servers (virtual hosts) each application is mounted in, in configuration order:
+ * what the sender names as the server a Rocket.Chat app asks (push_conf_app_public_url).
+ * app id -> apr_array_header_t of server_rec *, in pconf; forgotten with it. */
+static apr_hash_t *app_servers;
+
+static apr_status_t forget_app_servers(void *unused)
+{
+    (void)unused;
+    app_servers = NULL;
+    return APR_SUCCESS;
+}
+
+static void note_app_server(cmd_parms *cmd, const char *app_id)
+{
+    apr_array_header_t *list;
+    if (!app_servers) {
+        app_servers = apr_hash_make(cmd->pool);
+        apr_pool_cleanup_register(cmd->pool, NULL, forget_app_servers, apr_pool_cleanup_null);
+    }
+    list = apr_hash_get(app_servers, app_id, APR_HASH_KEY_STRING);
+    if (!list) {
+        list = apr_array_make(cmd->pool, 1, sizeof(server_rec *));
+        apr_hash_set(app_servers, app_id, APR_HASH_KEY_STRING, list);
+    }
+    for (int i = 0; i < list->nelts; i++)
+        if (APR_ARRAY_IDX(list, i, server_rec *) == cmd->server)
+            return;
+    APR_ARRAY_PUSH(list, server_rec *) = cmd->server;
+}
+
+const char *push_conf_app_public_url(apr_pool_t *p, const char *app_id)
+{
+    apr_array_header_t *list = app_servers ? apr_hash_get(app_servers, app_id, APR_HASH_KEY_STRING) : NULL;
+    const server_rec *s;
+    const char *scheme, *host;
+    apr_port_t port;
+    if (!list || !list->nelts)
+        return NULL;
+    for (int i = 0; i < list->nelts; i++) {
+        s = APR_ARRAY_IDX(list, i, server_rec *);
+        if (push_srv_conf(s)->public_url)
+            return apr_pstrcat(p, push_srv_conf(s)->public_url, "/", NULL);
+    }
+    /* as push_public_url without a request: the server's name and port, else the port of
+     * its <VirtualHost> address or of the first Listen; https when ServerName says so or
+     * the port is 443 (other TLS ports need PushPublicURL) */
+    s = APR_ARRAY_IDX(list, 0, server_rec *);
+    port = s->port;
+    if (!port && s->addrs && s->addrs->host_port)
+        port = s->addrs->host_port;
+    if (!port && ap_listeners && ap_listeners->bind_addr)
+        port = ap_listeners->bind_addr->port;
+    scheme = s->server_scheme ? s->server_scheme : port == 443 ? "https" : "http";
+    host = s->server_hostname ? s->server_hostname : "localhost";
+    if (strchr(host, ':') && host[0] != '[')
+        host = apr_pstrcat(p, "[", host, "]", NULL);   /* an IPv6 literal */
+    if (!port || (port == 80 && strcmp(scheme, "http") == 0) || (port == 443 && strcmp(scheme, "https") == 0))
+        return apr_pstrcat(p, scheme, "://", host, "/", NULL);
+    return apr_psprintf(p, "%s://%s:%u/", scheme, host, (unsigned)port);
+}
+
 static const char *set_application(cmd_parms *cmd, void *dv, const char *arg)
 {
     push_dir_conf_t *c = dv;
@@ -245,6 +307,7 @@ static const char *set_application(cmd_parms *cmd, void *dv, const char *arg)
         return apr_psprintf(cmd->pool, "%s: '%s' is not an application id "
                             "(1 to %d of A-Z a-z 0-9 . _ -)", cmd->cmd->name, arg, PUSH_MAX_ID);
     c->app_id = arg;
+    note_app_server(cmd, arg);
     return NULL;
 }
 

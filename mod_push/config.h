@@ -97,5 +97,10 @@ typedef struct {
 /* The applications PushApplication names (push_conf_app_t *), or NULL before the check. */
 const apr_array_header_t *push_conf_apps(void);
 push_conf_app_t *push_conf_app_find(const char *app_id);
+/* The URL (with a trailing '/') of the server an application is mounted in (PushApplication):
+ * the first such server's PushPublicURL, else its scheme, ServerName and port; NULL when
+ * no PushApplication names it. What Rocket.Chat's pushes name as their host when the
+ * application sets none (pushctl app set APP id-only ... HOST). */
+const char *push_conf_app_public_url(apr_pool_t *p, const char *app_id);
 
 #endif

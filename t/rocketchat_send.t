@@ -100,6 +100,10 @@ is_deeply [@$n{qw(from badge sound priority title text userId)}], ['push', 2, 'd
 is_deeply [@{ $n->{payload} }{qw(messageId notificationType rid senderName type name)}],
    [$mid, 'message', 'iu7jtPAhvEeAS5tNq', 'rodriq', 'c', 'vb'], 'notification payload';
 like $n->{payload}{host}, qr{^http://}, 'payload host: this server';
+# Rocket.Chat's apps open the room only for a push whose host they know: with no host set
+# for the application, the push names the same server push.get does
+is(JSON::PP->new->decode($a->{json}{ejson} // '{}')->{host}, $n->{payload}{host},
+   'the push\'s ejson names that host too');
 like $n->{notId}, qr/^\d+$/, 'notId: a number';
 is $n->{apn}{category}, 'MESSAGE', 'apn category';
 is $n->{gcm}{style}, 'inbox', 'gcm style';

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "core/metrics.h"
 #include "sender/egress.h"
 
@@ -198,14 +199,18 @@ static push_msg_t *message(worker_t *w, apr_pool_t *p, push_req_t *j)
         if (m->body)
             apr_pool_cleanup_register(mp, m->body, (apr_status_t (*)(void *))json_object_put,
                                       apr_pool_cleanup_null);
+        /* the host Rocket.Chat's apps match a push against: the application's own
+         * (pushctl), else the server it is mounted in, as push.get names it */
+        const char *host = PQgetisnull(res, 0, 4) ? push_conf_app_public_url(mp, j->app)
+                                                  : apr_pstrdup(mp, PQgetvalue(res, 0, 4));
         if (PQgetvalue(res, 0, 3)[0] == 't') {
             push_private_t *v = apr_pcalloc(mp, sizeof(*v));
             v->id = apr_pstrdup(mp, j->msg);
-            v->host = PQgetisnull(res, 0, 4) ? NULL : apr_pstrdup(mp, PQgetvalue(res, 0, 4));
+            v->host = host;
             m->priv = v;
         }
         m->rc.id = apr_pstrdup(mp, j->msg);
-        m->rc.host = PQgetisnull(res, 0, 4) ? NULL : apr_pstrdup(mp, PQgetvalue(res, 0, 4));
+        m->rc.host = host;
         m->rc.private_mode = m->priv != NULL;
         if (m->body) {
             json_object *s, *a, *v;
