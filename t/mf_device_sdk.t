@@ -148,6 +148,31 @@ mf(POST => "/apps/$app/devices", $admin, {deviceId => $backend_dev, token => "t-
 mf_err(sdk(GET => "/apps/$app/devices/$backend_dev", $dev_token), 404, 'FPWSE0001E',
        'a device a backend registered is not a device client\'s');
 is mf(GET => "/apps/$app/devices/$theirs", $admin)->code, 200, 'a backend token still reaches every device';
+# a token is one device's, and registering it elsewhere removes the device that held it:
+# a device client may do that only to a device it registered itself
+my $their_wns = "https://db5.notify.windows.com/?token=t-$theirs";
+my $mine2 = 'win-mine2-' . random_hex(6);
+mf_err(sdk(POST => "/apps/$app/devices", $dev_token, qq({"deviceId":"$mine2","token":"$their_wns","platform":"W"})), 409,
+       'FPWSE0002E', "registering another client's token under a new deviceId: 409");
+mf_err(sdk(POST => "/apps/$app/devices", $dev_token, qq({"deviceId":"$mine2","token":"t-$backend_dev","platform":"G"})), 409,
+       'FPWSE0002E', "registering a backend device's token: 409");
+mf_err(sdk(PUT => "/apps/$app/devices/$dev", $dev_token, qq({"token":"$their_wns"})), 409, 'FPWSE0002E',
+       "giving its own device another client's token: 409");
+is psql("SELECT count(*) FROM push_device WHERE app_id = '$app' AND device_id IN ('$theirs', '$backend_dev')"), 2,
+   '... both devices are still there';
+is psql("SELECT count(*) FROM push_subscription WHERE app_id = '$app' AND device_id = '$theirs'"), 1,
+   '... with their subscriptions';
+my $mine_tok = "https://db5.notify.windows.com/?token=t-$mine2";
+is sdk(POST => "/apps/$app/devices", $dev_token, qq({"deviceId":"$mine2","token":"$mine_tok","platform":"W"}))->code, 201,
+   'a second device of its own';
+my $mine3 = 'win-mine3-' . random_hex(6);
+is sdk(POST => "/apps/$app/devices", $dev_token, qq({"deviceId":"$mine3","token":"$mine_tok","platform":"W"}))->code, 201,
+   'its own token under a new deviceId (a reinstall): 201';
+is psql("SELECT count(*) FROM push_device WHERE app_id = '$app' AND device_id = '$mine2'"), 0,
+   '... the device that held it goes, as before';
+is mf(POST => "/apps/$app/devices", $admin, {deviceId => "b2-$backend_dev", token => "t-$backend_dev", platform => 'G'})->code,
+   201, 'a backend may still move a token';
+sdk(DELETE => "/apps/$app/devices/$mine3", $dev_token);
 $res = sdk(POST => "/apps/$app/devices", $dev_token, qq({"deviceId":"$dev","token":"$wns2","platform":"W","userId":"alice"}));
 is $res->code, 403, 'a device client cannot name the userId';
 like $res->header('WWW-Authenticate') // '', qr/insufficient_scope", scope="devices.write push.application.\Q$app\E"/,

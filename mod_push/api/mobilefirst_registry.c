@@ -38,6 +38,25 @@ static int own_device(mf_req_t *q, const char *device_id)
     return mf_store_error(q, rv), 0;
 }
 
+/* 1 when q may give device_id the token; else 0 after answering. A token is one device's:
+ * registering it moves it from the device that held it, which then goes. A backend may do
+ * that; a device client only to a device it registered itself, so that an app cannot
+ * remove another installation's, a backend's or another dialect's registration by
+ * naming its token (409, as for a deviceId taken). */
+static int own_token(mf_req_t *q, const char *platform, const char *token, const char *device_id)
+{
+    const char *owner = NULL;
+    push_status_t rv;
+    if (!q->device_client || !platform || !token)
+        return 1;
+    rv = push_store_mf_token_owner(q->db, q->app_id, platform, token, device_id, &owner);
+    if (rv == PUSH_NOTFOUND || (rv == PUSH_OK && strcmp(owner, q->device_client) == 0))
+        return 1;
+    if (rv == PUSH_OK)
+        return mf_error(q, HTTP_CONFLICT, PUSH_MSG_ALREADY_EXISTS, "token"), 0;
+    return mf_store_error(q, rv), 0;
+}
+
 /* --- JSON shapes -------------------------------------------------------------------------- */
 
 static json_object *device_json(mf_req_t *q, const push_mf_device_t *d, int full)
@@ -417,6 +436,8 @@ int mf_device_register(mf_req_t *q)
             return mf_error(q, HTTP_CONFLICT, PUSH_MSG_ALREADY_EXISTS, dev.device_id);
         if (rv != PUSH_OK && rv != PUSH_NOTFOUND)
             return mf_store_error(q, rv);
+        if (!own_token(q, dev.platform, dev.token, dev.device_id))
+            return OK;
     }
     rv = push_store_mf_register(q->db, &dev, phone, &stored);
     if (rv == PUSH_OK && q->device_client)
@@ -485,6 +506,8 @@ int mf_device_update(mf_req_t *q)
             return OK;
         if (!push_valid_device_token(stored_platform ? stored_platform : "sms", token, strlen(token)))
             return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "token");
+        if (!own_token(q, stored_platform, token, q->id))
+            return OK;
     }
     rv = push_store_mf_device_update(q->db, q->app_id, q->id, token, set_user, user, set_phone, phone,
                                      agent, &d);

@@ -182,6 +182,17 @@ push_status_t push_store_mf_device_owner(push_db_t *db, const char *app_id, cons
     return rv;
 }
 
+push_status_t push_store_mf_token_owner(push_db_t *db, const char *app_id, const char *platform,
+                                        const char *token, const char *device_id, const char **client_id)
+{
+    const char *args[] = {app_id, platform, token, device_id};
+    apr_dbd_row_t *row;
+    push_status_t rv = first_row(db, PUSH_ST_MF_TOKEN_OWNER, 4, args, &row);
+    if (rv == PUSH_OK)
+        *client_id = push_db_col(db, row, 0);
+    return rv;
+}
+
 push_status_t push_store_mf_device_claim(push_db_t *db, const char *app_id, const char *device_id,
                                          const char *client_id)
 {

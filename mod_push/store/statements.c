@@ -54,6 +54,9 @@ const push_statement_t push_statements[] = {
     /* the OAuth client a push.mobileclient token registered the device with ('' for none) */
     {PUSH_ST_MF_OWNER,
      "SELECT coalesce(extra->>'mfClient', '') FROM push_device WHERE app_id = %s AND device_id = %s"},
+    {PUSH_ST_MF_TOKEN_OWNER,
+     "SELECT coalesce(extra->>'mfClient', '') FROM push_device WHERE app_id = %s AND platform = %s "
+     "AND token = %s AND device_id <> %s AND invalid_since IS NULL LIMIT 1"},
     {PUSH_ST_MF_CLAIM,
      "UPDATE push_device SET extra = extra || jsonb_build_object('mfClient', %s::text) "
      "WHERE app_id = %s AND device_id = %s"},

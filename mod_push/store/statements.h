@@ -26,6 +26,7 @@
 #define PUSH_ST_DEVICE_REMOVE   "push_device_remove"
 #define PUSH_ST_MF_OWNER        "push_device_owner_mf"
 #define PUSH_ST_MF_CLAIM        "push_device_claim_mf"
+#define PUSH_ST_MF_TOKEN_OWNER  "push_device_token_owner_mf"
 #define PUSH_ST_TAG_CREATE      "push_tag_create"
 #define PUSH_ST_TAG_GET         "push_tag_get"
 #define PUSH_ST_TAG_UPDATE      "push_tag_update"

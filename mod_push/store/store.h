@@ -109,6 +109,11 @@ push_status_t push_store_mf_device_update(push_db_t *db, const char *app_id, con
  * PUSH_NOTFOUND when there is no such device. */
 push_status_t push_store_mf_device_owner(push_db_t *db, const char *app_id, const char *device_id,
                                          const char **client_id);
+/* The OAuth client ("" for none) of another live device of the application holding token
+ * on platform (the one a registration of device_id would take it from); PUSH_NOTFOUND when
+ * no other device holds it. */
+push_status_t push_store_mf_token_owner(push_db_t *db, const char *app_id, const char *platform,
+                                        const char *token, const char *device_id, const char **client_id);
 /* Marks the device as registered by that client. */
 push_status_t push_store_mf_device_claim(push_db_t *db, const char *app_id, const char *device_id,
                                          const char *client_id);
