@@ -217,6 +217,35 @@ mf_err(mf(POST => "/apps/$app/messages", $token, {message => {alert => 'x'}, cat
 mf_err(mf(POST => "/apps/$app/messages", $token, {message => {alert => 'x'}, colour => 'red'}),
        400, 'FPWSE0006E', 'an unknown property');
 mf_err(mf(POST => "/apps/$app/messages", $token, {message => {alert => 5}}), 400, 'FPWSE0005E', 'alert not a string');
+# what no device could ever get is refused before it is accepted, naming the field
+sub refused {
+    my ($body, $field, $name) = @_;
+    my $res = mf(POST => "/apps/$app/messages", $token, $body);
+    my $b = json_body($res);
+    ok $res->code == 400 && $b && $b->{code} eq 'FPWSE0005E' && ($b->{message} // '') =~ /\Q$field\E/,
+       "$name: 400 FPWSE0005E naming $field" or diag $res->as_string;
+}
+refused({message => {alert => 'x'}, settings => {apns => {locArgs => [1, 2]}}}, 'settings.apns.locArgs',
+        'locArgs not strings');
+refused({message => {alert => 'x'}, settings => {apns => {titleLocArgs => 'x'}}}, 'settings.apns.titleLocArgs',
+        'titleLocArgs not an array');
+refused({message => {alert => 'x'}, settings => {apns => {title => 7}}}, 'settings.apns.title', 'a number for a title');
+refused({message => {alert => 'x'}, settings => {apns => {badge => -1}}}, 'settings.apns.badge', 'a negative badge');
+refused({message => {alert => 'x'}, settings => {gcm => {payload => {from => 'x'}}}}, 'settings.gcm.payload',
+        "a data key FCM reserves");
+refused({message => {alert => 'x'}, settings => {gcm => {visibility => 'loud'}}}, 'settings.gcm.visibility',
+        'an unknown visibility');
+refused({message => {}}, 'message.alert', 'an empty message');
+refused({message => {alert => undef}}, 'message.alert', 'a null alert and nothing else');
+refused({message => {alert => ''}, settings => {gcm => {sound => 'x'}}}, 'message.alert', 'nothing any platform shows');
+is psql("SELECT count(*) FROM push_message WHERE app_id = '$app' AND body->'settings' ? 'apns' "
+        . "AND body->'settings'->'apns' ? 'locArgs'"), 0, 'none of them was stored';
+is mf(POST => "/apps/$app/messages", $token, {message => {}, settings => {apns => {type => 'SILENT'}}})->code, 202,
+   'a SILENT push needs no text';
+is mf(POST => "/apps/$app/messages", $token, {message => {}, settings => {gcm => {payload => {k => 'v'}}}})->code, 202,
+   'nor an FCM data message';
+is mf(POST => "/apps/$app/messages", $token, {message => {}, settings => {apns => {title => 'T'}}})->code, 202,
+   'nor one with a title';
 mf_err(mf(POST => "/apps/$app/messages", $token, '{"message":'), 400, 'FPWSE0004E', 'broken JSON');
 mf_err(mf(GET => "/apps/$app/messages/00000000-0000-0000-0000-000000000000", $token), 404, 'FPWSE0001E',
        'an unknown message');

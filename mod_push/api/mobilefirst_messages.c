@@ -10,6 +10,7 @@
 #include "config.h"
 #include "core/messages.h"
 #include "core/metrics.h"
+#include "sender/payload.h"
 #include "http_util.h"
 #include "log.h"
 #include "store/store.h"
@@ -34,6 +35,8 @@ static int check(mf_req_t *q, json_object *body, const char *prefix, json_object
     int unknown;
     const char *bad = push_message_check(q->r->pool, body, apr_time_now(), push_conf_max_schedule(q->r),
                                          &rec, &unknown);
+    if (!bad && (bad = push_payload_problem(q->r->pool, body)))
+        json_object_put(rec);
     if (bad) {
         mf_error(q, HTTP_BAD_REQUEST, unknown ? PUSH_MSG_UNKNOWN_PROPERTY : PUSH_MSG_PROPERTY_INVALID,
                  prefix ? apr_pstrcat(q->r->pool, prefix, bad, NULL) : bad);

@@ -9,12 +9,28 @@
 typedef struct {
     apr_pool_t *p;
     const char *error;
+    const char *field;  /* the field of the first problem when it is one field's value */
+    int empty;          /* the first problem is that there is nothing to show */
 } reader_t;
 
 static void fail(reader_t *r, const char *error)
 {
     if (!r->error)
         r->error = error;
+}
+
+/* A problem with the value of one field, named for the message API's 400. */
+static void bad(reader_t *r, const char *name, const char *error)
+{
+    if (!r->field)
+        r->field = name;
+    fail(r, error);
+}
+
+static void nothing_to_show(reader_t *r, const char *error)
+{
+    r->empty = 1;
+    fail(r, error);
 }
 
 static const char *field(reader_t *r, const char *where, const char *key)
@@ -36,7 +52,8 @@ static json_object *typed(reader_t *r, json_object *obj, const char *where, cons
 {
     json_object *v = member(obj, key);
     if (v && !json_object_is_type(v, type)) {
-        fail(r, apr_psprintf(r->p, "%s is not %s", field(r, where, key), what));
+        const char *name = field(r, where, key);
+        bad(r, name, apr_psprintf(r->p, "%s is not %s", name, what));
         return NULL;
     }
     return v;
@@ -64,7 +81,8 @@ static int count_of(reader_t *r, json_object *obj, const char *where, const char
         return 0;
     *n = json_object_get_int64(v);
     if (*n < 0) {
-        fail(r, apr_psprintf(r->p, "%s is negative", field(r, where, key)));
+        const char *name = field(r, where, key);
+        bad(r, name, apr_psprintf(r->p, "%s is negative", name));
         return 0;
     }
     return 1;
@@ -78,7 +96,8 @@ static json_object *strings_of(reader_t *r, json_object *obj, const char *where,
     size_t n = v ? json_object_array_length(v) : 0;
     for (size_t i = 0; i < n; i++)
         if (!json_object_is_type(json_object_array_get_idx(v, i), json_type_string)) {
-            fail(r, apr_psprintf(r->p, "%s is not an array of strings", field(r, where, key)));
+            const char *name = field(r, where, key);
+            bad(r, name, apr_psprintf(r->p, "%s is not an array of strings", name));
             return NULL;
         }
     return v;
@@ -136,7 +155,7 @@ static void read_common(reader_t *r, json_object *msg, common_t *c)
     c->normal = prio && !strcmp(prio, "normal");
     c->high = prio && !strcmp(prio, "high");
     if (prio && !c->normal && !c->high)
-        fail(r, apr_psprintf(r->p, "priority is \"%s\", not \"high\" or \"normal\"", prio));
+        bad(r, "priority", apr_psprintf(r->p, "priority is \"%s\", not \"high\" or \"normal\"", prio));
 }
 
 static int not_object(json_object *msg, const char **error)
@@ -158,7 +177,7 @@ static int apns_type(reader_t *r, json_object *apns)
         return APNS_MIXED;
     if (!strcasecmp(t, "SILENT"))
         return APNS_SILENT;
-    fail(r, apr_psprintf(r->p, "settings.apns.type is \"%s\", not DEFAULT, MIXED or SILENT", t));
+    bad(r, "settings.apns.type", apr_psprintf(r->p, "settings.apns.type is \"%s\", not DEFAULT, MIXED or SILENT", t));
     return APNS_DEFAULT;
 }
 
@@ -210,11 +229,10 @@ const char *push_private_ejson(apr_pool_t *p, const push_private_t *priv)
     return text;
 }
 
-int push_apns_map(apr_pool_t *p, json_object *msg, const char *topic, apr_int64_t expires_at,
-                  const push_private_t *priv, push_apns_request_t *out, const char **error)
+static int apns_map(reader_t *r, apr_pool_t *p, json_object *msg, const char *topic, apr_int64_t expires_at,
+                    const push_private_t *priv, push_apns_request_t *out, const char **error)
 {
     static const char w[] = "settings.apns";
-    reader_t r = {p, NULL};
     common_t c;
     json_object *apns, *root, *aps, *alert = NULL;
     const char *attachment, *body;
@@ -224,13 +242,13 @@ int push_apns_map(apr_pool_t *p, json_object *msg, const char *topic, apr_int64_
 
     if (not_object(msg, error))
         return 0;
-    read_common(&r, msg, &c);
-    apns = obj_of(&r, obj_of(&r, msg, "", "settings"), "settings", "apns");
-    type = apns_type(&r, apns);
-    attachment = str_of(&r, apns, w, "attachmentUrl");
-    has_badge = count_of(&r, apns, w, "badge", &badge);
+    read_common(r, msg, &c);
+    apns = obj_of(r, obj_of(r, msg, "", "settings"), "settings", "apns");
+    type = apns_type(r, apns);
+    attachment = str_of(r, apns, w, "attachmentUrl");
+    has_badge = count_of(r, apns, w, "badge", &badge);
     if (c.collapse && strlen(c.collapse) > PUSH_APNS_MAX_COLLAPSE)
-        fail(&r, apr_psprintf(p, "collapseKey is %" APR_SIZE_T_FMT " bytes, longer than the "
+        fail(r, apr_psprintf(p, "collapseKey is %" APR_SIZE_T_FMT " bytes, longer than the "
                               "%d APNs allows", strlen(c.collapse), PUSH_APNS_MAX_COLLAPSE));
 
     root = json_object_new_object();
@@ -245,8 +263,8 @@ int push_apns_map(apr_pool_t *p, json_object *msg, const char *topic, apr_int64_
             alert = json_object_new_object();
             add_str(alert, "body", PUSH_PRIVATE_ALERT);
         }
-        else if (!(alert = apns_alert(&r, &c, apns))) {
-            fail(&r, "the message is empty: no message.alert, settings.apns.title, subtitle "
+        else if (!(alert = apns_alert(r, &c, apns))) {
+            nothing_to_show(r, "the message is empty: no message.alert, settings.apns.title, subtitle "
                      "or locKey");
         }
         if (alert)
@@ -254,10 +272,10 @@ int push_apns_map(apr_pool_t *p, json_object *msg, const char *topic, apr_int64_
         if (!priv) {
             if (has_badge)
                 json_object_object_add(aps, "badge", json_object_new_int64(badge));
-            add_str(aps, "sound", str_of(&r, apns, w, "sound"));
-            add_str(aps, "category", str_of(&r, apns, w, "interactiveCategory"));
+            add_str(aps, "sound", str_of(r, apns, w, "sound"));
+            add_str(aps, "category", str_of(r, apns, w, "interactiveCategory"));
             if (!member(aps, "category"))
-                add_str(aps, "category", str_of(&r, apns, w, "category"));
+                add_str(aps, "category", str_of(r, apns, w, "category"));
         }
         if (type == APNS_MIXED)
             json_object_object_add(aps, "content-available", json_object_new_int(1));
@@ -270,11 +288,11 @@ int push_apns_map(apr_pool_t *p, json_object *msg, const char *topic, apr_int64_
         add_str(root, "ejson", push_private_ejson(p, priv));
     }
     else
-        apns_custom(&r, root, apns, attachment);
+        apns_custom(r, root, apns, attachment);
 
-    if (r.error) {
+    if (r->error) {
         json_object_put(root);
-        *error = r.error;
+        *error = r->error;
         return 0;
     }
     if (!(body = finish(p, root, PUSH_APNS_MAX_PAYLOAD, &len))) {
@@ -291,6 +309,13 @@ int push_apns_map(apr_pool_t *p, json_object *msg, const char *topic, apr_int64_
     out->expiration = expires_at > 0 ? expires_at : 0;
     out->topic = topic;
     return 1;
+}
+
+int push_apns_map(apr_pool_t *p, json_object *msg, const char *topic, apr_int64_t expires_at,
+                  const push_private_t *priv, push_apns_request_t *out, const char **error)
+{
+    reader_t r = {p, NULL, NULL, 0};
+    return apns_map(&r, p, msg, topic, expires_at, priv, out, error);
 }
 
 /* FCM refuses these data keys (its own message fields). */
@@ -319,7 +344,7 @@ static json_object *fcm_data(reader_t *r, json_object *gcm)
         return data;
     json_object_object_foreach(custom, key, val) {
         if (fcm_reserved(key))
-            fail(r, apr_psprintf(r->p, "settings.gcm.payload has the key \"%s\", which FCM "
+            bad(r, "settings.gcm.payload", apr_psprintf(r->p, "settings.gcm.payload has the key \"%s\", which FCM "
                                  "reserves", key));
         else if (json_object_is_type(val, json_type_string))
             add_copy(data, key, val);
@@ -340,7 +365,7 @@ static const char *fcm_visibility(reader_t *r, json_object *gcm)
         return "PRIVATE";
     if (!strcasecmp(v, "secret"))
         return "SECRET";
-    fail(r, apr_psprintf(r->p, "settings.gcm.visibility is \"%s\", not public, private or "
+    bad(r, "settings.gcm.visibility", apr_psprintf(r->p, "settings.gcm.visibility is \"%s\", not public, private or "
                          "secret", v));
     return NULL;
 }
@@ -373,10 +398,9 @@ static json_object *fcm_android(reader_t *r, const common_t *c, json_object *gcm
     return android;
 }
 
-int push_fcm_map(apr_pool_t *p, json_object *msg, const char *token, apr_int64_t ttl_seconds,
-                 const push_private_t *priv, const char **body, const char **error)
+static int fcm_map(reader_t *r, apr_pool_t *p, json_object *msg, const char *token, apr_int64_t ttl_seconds,
+                   const push_private_t *priv, const char **body, const char **error)
 {
-    reader_t r = {p, NULL};
     common_t c;
     json_object *gcm, *root, *m, *data, *android, *note;
     const char *visibility, *sound;
@@ -388,8 +412,8 @@ int push_fcm_map(apr_pool_t *p, json_object *msg, const char *token, apr_int64_t
         *error = "the device token is empty";
         return 0;
     }
-    read_common(&r, msg, &c);
-    gcm = obj_of(&r, obj_of(&r, msg, "", "settings"), "settings", "gcm");
+    read_common(r, msg, &c);
+    gcm = obj_of(r, obj_of(r, msg, "", "settings"), "settings", "gcm");
     root = json_object_new_object();
     m = json_object_new_object();
     json_object_object_add(root, "message", m);
@@ -402,14 +426,14 @@ int push_fcm_map(apr_pool_t *p, json_object *msg, const char *token, apr_int64_t
         add_str(data, "ejson", push_private_ejson(p, priv));
     }
     else {
-        data = fcm_data(&r, gcm);
+        data = fcm_data(r, gcm);
         if (c.alert) {
             note = json_object_new_object();
             add_str(note, "body", c.alert);
             json_object_object_add(m, "notification", note);
         }
         else if (json_object_object_length(data) == 0) {
-            fail(&r, "the message is empty: no message.alert and no settings.gcm.payload");
+            nothing_to_show(r, "the message is empty: no message.alert and no settings.gcm.payload");
         }
     }
     if (json_object_object_length(data) > 0)
@@ -417,9 +441,9 @@ int push_fcm_map(apr_pool_t *p, json_object *msg, const char *token, apr_int64_t
     else
         json_object_put(data);
 
-    android = fcm_android(&r, &c, gcm, ttl_seconds);
-    sound = str_of(&r, gcm, "settings.gcm", "sound");
-    visibility = fcm_visibility(&r, gcm);
+    android = fcm_android(r, &c, gcm, ttl_seconds);
+    sound = str_of(r, gcm, "settings.gcm", "sound");
+    visibility = fcm_visibility(r, gcm);
     if (member(m, "notification") && (sound || visibility)) {
         note = json_object_new_object();
         add_str(note, "sound", sound);
@@ -431,9 +455,9 @@ int push_fcm_map(apr_pool_t *p, json_object *msg, const char *token, apr_int64_t
     else
         json_object_put(android);
 
-    if (r.error) {
+    if (r->error) {
         json_object_put(root);
-        *error = r.error;
+        *error = r->error;
         return 0;
     }
     *body = finish(p, root, 0, &len);
@@ -442,6 +466,13 @@ int push_fcm_map(apr_pool_t *p, json_object *msg, const char *token, apr_int64_t
         return 0;
     }
     return 1;
+}
+
+int push_fcm_map(apr_pool_t *p, json_object *msg, const char *token, apr_int64_t ttl_seconds,
+                 const push_private_t *priv, const char **body, const char **error)
+{
+    reader_t r = {p, NULL, NULL, 0};
+    return fcm_map(&r, p, msg, token, ttl_seconds, priv, body, error);
 }
 
 /* --- Rocket.Chat's shape -------------------------------------------------------------- */
@@ -515,7 +546,7 @@ static void rc_read(reader_t *r, json_object *msg, const common_t *c, const push
 int push_rc_apns_map(apr_pool_t *p, json_object *msg, const char *topic, apr_int64_t expires_at,
                      const push_rc_t *rc, int voip, push_apns_request_t *out, const char **error)
 {
-    reader_t r = {p, NULL};
+    reader_t r = {p, NULL, NULL, 0};
     common_t c;
     rc_note_t n;
     json_object *root, *aps, *alert;
@@ -569,7 +600,7 @@ int push_rc_apns_map(apr_pool_t *p, json_object *msg, const char *topic, apr_int
 int push_rc_fcm_map(apr_pool_t *p, json_object *msg, const char *token, apr_int64_t ttl_seconds,
                     const push_rc_t *rc, const char **body, const char **error)
 {
-    reader_t r = {p, NULL};
+    reader_t r = {p, NULL, NULL, 0};
     common_t c;
     rc_note_t n;
     json_object *root, *m, *note, *data, *android;
@@ -621,4 +652,22 @@ int push_rc_fcm_map(apr_pool_t *p, json_object *msg, const char *token, apr_int6
         return 0;
     }
     return 1;
+}
+
+const char *push_payload_problem(apr_pool_t *p, json_object *msg)
+{
+    reader_t a = {p, NULL, NULL, 0}, f = {p, NULL, NULL, 0};
+    push_apns_request_t req;
+    const char *body, *error;
+    json_object *settings = member(msg, "settings");
+    if (!json_object_is_type(msg, json_type_object))
+        return "message";
+    if (!apns_map(&a, p, msg, "topic", 0, NULL, &req, &error) && a.field)
+        return a.field;
+    if (!fcm_map(&f, p, msg, "token", -1, NULL, &body, &error) && f.field)
+        return f.field;
+    /* a browser's or a Windows device's mapping may still find something to show */
+    if (a.empty && f.empty && !member(settings, "webpush") && !member(settings, "wns"))
+        return "message.alert";
+    return NULL;
 }

@@ -86,6 +86,14 @@ int push_apns_map(apr_pool_t *p, json_object *msg, const char *topic, apr_int64_
 int push_fcm_map(apr_pool_t *p, json_object *msg, const char *token, apr_int64_t ttl_seconds,
                  const push_private_t *priv, const char **body, const char **error);
 
+/* What the message API refuses before it accepts msg, since no device could ever get it:
+ * the first field the mappings above read with a value of the wrong type or one they do
+ * not know ("settings.apns.locArgs", "priority", ...), or "message.alert" when there is
+ * nothing to show on any platform (no text for APNs, nothing for FCM, no settings for
+ * Web Push or WNS, not a SILENT push); NULL when it maps. Limits that depend on the
+ * device (APNs' 4 KiB, the collapse id's 64 bytes) are the sender's. */
+const char *push_payload_problem(apr_pool_t *p, json_object *msg);
+
 /* The "ejson" text of privacy mode for priv. */
 const char *push_private_ejson(apr_pool_t *p, const push_private_t *priv);
 
