@@ -1,6 +1,7 @@
 #include "http_util.h"
 
 #include "apr_strings.h"
+#include "http_core.h"
 #include "http_protocol.h"
 #include "util_filter.h"
 
@@ -63,6 +64,12 @@ void push_read_body_early(request_rec *r)
     char *buf;
     apr_size_t len;
     (void)push_read_body(r, &buf, &len);
+}
+
+apr_off_t push_body_limit(request_rec *r)
+{
+    apr_off_t limit = push_conf_max_body(r), core = ap_get_limit_req_body(r);
+    return core > 0 && core < limit ? core : limit;
 }
 
 static push_body_t read_body(request_rec *r, char **buf, apr_size_t *len)

@@ -27,6 +27,10 @@ void push_http_util_register(void);
  * NUL-terminated. The body is read once: later calls answer what the first one found. */
 push_body_t push_read_body(request_rec *r, char **buf, apr_size_t *len);
 
+/* The most bytes a body may have here: PushMaxBodySize, or LimitRequestBody when smaller
+ * (what PUSH_BODY_TOO_LARGE answers, for the error text). */
+apr_off_t push_body_limit(request_rec *r);
+
 /* Takes the body off the wire now, for a handler that needs the database before it
  * looks at the body: the request's pooled connection then never waits on a slow
  * client. What it finds is answered where the body is used (push_read_*). */

@@ -26,11 +26,12 @@ sub mf_err {
 my $dev = sub { {deviceId => 'd-' . random_hex(6), token => 't-' . random_hex(8), platform => 'A', @_} };
 
 # --- negotiation ----------------------------------------------------------------------------------
-for my $accept ('text/html', 'application/xml', 'application/json;q=0', 'text/*') {
+for my $accept ('text/html', 'application/xml', 'application/json;q=0', 'application/json; Q=0.0', 'text/*') {
     mf_err(mf(GET => "/apps/$app", $token, undef, headers => [Accept => $accept]), 406, 'FPWSE0005E',
            "Accept: $accept is 406");
 }
-for my $accept ('application/json', '*/*', 'application/*', 'text/html, application/json;q=0.5', '') {
+for my $accept ('application/json', '*/*', 'application/*', 'text/html, application/json;q=0.5', '',
+                 'application/json;nq=0', 'application/json;level=1;q=0.8') {
     is mf(GET => "/apps/$app", $token, undef, headers => [Accept => $accept])->code, 200, "Accept: '$accept' is fine";
 }
 for my $type ('text/plain', 'application/x-www-form-urlencoded', 'application/xml') {
@@ -73,7 +74,7 @@ mf_err(mf(POST => $path, $token, '{"deviceId": "x", '), 400, 'FPWSE0004E', 'trun
 mf_err(mf(POST => $path, $token, ''), 400, 'FPWSE0004E', 'an empty body');
 mf_err(mf(POST => $path, $token, qq({"deviceId": "\xff", "token": "t", "platform": "A"})), 400, 'FPWSE0004E',
        'invalid UTF-8');
-mf_err(mf(POST => $path, $token, '{"deviceId": "' . ('x' x 70000) . '"}'), 413, 'FPWSE0004E',
+mf_err(mf(POST => $path, $token, '{"deviceId": "' . ('x' x 70000) . '"}'), 413, 'FPWSE0005E',
        'a body over PushMaxBodySize');
 mf_err(mf(POST => $path, $token, $dev->(deviceId => 'x' x 256)), 400, 'FPWSE0005E', 'a deviceId over 255 bytes');
 mf_err(mf(POST => $path, $token, $dev->(token => 'x' x 4097)), 400, 'FPWSE0005E', 'a token over 4096 bytes');

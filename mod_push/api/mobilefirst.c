@@ -167,7 +167,8 @@ json_object *mf_body_as(mf_req_t *q, json_type type)
     case PUSH_BODY_OK:
         return obj;
     case PUSH_BODY_TOO_LARGE:
-        mf_error(q, HTTP_REQUEST_ENTITY_TOO_LARGE, PUSH_MSG_INVALID_JSON, NULL);
+        mf_error(q, HTTP_REQUEST_ENTITY_TOO_LARGE, PUSH_MSG_BODY_TOO_LARGE,
+                 apr_off_t_toa(q->r->pool, push_body_limit(q->r)));
         return NULL;
     case PUSH_BODY_UNSTORABLE:
         mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, push_body_bad_property(q->r));
@@ -389,12 +390,20 @@ static int accepts_json(request_rec *r)
         return 1;
     copy = apr_pstrdup(r->pool, accept);
     for (range = apr_strtok(copy, ",", &state); range; range = apr_strtok(NULL, ",", &state)) {
-        char *params = strchr(range, ';'), *qv;
+        char *params = strchr(range, ';'), *param, *pstate = NULL;
+        int refused = 0;
         if (params)
             *params++ = '\0';
         apr_collapse_spaces(range, range);
         ap_str_tolower(range);
-        if (params && (qv = strstr(params, "q=")) != NULL && atof(qv + 2) <= 0.0)
+        /* the weight is the parameter named q (RFC 9110 12.4.2), not any "q=" in the text */
+        for (param = params ? apr_strtok(params, ";", &pstate) : NULL; param;
+             param = apr_strtok(NULL, ";", &pstate)) {
+            apr_collapse_spaces(param, param);
+            if ((param[0] == 'q' || param[0] == 'Q') && param[1] == '=')
+                refused = atof(param + 2) <= 0.0;
+        }
+        if (refused)
             continue;
         if (!strcmp(range, "*/*") || !strcmp(range, "application/*") ||
             !strcmp(range, "application/json"))

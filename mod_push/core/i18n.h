@@ -35,6 +35,7 @@ typedef enum {
     PUSH_MSG_BAD_FILTER,          /* 0005, why */
     PUSH_MSG_NOT_ACCEPTABLE,      /* 0005 (406 has no code of its own) */
     PUSH_MSG_UNSUPPORTED_MEDIA,   /* 0005, the media type expected */
+    PUSH_MSG_BODY_TOO_LARGE,      /* 0005, the most bytes a body may have */
     PUSH_MSG_METHOD_NOT_ALLOWED,  /* 0005 */
     PUSH_MSG_USER_ID_TOO_LONG,    /* 0005 */
     PUSH_MSG_CERT_INVALID,        /* 0005, why */

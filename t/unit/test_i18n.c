@@ -123,7 +123,7 @@ static void codes(void)
         { PUSH_MSG_METHOD_NOT_ALLOWED, "FPWSE0005E" },   { PUSH_MSG_USER_ID_TOO_LONG, "FPWSE0005E" },
         { PUSH_MSG_CERT_INVALID, "FPWSE0005E" },       { PUSH_MSG_URL_REFUSED, "FPWSE0005E" },
         { PUSH_MSG_WEBHOOK_LIMIT, "FPWSE0005E" },        { PUSH_MSG_HOST_REFUSED, "FPWSE0005E" },
-        { PUSH_MSG_QUOTA, "FPWSE0429E" },
+        { PUSH_MSG_QUOTA, "FPWSE0429E" },                { PUSH_MSG_BODY_TOO_LARGE, "FPWSE0005E" },
     };
     int ok = (int)(sizeof(want) / sizeof(want[0])) == PUSH_MSG__COUNT;
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
