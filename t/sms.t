@@ -74,7 +74,14 @@ apns_app($token, $app);
 # --- settings: the gateway is the tenant's, so the egress guard looks at it -------------------
 my $res = put_sms();
 is $res->code, 200, 'PUT smsConf: the mock gateway (allowed by PushEgressAllow)' or diag $res->as_string;
-is_deeply json_body(mf(GET => "/apps/$app/settings/smsConf", $token)), sms_conf(), 'GET answers what was stored';
+# the values are the gateway's account and password: sealed, shown by name only
+my $shown = sms_conf();
+$shown->{parameters} = [map { {name => $_->{name}, encode => $_->{encode}} } @{ $shown->{parameters} }];
+is_deeply json_body($res), $shown, 'the PUT answers the parameters without their values';
+is_deeply json_body(mf(GET => "/apps/$app/settings/smsConf", $token)), $shown, 'and so does GET';
+is psql("SELECT count(*) FROM push_credential WHERE app_id = '$app' AND provider = 'sms' "
+        . "AND (config::text LIKE '%p&ss=w+rd%' OR config::text LIKE '%tenant-1%')"), 0,
+   'the values are not in the stored settings in the clear';
 for my $host ('10.1.2.3', '169.254.169.254', 'localhost', 'gw.localhost', '2130706433', '0x7f.1', '[::1]',
               '[::ffff:127.0.0.1]', '192.168.1.1') {
     mf_err(put_sms(host => $host, port => 80), 400, 'FPWSE0005E', "an internal host ($host) is refused",

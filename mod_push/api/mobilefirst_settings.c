@@ -201,7 +201,6 @@ static int parse_sms(mf_req_t *q, json_object *body, json_object *config, const 
                                         "https", NULL};
     json_object *port = NULL, *params = NULL, *https = NULL;
     const char *method = NULL, *url, *why = NULL;
-    (void)secret;
     if (!mf_known_properties(q, body, props) || !copy_string(q, body, config, "name", 255, 1, NULL) ||
         !copy_string(q, body, config, "host", 255, 1, NULL) ||
         !copy_string(q, body, config, "programName", 1024, 0, NULL) ||
@@ -224,10 +223,23 @@ static int parse_sms(mf_req_t *q, json_object *body, json_object *config, const 
     if (json_object_object_get_ex(body, "parameters", &params) && params) {
         if (!json_object_is_type(params, json_type_array))
             return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "parameters"), 0;
-        for (size_t i = 0; i < json_object_array_length(params); i++)
-            if (!sms_parameter_ok(json_object_array_get_idx(params, i)))
+        json_object *shown = json_object_new_array();
+        json_object_object_add(config, "parameters", shown);
+        for (size_t i = 0; i < json_object_array_length(params); i++) {
+            json_object *one = json_object_array_get_idx(params, i), *part, *v;
+            if (!sms_parameter_ok(one))
                 return mf_error(q, HTTP_BAD_REQUEST, PUSH_MSG_PROPERTY_INVALID, "parameters"), 0;
-        json_object_object_add(config, "parameters", json_object_get(params));
+            /* the values are where a gateway's account and password go: sealed with the
+             * rest of the secrets, shown by name only */
+            part = json_object_new_object();
+            json_object_array_add(shown, part);
+            if (json_object_object_get_ex(one, "name", &v))
+                json_object_object_add(part, "name", json_object_get(v));
+            if (json_object_object_get_ex(one, "encode", &v))
+                json_object_object_add(part, "encode", json_object_get(v));
+        }
+        if (json_object_array_length(params) > 0)
+            *secret = json_object_to_json_string_ext(params, JSON_C_TO_STRING_PLAIN);
     }
     /* the gateway is the tenant's: never an internal address (the sender checks the
      * address it connects to as well) */

@@ -80,8 +80,9 @@ struct push_provider {
     /* Turns the answer into rq->out and rq->provider_id; status 0 when there was none
      * (rc says why). */
     void (*classify)(push_sender_t *sd, apr_pool_t *p, push_req_t *rq, long status, CURLcode rc);
-    /* 1: its settings have no sealed part (the SMS gateway's); cred_open is called with
-     * cr->secret NULL. 0 (the default of a table that leaves it out): no secret, no sends. */
+    /* 1: its settings may have no sealed part (an SMS gateway without parameters); cred_open
+     * is then called with cr->secret NULL. 0 (the default of a table that leaves it out): no
+     * secret, no sends. */
     int secretless;
 };
 

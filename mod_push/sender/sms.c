@@ -124,7 +124,7 @@ static const char *sms_cred_open(push_sender_t *sd, push_cred_t *cr)
 {
     sms_cred_t *s = apr_pcalloc(cr->pool, sizeof(*s));
     const char *why = NULL, *problem, *method = str_at(cr->config, "method"), *err = NULL;
-    json_object *params = NULL;
+    json_object *params = NULL, *sealed = NULL;
     CURL *easy;
 
     cr->state = s;
@@ -137,11 +137,25 @@ static const char *sms_cred_open(push_sender_t *sd, push_cred_t *cr)
         return PUSH_EGRESS_REFUSED;
     }
     s->post = method && strcasecmp(method, "POST") == 0;
-    json_object_object_get_ex(cr->config, "parameters", &params);
-    if (!(easy = curl_easy_init()))
+    /* the parameters with their values are the sealed part; settings stored before it was
+     * sealed keep them in the shown one */
+    if (cr->secret && *cr->secret) {
+        sealed = json_tokener_parse(cr->secret);
+        if (!json_object_is_type(sealed, json_type_array)) {
+            json_object_put(sealed);
+            return "the SMS gateway's sealed parameters are not a JSON array";
+        }
+        params = sealed;
+    } else {
+        json_object_object_get_ex(cr->config, "parameters", &params);
+    }
+    if (!(easy = curl_easy_init())) {
+        json_object_put(sealed);
         return "libcurl";
+    }
     s->fixed = fixed_params(cr->pool, easy, params, &err);
     curl_easy_cleanup(easy);
+    json_object_put(sealed);
     return s->fixed ? NULL : err;
 }
 
