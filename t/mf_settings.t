@@ -151,6 +151,10 @@ is $res->code, 200, 'PUT gcmConf with a service account (FCM HTTP v1)';
 $b = json_body(call(GET => "$base/gcmConf", $token));
 is_deeply [@$b{qw(projectId clientEmail api)}], ['demo-project', 'push@demo-project.iam.gserviceaccount.com', 'v1'],
     'GET shows the project and the account';
+is call(PUT => "$base/gcmConf", $token, {serviceAccount => \%account})->code, 200, 'a service account without a senderId';
+mf_err(call(GET => "$base/gcmConfPublic", $token), 404, 'FPWSE0001E',
+       'gcmConfPublic without a senderId is 404 (the Android SDK needs one), not {}');
+call(PUT => "$base/gcmConf", $token, {serviceAccount => \%account, senderId => '123'});
 mf_err(call(PUT => "$base/gcmConf", $token, {serviceAccount => {%account, type => 'user'}}), 400, 'FPWSE0005E',
        'a credential that is not a service account');
 mf_err(call(PUT => "$base/gcmConf", $token, {serviceAccount => {%account, private_key => undef}}), 400, 'FPWSE0005E',

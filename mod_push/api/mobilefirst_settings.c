@@ -375,9 +375,16 @@ int mf_gcm_public(mf_req_t *q)
     json_object *config = stored_config(q, provider_of("gcmConf")), *sender, *o;
     if (!config)
         return OK;
+    /* the device SDKs register with FCM under this id and take an answer without one for
+     * a broken backend: settings with a service account and no senderId are not there yet
+     * for them */
+    if (!json_object_object_get_ex(config, "senderId", &sender) || !json_object_is_type(sender, json_type_string) ||
+        !json_object_get_string_len(sender)) {
+        json_object_put(config);
+        return mf_error(q, HTTP_NOT_FOUND, PUSH_MSG_SETTINGS_MISSING, "GCM");
+    }
     o = json_object_new_object();
-    if (json_object_object_get_ex(config, "senderId", &sender))
-        json_object_object_add(o, "senderId", json_object_get(sender));
+    json_object_object_add(o, "senderId", json_object_get(sender));
     json_object_put(config);
     return mf_send(q, HTTP_OK, o);
 }
