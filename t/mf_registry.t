@@ -145,6 +145,127 @@ is psql("SELECT count(*) FROM push_subscription WHERE app_id = '$app' AND device
    'takes its subscriptions with it';
 mf_err(mf(DELETE => "/apps/$app/devices/$dev{deviceId}", $token), 404, 'FPWSE0001E', 'deleting it again');
 
+# --- Push.all: every device of every dialect ---------------------------------------------------
+# "Every device is subscribed to the reserved tag Push.all (a broadcast tag) unless it
+# unsubscribes" (shared/docs/api-mobilefirst.md): devices registered through Rocket.Chat,
+# Layer and Navixy too, read and counted through this API, and reached by a message to it.
+{
+    sub rc_post {
+        my ($user, $tok, $body) = @_;
+        return request(POST => '/api/v1/push.token', content => JSON::PP->new->utf8->encode($body),
+                       headers => ['X-User-Id' => $user, 'X-Auth-Token' => $tok, 'Content-Type' => 'application/json']);
+    }
+    sub tags_of {
+        my ($a, $device) = @_;
+        my $b = json_body(mf(GET => "/apps/$a/subscriptions?deviceId=$device", $token)) || {};
+        return join ',', sort map { $_->{tagName} } @{ $b->{subscriptions} || [] };
+    }
+    sub push_all_count {
+        my $a = shift;
+        my $b = json_body(mf(GET => "/apps/$a/tags?subscriptionCount=true&filter=name==Push.all", $token)) || {};
+        return $b->{tags} && $b->{tags}[0] ? $b->{tags}[0]{subscriptionCount} : undef;
+    }
+    # the devices a message targeted, once its audience is walked
+    sub targeted_by {
+        my ($a, $target) = @_;
+        my $res = mf(POST => "/apps/$a/messages", $token,
+                     {message => {alert => 'to everyone'}, ($target ? (target => $target) : ())});
+        my $id = json_body($res) && json_body($res)->{messageId} or return 'refused: ' . $res->code;
+        my $until = time + 30;
+        while (time < $until) {
+            my $m = json_body(mf(GET => "/apps/$a/messages/$id", $token));
+            return $m->{summary}{targeted} if $m && $m->{status} =~ /^(sending|done)$/;
+            select undef, undef, undef, 0.1;
+        }
+        return 'not walked';
+    }
+
+    my %dialect = (
+        'Rocket.Chat' => ['test-rc', sub {
+            my ($user, $tok, $id) = @_;
+            my $res = rc_post($user, $tok, {type => 'gcm', value => 'fcm-' . random_hex(20),
+                                            appName => 'chat.rocket.android', (defined $id ? (id => $id) : ())});
+            my $b = json_body($res);
+            return $res->code == 200 && $b->{success} ? $b->{result}{_id} : undef;
+        }],
+        Layer => ['test-layer', sub {
+            my ($user, $tok, $id) = @_;
+            $id //= 'pa-layer-' . random_hex(10);
+            return layer(POST => '/push_tokens', $tok, {token => random_hex(64), type => 'apns', device_id => $id})->code == 202
+                ? $id : undef;
+        }],
+        Navixy => ['test-navixy', sub {
+            my ($user, $tok) = @_;   # the session names the device
+            my $res = nvx(POST => '/user/session/push_token/bind', 'json',
+                          {hash => $tok, application => 'navixy_android_viewer', token => 'nvx-' . random_hex(20)});
+            return undef unless $res->code == 200;
+            return psql("SELECT device_id FROM push_device WHERE app_id = 'test-navixy' AND user_id = '$user'");
+        }],
+    );
+    for my $name (sort keys %dialect) {
+        my ($a, $register) = @{ $dialect{$name} };
+        my $user = 'pa-' . lc(substr $name, 0, 3) . '-' . random_hex(6);
+        my $tok = new_session($user, $a);
+        my $count = push_all_count($a);
+        my $id = $register->($user, $tok);
+        ok $id, "$name: a device registers" or next;
+        is tags_of($a, $id), 'Push.all', "$name: GET subscriptions?deviceId= answers its Push.all";
+        is push_all_count($a), $count + 1, "$name: Push.all's subscriptionCount counts it";
+        my $all = targeted_by($a, undef);
+        ok $all >= 1, "$name: a broadcast targets the application's devices ($all)";
+        is targeted_by($a, {tagNames => ['Push.all']}), $all, "$name: a message to tagNames [\"Push.all\"] targets as many";
+
+        # unsubscribed, it stays out when it registers again
+        is mf(DELETE => "/apps/$a/subscriptions?deviceId=$id&tagName=Push.all", $token)->code, 204,
+           "$name: the device unsubscribes from Push.all";
+        is $register->($user, $tok, $id), $id, "$name: ... and registers again";
+        is tags_of($a, $id), '', "$name: ... still unsubscribed";
+        is push_all_count($a), $count, "$name: ... and not counted";
+        is targeted_by($a, {tagNames => ['Push.all']}), $all - 1, "$name: ... nor reached through Push.all";
+    }
+
+    # an eviction at the limit: the new device has its own Push.all, whether it takes the
+    # evicted device's row (nothing but Push.all refers to it) or not (another tag does)
+    my $u = 'pa-lru-' . random_hex(6);
+    my $t = new_session($u, 'test-layer');
+    my @ids = map { "pa-lru-$u-$_" } 1 .. 5;
+    for my $i (0 .. 2) {
+        is layer(POST => '/limit3/push_tokens', $t, {token => random_hex(64), type => 'apns', device_id => $ids[$i]})->code,
+           202, "Layer, limit 3: device " . ($i + 1);
+        psql("UPDATE push_device SET last_used_at = now() - interval '1 hour' * (3 - $i)
+               WHERE app_id = 'test-layer' AND device_id = '$ids[$i]'");
+    }
+    # a mark a rewritten row keeps (the owner does not change) and an inserted one lacks
+    psql("UPDATE push_device SET owner_since = '2001-02-03T00:00:00Z' WHERE app_id = 'test-layer' AND device_id = '$ids[0]'");
+    is layer(POST => '/limit3/push_tokens', $t, {token => random_hex(64), type => 'apns', device_id => $ids[3]})->code, 202,
+       'Layer, limit 3: a fourth device evicts the least recently used';
+    is psql("SELECT owner_since = '2001-02-03T00:00:00Z' FROM push_device WHERE app_id = 'test-layer' AND device_id = '$ids[3]'"),
+       't', '... taking its row (only its Push.all referred to it)';
+    is tags_of('test-layer', $ids[3]), 'Push.all', '... subscribed to Push.all';
+    is psql("SELECT count(*) FROM push_subscription WHERE app_id = 'test-layer' AND device_id = '$ids[0]'"), 0,
+       '... the evicted device\'s Push.all is gone';
+    psql("INSERT INTO push_tag (app_id, name) VALUES ('test-layer', 'pa-tag') ON CONFLICT DO NOTHING");
+    is mf(POST => '/apps/test-layer/subscriptions', $token, {deviceId => $ids[1], tagName => 'pa-tag'})->code, 201,
+       'the next least recently used device subscribes to another tag';
+    is layer(POST => '/limit3/push_tokens', $t, {token => random_hex(64), type => 'apns', device_id => $ids[4]})->code, 202,
+       'Layer, limit 3: a fifth device evicts it';
+    is psql("SELECT count(*) FROM push_device WHERE app_id = 'test-layer' AND device_id = '$ids[1]'")
+       . psql("SELECT count(*) FROM push_device WHERE app_id = 'test-layer' AND user_id = '$u'"), '03',
+       '... which is gone, 3 devices kept';
+    is tags_of('test-layer', $ids[4]), 'Push.all', '... and the new device is subscribed to Push.all';
+}
+
+# --- MobileFirst: unsubscribed from Push.all, registered again, still out -------------------------
+{
+    my $d = 'mf-pa-' . random_hex(6);
+    is mf(POST => "/apps/$app/devices", $token, {deviceId => $d, token => random_hex(64), platform => 'A'})->code, 201,
+       'a MobileFirst device';
+    is mf(DELETE => "/apps/$app/subscriptions?deviceId=$d&tagName=Push.all", $token)->code, 204, '... unsubscribes from Push.all';
+    is mf(POST => "/apps/$app/devices", $token, {deviceId => $d, token => random_hex(64), platform => 'A'})->code, 201,
+       '... registers again';
+    is psql("SELECT count(*) FROM push_subscription WHERE app_id = '$app' AND device_id = '$d'"), 0, '... and stays out';
+}
+
 # --- application delete cascades ------------------------------------------------------------------
 is mf(DELETE => "/apps/$app", $token)->code, 204, 'DELETE /apps/{app}';
 is psql("SELECT (SELECT count(*) FROM push_device WHERE app_id = '$app') + (SELECT count(*) FROM push_tag WHERE app_id = '$app')"),
