@@ -1,11 +1,13 @@
 # Sixteen clients registering at once for one user, through each dialect that registers
 # devices (Layer, Rocket.Chat, Navixy, MobileFirst): every answer is a 2xx, the user ends
 # with no more devices than the limit allows, and the error log shows no deadlock
-# (sql/009_registry.sql: one lock order for everything a registration touches).
+# (sql/009_registry.sql: one lock order for everything a registration touches). Forty
+# Rocket.Chat ids at once for one token end with one record (sql/023_rc_token.sql).
 use strict;
 use warnings;
 use Test::More;
 use File::Temp qw(tempdir);
+use Time::HiRes ();
 use HTTP::Request;
 use LWP::UserAgent;
 use JSON::PP;
@@ -113,6 +115,72 @@ my $log_from = error_log_size();
         'Rocket.Chat: the user keeps 25 devices (PushUserDeviceLimit applies)';
     is psql("SELECT count(DISTINCT token) FROM push_device WHERE app_id = '$APP' AND user_id = '$user'"), 25,
         "Rocket.Chat: each of them with its own token";
+}
+
+# --- Rocket.Chat: forty ids at once for one token ----------------------------------------------
+# Each call names an id not stored yet. From nothing: exactly one record holds the token in the
+# end. With a record holding it: every call finds that record by token and appName and
+# updates it under its id (Rocket.Chat's pushUpdate), none replaces it.
+{
+    my $APP = 'test-rc';
+    my $N = 40;
+    my $user = 'burst-rc-' . random_hex(6);
+    my $token = new_session($user, $APP);
+    my $value = 'burst-' . random_hex(40);
+    # $N children, one request each, sent at the same moment; the answers, [code, body] each
+    my $burst = sub {
+        my ($name) = @_;
+        my $start = Time::HiRes::time() + 1;
+        my @pids;
+        for my $i (1 .. $N) {
+            my $pid = fork;
+            die "fork: $!" unless defined $pid;
+            if (!$pid) {
+                my $req = post('/api/v1/push.token', {type => 'gcm', value => $value, appName => 'chat.rocket.android',
+                                                      id => "$name-devid$i"},
+                               'X-User-Id' => $user, 'X-Auth-Token' => $token);
+                my $ua = LWP::UserAgent->new(timeout => 30);
+                my $wait = $start - Time::HiRes::time();
+                Time::HiRes::sleep($wait) if $wait > 0;
+                my $res = eval { $ua->request($req) };
+                open my $out, '>', "$dir/$name.$i" or die "$dir/$name.$i: $!";
+                print $out ($res ? $res->code . "\n" . $res->content : "died\n");
+                close $out;
+                exit 0;
+            }
+            push @pids, $pid;
+        }
+        waitpid $_, 0 for @pids;
+        return [map {
+            open my $in, '<', "$dir/$name.$_" or die "$dir/$name.$_: $!";
+            local $/;
+            my ($code, $body) = split /\n/, <$in>, 2;
+            [$code, $body]
+        } 1 .. $N];
+    };
+    my $count = sub { psql("SELECT count(*) FROM push_device WHERE app_id = '$APP' AND token = '$value'") };
+
+    my $answers = $burst->('first');
+    my %codes;
+    $codes{$_->[0]}++ for @$answers;
+    is_deeply \%codes, {200 => $N}, "Rocket.Chat, $N ids at once for a new token: every answer is a 200"
+        or diag explain \%codes;
+    is $count->(), 1, '... and exactly one record holds the token';
+    my $kept = psql("SELECT device_id || ' ' || created_at FROM push_device WHERE app_id = '$APP' AND token = '$value'");
+    my ($id) = split / /, $kept;
+    like $id, qr/^first-devid\d+$/, '... under one of the ids';
+
+    $answers = $burst->('again');
+    %codes = ();
+    $codes{$_->[0]}++ for @$answers;
+    is_deeply \%codes, {200 => $N}, "$N new ids at once for the token that record holds: every answer is a 200"
+        or diag explain \%codes;
+    my %ids;
+    $ids{eval { decode_json($_->[1])->{result}{_id} } // 'none'}++ for @$answers;
+    is_deeply \%ids, {$id => $N}, '... each answers that record'
+        or diag explain \%ids;
+    is psql("SELECT device_id || ' ' || created_at FROM push_device WHERE app_id = '$APP' AND token = '$value'"), $kept,
+        '... which stays, one record, created when it was';
 }
 
 # --- Navixy: bind, sixteen sessions of one user rebinding new tokens ----------------------------

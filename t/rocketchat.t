@@ -114,6 +114,64 @@ my $handed = json_body(rc(POST => 'push.token', $bob, $tb, {%good, id => $given2
 is $handed->{userId}, $bob, 'a record whose session ended, handed to another user, moves to that user';
 is psql("SELECT user_id FROM push_device WHERE app_id = '$APP' AND device_id = '$given2'"), $bob, '... in the store';
 
+# --- an id not stored yet, with a token another record holds ----------------------------------------
+# Rocket.Chat's pushUpdate: by id, else by token and appName; the record found is updated under
+# its own id (createdAt and what the call does not give stay), and the answer shows it.
+my $dave = 'rc-dave-' . random_hex(6);
+my $td = new_session($dave, $APP);
+my %seq = (type => 'gcm', value => 'seqtok-' . random_hex(12), appName => 'chat.rocket.android');
+my ($seqA, $seqB) = map { "seq$_-" . random_hex(6) } 'A', 'B';
+my $first = json_body(rc(POST => 'push.token', $dave, $td, {%seq, id => $seqA}))->{result};
+is $first->{_id}, $seqA, 'step 1: the record is made under the id given';
+select undef, undef, undef, 0.05;   # a createdAt made again would differ
+$res = rc(POST => 'push.token', $dave, $td, {%seq, id => $seqB});
+is $res->code, 200, 'step 2: the same token under another id';
+my $second = json_body($res)->{result};
+is $second->{_id}, $seqA, '... answers the record holding the token, under its own id';
+is $second->{createdAt}, $first->{createdAt}, '... created when it was';
+ok $second->{updatedAt} gt $first->{updatedAt}, '... updated now';
+is_deeply [$second->{token}, $second->{userId}], [{gcm => $seq{value}}, $dave], '... with its token and owner';
+is psql("SELECT string_agg(device_id, ',') FROM push_device WHERE app_id = '$APP' AND token = '$seq{value}'"),
+   $seqA, 'one record holds the token: the first, under its id';
+is psql("SELECT count(*) FROM push_device WHERE app_id = '$APP' AND device_id = '$seqB'"), 0, 'no record under the new id';
+is json_body(rc(POST => 'push.token', $dave, $td, {%seq, id => $seqA}))->{result}{_id}, $seqA,
+   'the first id still names it';
+is psql("SELECT count(*) FROM push_device WHERE app_id = '$APP' AND token = '$seq{value}'"), 1, '... still one record';
+# a voipToken registered before stays when the call gives none
+my %ios = (type => 'apn', value => random_hex(64), appName => 'chat.rocket.ios');
+my $voip = random_hex(64);
+my ($vA, $vB) = map { "voip$_-" . random_hex(6) } 'A', 'B';
+$res = rc(POST => 'push.token', $dave, $td, {%ios, id => $vA, voipToken => $voip});
+is json_body($res)->{result}{voipToken}, $voip, 'a record with a voipToken';
+$res = rc(POST => 'push.token', $dave, $td, {%ios, id => $vB});
+is $res->code, 200, 'the same token under another id, no voipToken';
+my $rv = json_body($res)->{result};
+is_deeply [$rv->{_id}, $rv->{voipToken}], [$vA, $voip], '... the record keeps its id and its voipToken';
+is psql("SELECT extra->>'voipToken' FROM push_device WHERE app_id = '$APP' AND device_id = '$vA'"), $voip,
+   '... in the store';
+is psql("SELECT count(*) FROM push_device WHERE app_id = '$APP' AND token = '$ios{value}'"), 1, '... one record';
+$rv = json_body(rc(POST => 'push.token', $dave, $td, {%ios, id => $vA}))->{result};
+is $rv->{voipToken}, $voip, 'named by its id without a voipToken: kept too';
+# the owners' rules are those of a record named by id
+$res = rc(POST => 'push.token', $bob, $tb, {%seq, id => 'seqC-' . random_hex(6)});
+is $res->code, 403, "another user, a new id, a live user's token: 403";
+is json_body($res)->{errorType}, 'error-not-allowed', '... error-not-allowed';
+is psql("SELECT device_id || ' ' || user_id FROM push_device WHERE app_id = '$APP' AND token = '$seq{value}'"),
+   "$seqA $dave", '... the record stays as it was';
+my $erin = 'rc-erin-' . random_hex(6);
+my $terin = new_session($erin, $APP);
+my %hand = (type => 'gcm', value => 'hand-' . random_hex(12), appName => 'chat.rocket.android');
+my $hA = 'handA-' . random_hex(6);
+my $h1 = json_body(rc(POST => 'push.token', $erin, $terin, {%hand, id => $hA}))->{result};
+pushctl('session', 'rm', $terin);
+$res = rc(POST => 'push.token', $bob, $tb, {%hand, id => 'handB-' . random_hex(6)});
+is $res->code, 200, "another user, a new id, the token of a record whose session ended";
+my $h2 = json_body($res)->{result};
+is_deeply [$h2->{_id}, $h2->{userId}, $h2->{createdAt}], [$hA, $bob, $h1->{createdAt}],
+   '... the record moves to that user under its id';
+is psql("SELECT device_id || ' ' || user_id FROM push_device WHERE app_id = '$APP' AND token = '$hand{value}'"),
+   "$hA $bob", '... in the store, one record';
+
 # --- deleting ----------------------------------------------------------------------------------------
 my %shared = (type => 'apn', value => 'shared-' . random_hex(10), appName => 'chat.rocket.ios');
 rc(POST => 'push.token', $alice, $ta, \%shared);

@@ -169,8 +169,9 @@ static int push_token_post(request_rec *r, const push_principal_t *who)
     json_object_object_add(tok, type, json_object_new_string(value));
     json_object_object_add(result, "token", tok);
     json_object_object_add(result, "appName", json_object_new_string(app_name));
-    if (voip)
-        json_object_object_add(result, "voipToken", json_object_new_string(voip));
+    /* the record as stored: a voipToken registered before stays when this call gave none */
+    if (rec.voip_token)
+        json_object_object_add(result, "voipToken", json_object_new_string(rec.voip_token));
     json_object_object_add(result, "userId", json_object_new_string(who->user_id));
     json_object_object_add(result, "enabled", json_object_new_boolean(1));
     json_object_object_add(result, "createdAt", json_object_new_string(rec.created_at));

@@ -3,6 +3,6 @@
 #ifndef PUSH_SCHEMA_H
 #define PUSH_SCHEMA_H
 
-#define PUSH_SCHEMA_VERSION 23
+#define PUSH_SCHEMA_VERSION 24
 
 #endif

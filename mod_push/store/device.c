@@ -76,6 +76,7 @@ push_status_t push_store_rocketchat_register(push_db_t *db, const push_device_t 
     out->id = push_db_col(db, row, 0);
     out->created_at = push_db_col(db, row, 1);
     out->updated_at = push_db_col(db, row, 2);
+    out->voip_token = push_db_col(db, row, 3);
     return PUSH_OK;
 }
 

@@ -16,7 +16,7 @@ const push_statement_t push_statements[] = {
      "SELECT user_id, registered::text FROM push_session_register(%s, %s, %s, %s, %s, %s, "
      "%s::boolean, %s, %s::text[], %s::boolean, %s::jsonb, %s, %s::integer)"},
     {PUSH_ST_RC_REGISTER,
-     "SELECT device_id, created_at, updated_at "
+     "SELECT device_id, created_at, updated_at, voip_token "
      "FROM push_rocketchat_register(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::integer)"},
     {PUSH_ST_RC_DELETE,
      "DELETE FROM push_device WHERE app_id = %s AND token = %s AND user_id = %s "

@@ -29,13 +29,15 @@ push_status_t push_store_session_register(push_db_t *db, const char *token_hash,
                                           const push_device_t *d, int bind, int limit,
                                           const char **user_id);
 
-/* A Rocket.Chat token record as push.token answers it (times: ISO, ms). */
+/* A Rocket.Chat token record as push.token answers it (times: ISO, ms; voip_token NULL
+ * when the record has none). */
 typedef struct {
-    const char *id, *created_at, *updated_at;
+    const char *id, *created_at, *updated_at, *voip_token;
 } push_rc_record_t;
 
-/* Rocket.Chat's push.token: the record found by id (or by token, platform and appName,
- * else new_id) registered for d->user_id, its user trimmed to limit devices.
+/* Rocket.Chat's push.token: the record found by id, else by token, platform and appName
+ * (kept under its own id), else a new one under id or new_id, registered for d->user_id,
+ * its user trimmed to limit devices.
  * PUSH_EFORBIDDEN when that record or the token is another user's. */
 push_status_t push_store_rocketchat_register(push_db_t *db, const push_device_t *d, const char *id,
                                              const char *new_id, const char *app_name,
