@@ -18,7 +18,26 @@
 --    first; any other subscription still makes it a DELETE and an INSERT. Without this,
 --    every device having Push.all, no eviction at the limit would reuse a row any more.
 --  * push_device_register_mf leaves the subscription to push_device_put (same answers).
+--  * so that a registration at the limit does not pay for Push.all twice, the row given
+--    to the new device keeps its Push.all (the subscription's device key follows the row,
+--    ON UPDATE CASCADE) unless a webhook listens.
 --  * existing devices of Rocket.Chat, Layer and Navixy without Push.all get it (below).
+
+-- A device's subscriptions follow its row when an eviction gives the row to a new device
+-- (the device id changes in place): the new device keeps the Push.all it found there
+-- instead of a DELETE and an INSERT per registration at the limit.
+DO $$
+DECLARE
+    v_name text;
+BEGIN
+    SELECT c.conname INTO v_name FROM pg_constraint c
+     WHERE c.conrelid = 'push_subscription'::regclass AND c.confrelid = 'push_device'::regclass
+       AND c.contype = 'f';
+    EXECUTE format('ALTER TABLE push_subscription DROP CONSTRAINT %I', v_name);
+END
+$$;
+ALTER TABLE push_subscription ADD FOREIGN KEY (app_id, device_id) REFERENCES push_device
+    ON DELETE CASCADE ON UPDATE CASCADE;
 
 -- Version 12's registration, subscribing the device it creates to Push.all.
 CREATE OR REPLACE FUNCTION push_device_put(
@@ -98,10 +117,14 @@ BEGIN
                  WHERE e.app_id = p_app AND e.device_id = v_lru[cardinality(v_lru)];
                 PERFORM push_event_emit(p_app, 'onDeviceUnregister', push_device_entity(v_row));
             END IF;
-            -- its Push.all goes with it (onUnsubscribe); the new device gets its own below
-            DELETE FROM push_subscription s
-             WHERE s.app_id = p_app AND s.device_id = v_lru[cardinality(v_lru)]
-               AND s.tag_name = 'Push.all';
+            -- its Push.all follows the row to the new device (ON UPDATE CASCADE), unless a
+            -- webhook listens: then it goes (onUnsubscribe) and the new device gets its
+            -- own below (onSubscribe)
+            IF v_hooks THEN
+                DELETE FROM push_subscription s
+                 WHERE s.app_id = p_app AND s.device_id = v_lru[cardinality(v_lru)]
+                   AND s.tag_name = 'Push.all';
+            END IF;
             UPDATE push_device d
                SET device_id = p_device, platform = p_platform, token = p_token, user_id = p_user,
                    phone_number = p_phone, user_agent = p_user_agent, category_filter = p_filter,
